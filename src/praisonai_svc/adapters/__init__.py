@@ -1,0 +1,1 @@
+"""Storage adapters: ``memory`` (tests), ``local`` (SQLite + files, the embedded default), ``azure``."""

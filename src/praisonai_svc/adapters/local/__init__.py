@@ -1,0 +1,38 @@
+"""The embedded ``local`` backend: SQLite (WAL) for jobs and queues, files for outputs."""
+
+from __future__ import annotations
+
+from praisonai_svc.adapters.local.blobs import FileBlobStore
+from praisonai_svc.adapters.local.db import Database
+from praisonai_svc.adapters.local.jobs import SqliteJobStore
+from praisonai_svc.adapters.local.queue import SqliteJobQueue
+from praisonai_svc.adapters.local.signing import load_or_create_key
+from praisonai_svc.backend import Backend
+from praisonai_svc.settings import Settings
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The HMAC key: PRAISONAI_SIGNING_KEY if set, else one generated once in the data dir."""
+    if settings.signing_key is not None:
+        return settings.signing_key.get_secret_value().encode()
+    return load_or_create_key(settings.data_dir / "signing.key")
+
+
+async def open_local_backend(settings: Settings) -> Backend:
+    data_dir = settings.data_dir.resolve()
+    blobs_dir = data_dir / "blobs"
+    blobs_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(data_dir / "praisonai.sqlite3")
+    jobs = SqliteJobStore(db)
+    await jobs.check()  # creates the schema now, so the first request does not pay for it
+    signal = data_dir / "queue.signal"
+
+    def make_queue(name: str) -> SqliteJobQueue:
+        return SqliteJobQueue(db, name, settings.poison_queue_name(name), signal)
+
+    backend = Backend("local", jobs, FileBlobStore(blobs_dir, signing_key(settings)), make_queue)
+    backend.closers.append(db.close)
+    return backend
+
+
+__all__ = ["FileBlobStore", "SqliteJobQueue", "SqliteJobStore", "open_local_backend", "signing_key"]

@@ -1,0 +1,72 @@
+"""Files on disk as the local blob store; links are HMAC-signed and served by the API's /files route."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
+
+from praisonai_svc.adapters.local.signing import sign
+from praisonai_svc.errors import BlobNotFound, StorageError, StorageUnavailable
+from praisonai_svc.models.job import utcnow
+from praisonai_svc.ports import BlobStore, SignedUrl
+
+
+def safe_relative(name: str) -> PurePosixPath:
+    """Blob names are relative POSIX paths without '..'; anything else is refused."""
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or any(part in ("..", "") for part in path.parts) or "\\" in name:
+        raise StorageError(f"Invalid blob name {name!r}")
+    return path
+
+
+class FileBlobStore(BlobStore):
+    def __init__(self, root: Path, signing_key: bytes) -> None:
+        self.root = root
+        self._key = signing_key
+
+    def path_of(self, name: str) -> Path:
+        return self.root.joinpath(*safe_relative(name).parts)
+
+    def _write(self, name: str, data: bytes) -> None:
+        target = self.path_of(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)  # readers see the whole file or none of it
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    async def put(self, name: str, data: bytes, *, content_type: str, filename: str) -> None:
+        try:
+            await asyncio.to_thread(self._write, name, data)
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+
+    async def open(self, name: str) -> bytes:
+        try:
+            return await asyncio.to_thread(self.path_of(name).read_bytes)
+        except FileNotFoundError as exc:
+            raise BlobNotFound() from exc
+
+    async def exists(self, name: str) -> bool:
+        return self.path_of(name).is_file()
+
+    async def signed_url(
+        self, name: str, *, expires_in: timedelta, filename: str, content_type: str
+    ) -> SignedUrl:
+        expires = utcnow() + expires_in
+        url = sign(self._key, str(safe_relative(name)), int(expires.timestamp()), filename, content_type)
+        return SignedUrl(url=url, expires_utc=expires)
+
+    async def delete(self, name: str) -> None:
+        self.path_of(name).unlink(missing_ok=True)
+
+    async def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise StorageUnavailable(f"Output directory {self.root} is not writable.")

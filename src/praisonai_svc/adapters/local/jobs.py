@@ -1,0 +1,119 @@
+"""SQLite job store: one row per job (indexed columns + the job as JSON) and a hash-claim table."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
+from praisonai_svc.adapters.local.db import Database
+from praisonai_svc.hashing import canonical_json
+from praisonai_svc.errors import ConcurrencyConflict, JobNotFound
+from praisonai_svc.models.job import Job, JobStatus
+from praisonai_svc.ports import DuplicateJob, JobListing, JobStore
+
+_SELECT = "SELECT doc, payload, etag FROM jobs"
+_BY_HASH = (
+    "SELECT j.doc, j.payload, j.etag FROM job_hashes h JOIN jobs j ON j.job_id = h.job_id WHERE h.payload_hash = ?"
+)
+
+
+def _load(row: tuple[str, str, int]) -> Job:
+    # The payload lives in its own column so that status updates never rewrite (up to 1 MB of) payload.
+    data = json.loads(row[0])
+    data["payload"] = json.loads(row[1])
+    job = Job.model_validate(data)
+    job.etag = str(row[2])
+    return job
+
+
+def _dump(job: Job) -> str:
+    return job.model_dump_json(exclude={"payload"})
+
+
+class SqliteJobStore(JobStore):
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, job: Job) -> Job:
+        def claim(conn: sqlite3.Connection) -> Job:
+            row = conn.execute(_BY_HASH, (job.payload_hash,)).fetchone()
+            if row is not None:
+                holder = _load(row)
+                if holder.status is not JobStatus.ERROR:
+                    raise DuplicateJob(holder)
+            conn.execute(
+                "INSERT OR REPLACE INTO job_hashes (payload_hash, job_id) VALUES (?, ?)",
+                (job.payload_hash, job.job_id),
+            )
+            conn.execute(
+                "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload)"
+                " VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                (
+                    job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash,
+                    _dump(job), canonical_json(job.payload),
+                ),
+            )
+            return job.model_copy(update={"etag": "1"})
+
+        return await self._db.write(claim)
+
+    async def get(self, job_id: str) -> Job:
+        row = await self._db.call(lambda c: c.execute(_SELECT + " WHERE job_id = ?", (job_id,)).fetchone())
+        if row is None:
+            raise JobNotFound()
+        return _load(row)
+
+    async def update(self, job: Job) -> Job:
+        def swap(conn: sqlite3.Connection) -> Job:
+            new_etag = int(job.etag or 0) + 1
+            cur = conn.execute(
+                "UPDATE jobs SET status = ?, etag = ?, doc = ? WHERE job_id = ? AND etag = ?",
+                (job.status.value, new_etag, _dump(job), job.job_id, int(job.etag or 0)),
+            )
+            if cur.rowcount == 1:
+                return job.model_copy(update={"etag": str(new_etag)})
+            exists = conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone()
+            raise ConcurrencyConflict() if exists else JobNotFound()
+
+        return await self._db.write(swap)
+
+    async def delete(self, job_id: str) -> None:
+        def remove(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM job_hashes WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+
+        await self._db.write(remove)
+
+    async def find_by_hash(self, payload_hash: str) -> Job | None:
+        row = await self._db.call(lambda c: c.execute(_BY_HASH, (payload_hash,)).fetchone())
+        return _load(row) if row else None
+
+    async def list(
+        self, *, service: str | None = None, status: JobStatus | None = None, limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobListing:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if service is not None:
+            clauses.append("service = ?")
+            args.append(service)
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status.value)
+        if cursor:
+            created, job_id = decode_cursor(cursor)
+            clauses.append("(created_utc, job_id) < (?, ?)")
+            args.extend([created, job_id])
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        sql = f"{_SELECT}{where} ORDER BY created_utc DESC, job_id DESC LIMIT ?"
+        rows = await self._db.call(lambda c: c.execute(sql, (*args, limit + 1)).fetchall())
+        jobs = [_load(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit and jobs:
+            next_cursor = encode_cursor(jobs[-1].created_utc.isoformat(), jobs[-1].job_id)
+        return JobListing(jobs=jobs, next_cursor=next_cursor)
+
+    async def check(self) -> None:
+        await self._db.call(lambda c: c.execute("SELECT 1").fetchone())

@@ -1,0 +1,145 @@
+"""SQLite queue with visibility-timeout leases, Azure-Queue semantics, and a free wake-up signal.
+
+Leasing is one ``UPDATE … RETURNING`` inside ``BEGIN IMMEDIATE``, so two processes never lease the same
+message. ``send`` touches a signal file; an idle worker watches that file's mtime (a ``stat``, not a database
+query) so it can back off to one real poll every 30 s yet start new work within ~50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from praisonai_svc.adapters.local.db import Database
+from praisonai_svc.errors import LeaseLost
+from praisonai_svc.models.job import utcnow
+from praisonai_svc.ports import JobQueue, QueueMessage
+
+_SIGNAL_CHECK_SECONDS = 0.05
+
+
+class SqliteJobQueue(JobQueue):
+    def __init__(self, db: Database, name: str, poison_name: str, signal_file: Path) -> None:
+        self._db = db
+        self.name = name
+        self.poison_name = poison_name
+        self._signal = signal_file
+        self._seen_signal = self._signal_mtime()
+
+    def _signal_mtime(self) -> int:
+        try:
+            return os.stat(self._signal).st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def _touch_signal(self) -> None:
+        try:
+            self._signal.touch()
+            os.utime(self._signal)
+        except OSError:
+            pass  # the signal only shortens latency; a missed touch costs at most one backoff period
+
+    async def send(self, job_id: str, *, delay: float = 0.0) -> str:
+        message_id = uuid.uuid4().hex
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO messages (message_id, queue, job_id, visible_at, inserted_utc) VALUES (?, ?, ?, ?, ?)",
+                (message_id, self.name, job_id, time.time() + delay, utcnow().isoformat()),
+            )
+
+        await self._db.write(insert)
+        self._touch_signal()
+        return message_id
+
+    async def receive(self, max_messages: int, visibility_timeout: float) -> list[QueueMessage]:
+        self._seen_signal = self._signal_mtime()
+
+        def lease(conn: sqlite3.Connection) -> list[tuple[str, str, str, int, str]]:
+            now = time.time()
+            ids = conn.execute(
+                "SELECT seq FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?",
+                (self.name, now, max_messages),
+            ).fetchall()
+            leased = []
+            for (seq,) in ids:
+                leased.append(conn.execute(
+                    "UPDATE messages SET visible_at = ?, dequeue_count = dequeue_count + 1, pop_receipt = ?"
+                    " WHERE seq = ? RETURNING message_id, job_id, pop_receipt, dequeue_count, inserted_utc",
+                    (now + visibility_timeout, uuid.uuid4().hex, seq),
+                ).fetchone())
+            return leased
+
+        rows = await self._db.write(lease)
+        return [QueueMessage(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4])) for r in rows]
+
+    async def _with_lease(self, message: QueueMessage, sql: str, *args: object) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(sql, (*args, message.message_id, message.pop_receipt))
+            if cur.rowcount != 1:
+                raise LeaseLost()
+
+        await self._db.write(run)
+
+    async def renew(self, message: QueueMessage, visibility_timeout: float) -> QueueMessage:
+        receipt = uuid.uuid4().hex
+        await self._with_lease(
+            message, "UPDATE messages SET visible_at = ?, pop_receipt = ? WHERE message_id = ? AND pop_receipt = ?",
+            time.time() + visibility_timeout, receipt,
+        )
+        return replace(message, pop_receipt=receipt)
+
+    async def ack(self, message: QueueMessage) -> None:
+        await self._with_lease(message, "DELETE FROM messages WHERE message_id = ? AND pop_receipt = ?")
+
+    async def release(self, message: QueueMessage, *, delay: float = 0.0) -> None:
+        await self._with_lease(
+            message, "UPDATE messages SET visible_at = ?, pop_receipt = ? WHERE message_id = ? AND pop_receipt = ?",
+            time.time() + delay, uuid.uuid4().hex,
+        )
+        self._touch_signal()
+
+    async def dead_letter(self, message: QueueMessage, reason: str) -> None:
+        def move(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "DELETE FROM messages WHERE message_id = ? AND pop_receipt = ?",
+                (message.message_id, message.pop_receipt),
+            )
+            if cur.rowcount != 1:
+                raise LeaseLost()
+            conn.execute(
+                "INSERT INTO poison (queue, message_id, job_id, dequeue_count, reason, dead_utc)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (self.poison_name, message.message_id, message.job_id, message.dequeue_count, reason[:10_000],
+                 utcnow().isoformat()),
+            )
+
+        await self._db.write(move)
+
+    async def length(self) -> int:
+        row = await self._db.call(
+            lambda c: c.execute("SELECT count(*) FROM messages WHERE queue = ?", (self.name,)).fetchone()
+        )
+        return int(row[0])
+
+    async def poison_length(self) -> int:
+        row = await self._db.call(
+            lambda c: c.execute("SELECT count(*) FROM poison WHERE queue = ?", (self.poison_name,)).fetchone()
+        )
+        return int(row[0])
+
+    async def check(self) -> None:
+        await self._db.call(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def wait_for_work(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._signal_mtime() != self._seen_signal:
+                return
+            await asyncio.sleep(min(_SIGNAL_CHECK_SECONDS, max(deadline - time.monotonic(), 0)))

@@ -1,0 +1,64 @@
+"""The storage backend: the three ports bundled, chosen from settings.
+
+No connection string → the embedded ``local`` backend in ``PRAISONAI_DATA_DIR``; an Azure connection string
+or account URL → ``azure``. Adapters are imported lazily so the local path never imports the Azure SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from praisonai_svc.ports import BlobStore, JobQueue, JobStore
+from praisonai_svc.settings import Settings
+
+
+@dataclass
+class Backend:
+    """One storage backend: a job store, a blob store and a queue per service."""
+
+    kind: str
+    jobs: JobStore
+    blobs: BlobStore
+    queue_factory: Callable[[str], JobQueue]
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _queues: dict[str, JobQueue] = field(default_factory=dict)
+
+    def queue(self, name: str) -> JobQueue:
+        """The queue called ``name`` (created on first use, then reused)."""
+        if name not in self._queues:
+            self._queues[name] = self.queue_factory(name)
+        return self._queues[name]
+
+    async def check(self) -> None:
+        """Raise StorageUnavailable if any part of the backend is unusable."""
+        await self.jobs.check()
+        await self.blobs.check()
+        for queue in list(self._queues.values()):
+            await queue.check()
+
+    async def close(self) -> None:
+        for queue in list(self._queues.values()):
+            await queue.close()
+        await self.jobs.close()
+        await self.blobs.close()
+        for closer in self.closers:
+            await closer()
+
+
+def memory_backend() -> Backend:
+    """A fresh in-memory backend (tests and handler authors' tests)."""
+    from praisonai_svc.adapters.memory import MemoryBlobStore, MemoryJobQueue, MemoryJobStore
+
+    return Backend("memory", MemoryJobStore(), MemoryBlobStore(), lambda _name: MemoryJobQueue())
+
+
+async def open_backend(settings: Settings) -> Backend:
+    """Open (and, for Azure, provision) the backend the settings point at."""
+    if settings.uses_azure:
+        from praisonai_svc.adapters.azure import open_azure_backend
+
+        return await open_azure_backend(settings)
+    from praisonai_svc.adapters.local import open_local_backend
+
+    return await open_local_backend(settings)

@@ -1,0 +1,90 @@
+"""One exception root for everything praisonai-svc raises on purpose.
+
+Each class's docstring is its default message, so ``raise JobNotFound()`` already says something useful.
+The HTTP layer maps these to status codes in exactly one place (``api/errors.py``).
+"""
+
+from __future__ import annotations
+
+
+class PraisonSvcError(Exception):
+    """praisonai-svc failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        super().__init__(self.message)
+
+
+class ConfigError(PraisonSvcError):
+    """The configuration is invalid; fix the named setting and start again."""
+
+
+class HandlerLoadError(PraisonSvcError):
+    """The service file could not be loaded."""
+
+
+class PayloadError(PraisonSvcError):
+    """The job request is malformed or invalid; nothing was queued."""
+
+
+class PayloadTooLarge(PayloadError):
+    """The request body is larger than PRAISONAI_MAX_PAYLOAD_SIZE; nothing was queued."""
+
+
+class UnknownService(PayloadError):
+    """The request names a service this app does not host."""
+
+
+class JobNotFound(PraisonSvcError):
+    """No job with that id exists."""
+
+
+class JobNotReady(PraisonSvcError):
+    """The job has no result yet."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+        super().__init__(f"Job is not done yet (status: {status}); poll GET /jobs/{{id}} and try again.")
+
+
+class StorageError(PraisonSvcError):
+    """The storage backend failed."""
+
+
+class StorageUnavailable(StorageError):
+    """The storage backend cannot be reached right now; retry shortly."""
+
+
+class ConcurrencyConflict(StorageError):
+    """Someone else changed this record first (ETag mismatch); re-read it and decide again."""
+
+
+class LeaseLost(StorageError):
+    """The queue message lease expired or was taken by another worker."""
+
+
+class BlobNotFound(StorageError):
+    """No stored result exists under that name."""
+
+
+class InvalidSignature(PraisonSvcError):
+    """The download link is invalid or has expired; ask GET /jobs/{id}/download for a fresh one."""
+
+
+class JobFailed(PraisonSvcError):
+    """The job failed and must not be retried.
+
+    Raise this (or a subclass) from a handler to fail a job at once, without using up the retry budget,
+    e.g. when the payload can never succeed. Its message becomes the job's ``error_msg``.
+    """
+
+
+NonRetryableError = JobFailed
+
+
+class HandlerResultError(JobFailed):
+    """The handler returned something other than (bytes, content_type, filename)."""
+
+
+class JobTimeout(PraisonSvcError):
+    """The job ran past its time limit."""

@@ -1,0 +1,132 @@
+"""Job data: the status enum, the HTTP request/response models and the stored job record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from praisonai_svc.hashing import payload_hash
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now in UTC; every timestamp in the package comes from here."""
+    return datetime.now(UTC)
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    ERROR = "error"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.ERROR)
+
+
+class JobRequest(BaseModel):
+    """Body of ``POST /jobs``: ``{"payload": {...}, "service": "optional-name"}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payload: dict[str, Any]
+    service: str | None = Field(default=None, description="Which service runs the job; default: the first.")
+
+    def compute_hash(self, scope: str = "") -> str:
+        """sha256 of the canonical JSON of the payload (key-order independent), optionally scoped."""
+        return payload_hash(self.payload, scope)
+
+
+class JobResult(BaseModel):
+    """Where a finished job's output lives."""
+
+    blob_name: str
+    content_type: str
+    filename: str
+    size: int
+
+
+class Job(BaseModel):
+    """The stored job record. Adapters persist it; shared logic above them fills it in."""
+
+    job_id: str
+    service: str
+    status: JobStatus = JobStatus.QUEUED
+    payload: dict[str, Any]
+    payload_hash: str
+    created_utc: datetime
+    updated_utc: datetime
+    started_utc: datetime | None = None
+    finished_utc: datetime | None = None
+    attempts: int = 0
+    error_msg: str | None = None
+    progress: float | None = None
+    progress_msg: str | None = None
+    result: JobResult | None = None
+    message_id: str | None = None
+    etag: str | None = Field(default=None, exclude=True)
+
+    @property
+    def retry_count(self) -> int:
+        """Retries so far: attempts beyond the first (the seeds' RetryCount)."""
+        return max(self.attempts - 1, 0)
+
+
+class JobResponse(BaseModel):
+    """What the API returns for a job (field names follow the seeds' clients)."""
+
+    job_id: str
+    service: str
+    status: JobStatus
+    download_url: str | None = None
+    error_msg: str | None = None
+    created_utc: datetime
+    updated_utc: datetime
+    started_utc: datetime | None = None
+    finished_utc: datetime | None = None
+    retry_count: int = 0
+    attempts: int = 0
+    progress: float | None = None
+    progress_msg: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+
+    @classmethod
+    def from_job(cls, job: Job, download_url: str | None = None) -> JobResponse:
+        result = job.result
+        return cls(
+            job_id=job.job_id,
+            service=job.service,
+            status=job.status,
+            download_url=download_url if job.status is JobStatus.DONE else None,
+            error_msg=job.error_msg,
+            created_utc=job.created_utc,
+            updated_utc=job.updated_utc,
+            started_utc=job.started_utc,
+            finished_utc=job.finished_utc,
+            retry_count=job.retry_count,
+            attempts=job.attempts,
+            progress=job.progress,
+            progress_msg=job.progress_msg,
+            filename=result.filename if result else None,
+            content_type=result.content_type if result else None,
+            size=result.size if result else None,
+        )
+
+
+class JobPage(BaseModel):
+    """A page of ``GET /jobs``."""
+
+    jobs: list[JobResponse]
+    next_cursor: str | None = None
+
+
+class DownloadLink(BaseModel):
+    """JSON answer of ``GET /jobs/{id}/download`` when the client asks for JSON."""
+
+    download_url: str
+    expires_utc: datetime

@@ -1,0 +1,198 @@
+"""The three storage ports. Adapters implement these primitives and nothing more.
+
+Contracts are domain-level and identical for every adapter (memory, local, azure). The contract test suite in
+``tests/contract`` checks them against each adapter; a behaviour that holds on one and not another is a bug.
+
+All methods are coroutines and never block the event loop. Storage that cannot be reached raises
+:class:`~praisonai_svc.errors.StorageUnavailable`; everything else an adapter raises is a
+:class:`~praisonai_svc.errors.PraisonSvcError` subclass named in the method's docstring.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from praisonai_svc.models.job import Job, JobStatus
+
+
+class DuplicateJob(Exception):  # noqa: N818 - a signal carrying the winner, not a failure
+    """The payload hash is already claimed by a live job; ``existing`` is that job."""
+
+    def __init__(self, existing: Job) -> None:
+        super().__init__(existing.job_id)
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    """A received message and the lease on it (``pop_receipt`` is the newest receipt)."""
+
+    message_id: str
+    job_id: str
+    pop_receipt: str
+    dequeue_count: int
+    inserted_utc: datetime
+
+
+@dataclass(frozen=True)
+class SignedUrl:
+    """A read-only link to one stored result. ``url`` may be relative to the API root (local backend)."""
+
+    url: str
+    expires_utc: datetime
+
+
+@dataclass(frozen=True)
+class JobListing:
+    """One page of jobs, newest first, and the opaque cursor of the next page (None at the end)."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+class JobStore(ABC):
+    """Job records, with atomic idempotency claims and conditional (ETag) updates."""
+
+    @abstractmethod
+    async def create(self, job: Job) -> Job:
+        """Store a new job and atomically claim its ``payload_hash`` (already scoped by service).
+
+        Raises :class:`DuplicateJob` carrying the existing job if the hash is held by a job that is not in
+        ``error``; a hash held by an ``error`` job (or a deleted one) is taken over. Returns the job with its
+        ``etag`` set. Exactly one of N concurrent creates with the same hash succeeds.
+        """
+
+    @abstractmethod
+    async def get(self, job_id: str) -> Job:
+        """Return the job with a fresh ``etag``. Raises :class:`JobNotFound`."""
+
+    @abstractmethod
+    async def update(self, job: Job) -> Job:
+        """Replace the stored job if its ETag still equals ``job.etag``; return it with the new ``etag``.
+
+        Raises :class:`ConcurrencyConflict` if someone else updated it first, :class:`JobNotFound` if it is gone.
+        ``payload`` and ``payload_hash`` are immutable and adapters may ignore changes to them.
+        """
+
+    @abstractmethod
+    async def delete(self, job_id: str) -> None:
+        """Remove the job and release its hash claim. Idempotent: deleting a missing job is not an error."""
+
+    @abstractmethod
+    async def find_by_hash(self, payload_hash: str) -> Job | None:
+        """The job currently holding the hash claim, if any (without scanning all jobs)."""
+
+    @abstractmethod
+    async def list(
+        self, *, service: str | None = None, status: JobStatus | None = None, limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobListing:
+        """Jobs newest first, optionally filtered. ``cursor`` comes from a previous page's ``next_cursor``.
+
+        Raises :class:`PayloadError` for a cursor this adapter did not issue.
+        """
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Cheap health probe. Raises :class:`StorageUnavailable` when the store is not usable."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+
+class JobQueue(ABC):
+    """One at-least-once queue of job ids with visibility-timeout leases, plus its poison queue."""
+
+    @abstractmethod
+    async def send(self, job_id: str, *, delay: float = 0.0) -> str:
+        """Enqueue ``job_id`` (the message body is the id, never the payload); return the message id."""
+
+    @abstractmethod
+    async def receive(self, max_messages: int, visibility_timeout: float) -> list[QueueMessage]:
+        """Lease up to ``max_messages`` visible messages for ``visibility_timeout`` seconds; never blocks long.
+
+        Each receive increments the message's ``dequeue_count``. Returns an empty list when none is visible.
+        """
+
+    @abstractmethod
+    async def renew(self, message: QueueMessage, visibility_timeout: float) -> QueueMessage:
+        """Extend the lease from now; return the message with its new pop receipt (use that one from now on).
+
+        Raises :class:`LeaseLost` if the receipt is stale (the lease expired and someone else took it, or the
+        message was deleted).
+        """
+
+    @abstractmethod
+    async def ack(self, message: QueueMessage) -> None:
+        """Delete the message. Raises :class:`LeaseLost` if the receipt is stale."""
+
+    @abstractmethod
+    async def release(self, message: QueueMessage, *, delay: float = 0.0) -> None:
+        """Make the message visible again after ``delay`` seconds. Raises :class:`LeaseLost` if stale."""
+
+    @abstractmethod
+    async def dead_letter(self, message: QueueMessage, reason: str) -> None:
+        """Move the message to the poison queue (copy, then delete). Raises :class:`LeaseLost` if stale."""
+
+    @abstractmethod
+    async def length(self) -> int:
+        """Approximate number of messages in the queue (visible or leased)."""
+
+    @abstractmethod
+    async def poison_length(self) -> int:
+        """Approximate number of messages in the poison queue."""
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Cheap health probe. Raises :class:`StorageUnavailable` when the queue is not usable."""
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds, returning early if the adapter learns that work may have arrived.
+
+        The default just sleeps; adapters with a free wake-up signal (in-process, or a file the local backend
+        touches on send) return early, so an idle worker polls rarely yet picks up new work at once.
+        """
+        import asyncio
+
+        await asyncio.sleep(timeout)
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+
+class BlobStore(ABC):
+    """Private storage for job outputs, readable by clients only through expiring signed links."""
+
+    @abstractmethod
+    async def put(self, name: str, data: bytes, *, content_type: str, filename: str) -> None:
+        """Store ``data`` under ``name``, overwriting. Idempotent."""
+
+    @abstractmethod
+    async def open(self, name: str) -> bytes:
+        """Return the stored bytes. Raises :class:`BlobNotFound`."""
+
+    @abstractmethod
+    async def exists(self, name: str) -> bool:
+        """Whether a blob is stored under ``name``."""
+
+    @abstractmethod
+    async def signed_url(
+        self, name: str, *, expires_in: timedelta, filename: str, content_type: str
+    ) -> SignedUrl:
+        """Mint a fresh read-only link to ``name`` that stops working after ``expires_in``.
+
+        Downloading through it yields ``content_type`` and a Content-Disposition naming ``filename``.
+        """
+
+    @abstractmethod
+    async def delete(self, name: str) -> None:
+        """Remove the blob. Idempotent."""
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Cheap health probe. Raises :class:`StorageUnavailable` when blob storage is not usable."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""

@@ -1,0 +1,141 @@
+"""All configuration in one pydantic-settings object: env prefix ``PRAISONAI_``, a ``.env`` file is read.
+
+pydantic-settings was chosen because it gives typed, validated settings from the environment and ``.env`` with
+error messages that name the field; we add the one thing it does not do: refuse unknown ``PRAISONAI_*`` names,
+since a typo in a variable name otherwise silently leaves a default in force.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from praisonai_svc.errors import ConfigError
+
+ENV_PREFIX = "PRAISONAI_"
+# Variables read by name outside this object (by the CLI or the deploy tooling), so they are not "unknown".
+_KNOWN_EXTRA = {"PRAISONAI_ENV_FILE"}
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable ``PRAISONAI_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        validate_default=True,
+    )
+
+    # --- API ---
+    api_key: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="One API key or a comma-separated list (for rotation)."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Allowed browser origins, comma-separated; '*' for any."
+    )
+    max_payload_size: int = Field(1_048_576, ge=1024, description="Largest accepted request body, bytes.")
+    public_url: str | None = Field(None, description="External base URL used in links (default: from request).")
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
+    download_url_expiry_seconds: int = Field(3600, ge=10, description="Lifetime of signed download links.")
+
+    # --- worker / job semantics ---
+    max_job_duration_minutes: float = Field(10, gt=0, description="Hard time limit of one job attempt.")
+    max_retry_count: int = Field(3, ge=1, le=100, description="Attempts before a job is error + poison.")
+    queue_visibility_timeout: float = Field(60, ge=1, description="Lease length in seconds; renewed while running.")
+    worker_poll_interval_min: float = Field(1.0, gt=0, description="First idle poll delay, seconds.")
+    worker_poll_interval_max: float = Field(30.0, gt=0, description="Longest idle poll delay, seconds.")
+    worker_concurrency: int = Field(4, ge=1, le=256, description="Jobs one worker process runs at once.")
+    retry_backoff_seconds: float = Field(2.0, ge=0, description="Delay before retry n is this * 2**(n-1).")
+    retry_backoff_max_seconds: float = Field(300.0, ge=0, description="Cap of the retry delay.")
+    shutdown_grace_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long running jobs may finish.")
+    reaper_interval_seconds: float = Field(60.0, gt=0, description="How often a worker looks for stuck jobs.")
+
+    # --- storage ---
+    data_dir: Path = Field(Path(".praisonai"), description="Embedded backend directory (SQLite + files).")
+    signing_key: SecretStr | None = Field(None, description="HMAC key for local download links (default: generated).")
+    azure_storage_connection_string: SecretStr | None = Field(None, description="Azure Storage: all three services.")
+    azure_table_conn_string: SecretStr | None = Field(None, description="Azure Table connection (overrides).")
+    azure_queue_conn_string: SecretStr | None = Field(None, description="Azure Queue connection (overrides).")
+    azure_storage_account_url: str | None = Field(
+        None, description="https://<account>.blob.core.windows.net, used with DefaultAzureCredential."
+    )
+    queue_name: str = Field("praison-jobs", description="Job queue (extra services get '-<service>').")
+    poison_queue_suffix: str = Field("-poison", description="Poison queue name = queue name + this.")
+    table_name: str = Field("jobs", description="Azure table of job records.")
+    container_name: str = Field("praison-output", description="Azure blob container of outputs.")
+
+    # --- logging ---
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["auto", "json", "text"] = Field("auto", description="json in containers, text on a TTY.")
+
+    @field_validator("api_key", "cors_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.worker_poll_interval_max < self.worker_poll_interval_min:
+            raise ValueError("PRAISONAI_WORKER_POLL_INTERVAL_MAX must be >= PRAISONAI_WORKER_POLL_INTERVAL_MIN")
+        return self
+
+    @property
+    def max_job_duration_seconds(self) -> float:
+        return self.max_job_duration_minutes * 60
+
+    @property
+    def api_keys(self) -> list[str]:
+        return [key.get_secret_value() for key in self.api_key if key.get_secret_value()]
+
+    @property
+    def uses_azure(self) -> bool:
+        return bool(
+            self.azure_storage_connection_string or self.azure_queue_conn_string or self.azure_storage_account_url
+        )
+
+    def poison_queue_name(self, queue_name: str) -> str:
+        return queue_name + self.poison_queue_suffix
+
+
+def _check_unknown_env(environ: dict[str, str]) -> None:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | _KNOWN_EXTRA
+    for name in environ:
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"Unknown setting {name}.{hint} See docs/configuration.md for the full list.")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and ``.env``; raise :class:`ConfigError` naming the bad variable."""
+    _check_unknown_env(dict(os.environ))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"]) or "settings"
+            variable = ENV_PREFIX + field.upper() if field in Settings.model_fields else field
+            problems.append(f"{variable}: {err['msg']}")
+        raise ConfigError("Invalid configuration: " + "; ".join(problems)) from exc
