@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from praisonai_svc.models.job import Job, JobStatus
 
 
-class DuplicateJob(Exception):  # noqa: N818 - a signal carrying the winner, not a failure
+class DuplicateJob(Exception):
     """The payload hash is already claimed by a live job; ``existing`` is that job."""
 
     def __init__(self, existing: Job) -> None:

@@ -18,8 +18,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from praisonai_svc.errors import ConfigError
 
 ENV_PREFIX = "PRAISONAI_"
-# Variables read by name outside this object (by the CLI or the deploy tooling), so they are not "unknown".
-_KNOWN_EXTRA = {"PRAISONAI_ENV_FILE"}
+# Read by the CLI, not by the service: PRAISONAI_APP (the service target) and PRAISONAI_URL (for `submit`).
+_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 
 
 def _split_csv(value: Any) -> Any:
@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(2.0, ge=0, description="Delay before retry n is this * 2**(n-1).")
     retry_backoff_max_seconds: float = Field(300.0, ge=0, description="Cap of the retry delay.")
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long running jobs may finish.")
-    reaper_interval_seconds: float = Field(60.0, gt=0, description="How often a worker looks for stuck jobs.")
+    reaper_interval_seconds: float = Field(300.0, gt=0, description="How often a worker looks for stuck jobs.")
 
     # --- storage ---
     data_dir: Path = Field(Path(".praisonai"), description="Embedded backend directory (SQLite + files).")

@@ -8,7 +8,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
-from praisonai_svc.adapters.local.signing import sign
+from praisonai_svc.adapters.local.signing import sign, verify
 from praisonai_svc.errors import BlobNotFound, StorageError, StorageUnavailable
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.ports import BlobStore, SignedUrl
@@ -63,6 +63,10 @@ class FileBlobStore(BlobStore):
         expires = utcnow() + expires_in
         url = sign(self._key, str(safe_relative(name)), int(expires.timestamp()), filename, content_type)
         return SignedUrl(url=url, expires_utc=expires)
+
+    def verify_link(self, name: str, expires: str, filename: str, content_type: str, signature: str) -> None:
+        """Raise :class:`InvalidSignature` unless this store signed the link and it has not expired."""
+        verify(self._key, name, expires, filename, content_type, signature)
 
     async def delete(self, name: str) -> None:
         self.path_of(name).unlink(missing_ok=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
 from praisonai_svc.adapters.local.db import Database
-from praisonai_svc.hashing import canonical_json
 from praisonai_svc.errors import ConcurrencyConflict, JobNotFound
+from praisonai_svc.hashing import canonical_json
 from praisonai_svc.models.job import Job, JobStatus
 from praisonai_svc.ports import DuplicateJob, JobListing, JobStore
 

@@ -1,0 +1,65 @@
+"""Read a request body with a hard size limit (also for chunked bodies) and parse it as JSON or YAML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+
+from praisonai_svc.errors import PayloadError, PayloadTooLarge
+from praisonai_svc.models.job import JobRequest
+from praisonai_svc.safe_parse import parse_json, parse_yaml
+
+JSON_TYPES = {"application/json", "text/json"}
+YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) as soon as it exceeds ``limit`` bytes, whatever Content-Length claims."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_document(raw: bytes, content_type: str) -> Any:
+    """JSON or YAML by Content-Type; anything else is tried as JSON, then YAML."""
+    if not raw.strip():
+        raise PayloadError('Empty body: send {"payload": {...}} as JSON or YAML.')
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("Body is not UTF-8 text.") from None
+    media = content_type.split(";")[0].strip().lower()
+    if media in JSON_TYPES:
+        return parse_json(text)
+    if media in YAML_TYPES:
+        return parse_yaml(text)
+    try:
+        return parse_json(text)
+    except PayloadError:
+        return parse_yaml(text)
+
+
+def to_job_request(document: Any, service: str | None) -> JobRequest:
+    if not isinstance(document, dict):
+        raise PayloadError('The body must be an object: {"payload": {...}}.')
+    if "payload" not in document:
+        raise PayloadError('The body has no "payload" field: send {"payload": {...}}.')
+    if not isinstance(document["payload"], dict):
+        raise PayloadError(f'"payload" must be an object, not {type(document["payload"]).__name__}.')
+    if service is not None and document.get("service") not in (None, service):
+        raise PayloadError("The service named in the query and in the body differ.")
+    try:
+        return JobRequest.model_validate({**document, "service": document.get("service") or service})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise PayloadError(f"Invalid job request: {problems}") from None

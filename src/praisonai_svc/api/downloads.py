@@ -1,0 +1,62 @@
+"""``/jobs/{id}/download`` mints a fresh signed link; ``/files/...`` serves local-backend links."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from praisonai_svc.adapters.local.blobs import FileBlobStore
+from praisonai_svc.api.auth import require_api_key
+from praisonai_svc.api.deps import absolute_url, backend, job_service
+from praisonai_svc.api.jobs import ErrorBody
+from praisonai_svc.errors import BlobNotFound, InvalidSignature, JobNotFound, StorageError
+from praisonai_svc.filenames import content_disposition
+from praisonai_svc.job_service import JobService
+from praisonai_svc.models.job import DownloadLink
+
+router = APIRouter(tags=["downloads"])
+
+
+def wants_json(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt.lower() == "json"
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+@router.get(
+    "/jobs/{job_id}/download", dependencies=[Depends(require_api_key)], response_model=DownloadLink,
+    responses={307: {"description": "Redirect to a fresh signed URL"}, 404: {"model": ErrorBody},
+               409: {"model": ErrorBody, "description": "Job not done yet"}},
+    summary="Fresh signed download link",
+)
+async def download(
+    job_id: str, request: Request, service: Annotated[JobService, Depends(job_service)],
+    format: Annotated[str | None, Query(description="'json' for a JSON link instead of a redirect")] = None,
+) -> Response:
+    link = await service.download_link(job_id)
+    url = absolute_url(request, link.url)
+    if wants_json(request, format):
+        return JSONResponse(DownloadLink(download_url=url, expires_utc=link.expires_utc).model_dump(mode="json"))
+    return RedirectResponse(url, status_code=307)
+
+
+@router.get("/files/{name:path}", include_in_schema=False)
+async def signed_file(
+    name: str, request: Request, exp: str = "", fn: str = "", ct: str = "", sig: str = "",
+) -> Response:
+    blobs = backend(request).blobs
+    if not isinstance(blobs, FileBlobStore):
+        raise JobNotFound("Not found.")
+    blobs.verify_link(name, exp, fn, ct, sig)
+    try:
+        path = blobs.path_of(name)
+    except StorageError:
+        raise InvalidSignature() from None
+    if not path.is_file():
+        raise BlobNotFound("The file behind this link no longer exists.")
+    return FileResponse(path, media_type=ct or "application/octet-stream",
+                        headers={"Content-Disposition": content_disposition(fn or path.name),
+                                 "Cache-Control": "private, max-age=0, no-store"})

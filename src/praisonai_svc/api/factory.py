@@ -1,0 +1,70 @@
+"""Build the FastAPI application for a ServiceApp: middleware, routers, error mapping, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from praisonai_svc._version import __version__
+from praisonai_svc.api import downloads, health, jobs
+from praisonai_svc.api.errors import install_error_handlers
+from praisonai_svc.api.openapi import install_openapi
+from praisonai_svc.app import ServiceApp
+from praisonai_svc.backend import open_backend
+from praisonai_svc.job_service import JobService
+from praisonai_svc.logs import get_logger
+
+log = get_logger("api")
+
+
+def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        owns = app.backend is None
+        backend = app.backend or await open_backend(app.settings)
+        app.bind_queue_names()
+        api.state.job_service = JobService(app, backend)
+        if not app.settings.api_keys:
+            log.warning("no API key configured: anyone who can reach this port can submit jobs "
+                        "(set PRAISONAI_API_KEY before exposing it)")
+        worker_task = None
+        if getattr(api.state, "embedded_worker", False):
+            from praisonai_svc.worker import Worker
+
+            worker = Worker(app, backend)
+            worker_task = asyncio.create_task(worker.run(), name="embedded-worker")
+            api.state.worker_probe = lambda: not worker_task.done()
+        log.info("api started", extra={"app": app.name, "services": list(app.services), "backend": backend.kind})
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker.stop()
+                await worker_task
+            if owns:
+                await backend.close()
+
+    return lifespan
+
+
+def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
+    """The HTTP API of ``app``; with ``embedded_worker`` a worker runs inside the API process."""
+    settings = app.settings
+    api = FastAPI(title=app.name, version=__version__, lifespan=_lifespan(app))
+    api.state.service_app = app
+    api.state.embedded_worker = embedded_worker
+    api.add_middleware(
+        CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+        allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        expose_headers=["Location", "Retry-After"], max_age=600,
+    )
+    install_error_handlers(api)
+    api.include_router(jobs.router)
+    api.include_router(downloads.router)
+    api.include_router(health.router)
+    install_openapi(api, app)
+    return api

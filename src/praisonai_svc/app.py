@@ -1,0 +1,135 @@
+"""``ServiceApp``: the composition root a user's one file creates.
+
+It holds the registered handlers and the settings, and builds the FastAPI app and the worker on demand; it owns
+no global state, so several apps can live in one process (tests do this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, overload
+
+from praisonai_svc.backend import Backend
+from praisonai_svc.errors import ConfigError, UnknownService
+from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
+from praisonai_svc.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+class ServiceApp:
+    """A job service: ``app = ServiceApp("My Service")`` then ``@app.job`` on each handler.
+
+    ``settings`` defaults to the environment (``PRAISONAI_*`` and ``.env``); ``backend`` defaults to the one the
+    settings select (local SQLite + files, or Azure Storage). Pass a backend (e.g.
+    ``praisonai_svc.testing.memory_backend()``) to test handlers without storage.
+    """
+
+    def __init__(
+        self, name: str, *, settings: Settings | None = None, backend: Backend | None = None,
+        description: str = "",
+    ) -> None:
+        self.name = name
+        self.description = description
+        self._settings = settings
+        self.backend = backend
+        self.services: dict[str, HandlerSpec] = {}
+        self._fastapi: FastAPI | None = None
+        self.target: str | None = None  # how worker subprocesses re-load this app (set by the loader)
+
+    # --- configuration -------------------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._settings = value
+        self._fastapi = None
+
+    # --- registration --------------------------------------------------------------------------------------
+    @overload
+    def job(self, func: Handler, /) -> Handler: ...
+
+    @overload
+    def job(
+        self, name: str | None = None, /, *, timeout_minutes: float | None = None, max_attempts: int | None = None,
+    ) -> Callable[[Handler], Handler]: ...
+
+    def job(
+        self, arg: Handler | str | None = None, /, *, timeout_minutes: float | None = None,
+        max_attempts: int | None = None,
+    ) -> Handler | Callable[[Handler], Handler]:
+        """Register a handler: ``@app.job`` (service named after the function) or ``@app.job("video")``.
+
+        ``timeout_minutes`` and ``max_attempts`` override PRAISONAI_MAX_JOB_DURATION_MINUTES and
+        PRAISONAI_MAX_RETRY_COUNT for this service.
+        """
+
+        def register(func: Handler, name: str | None = None) -> Handler:
+            service = normalize_service_name(name or func.__name__)
+            if service in self.services:
+                raise ConfigError(f"Service '{service}' is registered twice; give one of them another name.")
+            options: dict[str, Any] = {
+                "timeout_seconds": timeout_minutes * 60 if timeout_minutes else None,
+                "max_attempts": max_attempts,
+            }
+            self.services[service] = make_spec(func, service, self._queue_name_for(service), **options)
+            self._fastapi = None
+            return func
+
+        if callable(arg):
+            return register(arg)
+        return lambda func: register(func, arg)
+
+    def _queue_name_for(self, service: str) -> str:
+        # The first service keeps the seed's queue name, so single-service deployments match the docs.
+        base = self._settings.queue_name if self._settings else "praison-jobs"
+        return base if not self.services else f"{base}-{service}"
+
+    def service(self, name: str | None = None) -> HandlerSpec:
+        """The named service, or the default (first registered) one."""
+        if not self.services:
+            raise ConfigError(f"{self.name} has no handlers; decorate a function with @app.job.")
+        if name is None:
+            return next(iter(self.services.values()))
+        spec = self.services.get(normalize_service_name(name))
+        if spec is None:
+            known = ", ".join(self.services)
+            raise UnknownService(f"Unknown service '{name}'. This app hosts: {known}.")
+        return spec
+
+    def bind_queue_names(self) -> None:
+        """Re-derive queue names from the (now loaded) settings; called before the API or worker starts."""
+        base = self.settings.queue_name
+        for index, (name, spec) in enumerate(list(self.services.items())):
+            queue = base if index == 0 else f"{base}-{name}"
+            if spec.queue_name != queue:
+                self.services[name] = make_spec(
+                    spec.func, name, queue, timeout_seconds=spec.timeout_seconds, max_attempts=spec.max_attempts,
+                )
+
+    # --- entry points --------------------------------------------------------------------------------------
+    @property
+    def app(self) -> FastAPI:
+        """The FastAPI application (built on first access)."""
+        if self._fastapi is None:
+            from praisonai_svc.api.factory import create_api
+
+            self._fastapi = create_api(self)
+        return self._fastapi
+
+    def get_app(self) -> FastAPI:
+        return self.app
+
+    def run(self, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
+        """Start the API and ``workers`` worker processes (0 = a worker inside the API process); blocks."""
+        from praisonai_svc.supervisor import run_service
+
+        run_service(self, host=host, port=port, workers=workers)
+
+    def __repr__(self) -> str:
+        return f"ServiceApp({self.name!r}, services={list(self.services)})"

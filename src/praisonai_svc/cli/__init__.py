@@ -1,0 +1,1 @@
+"""The ``praisonai-svc`` command line (click)."""

@@ -1,0 +1,63 @@
+"""``run``, ``api`` and ``worker``: start the service, one side, or the other."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+import uvicorn
+
+from praisonai_svc.cli.options import F, env_option, export_overrides, load, target_argument
+
+
+def storage_options(func: F) -> F:
+    func = env_option("--data-dir", setting="data_dir", type=click.Path(file_okay=False))(func)
+    return env_option("--concurrency", setting="worker_concurrency", type=int)(func)
+
+
+def http_options(func: F) -> F:
+    func = env_option("--host", setting="host")(func)
+    return env_option("--port", setting="port", type=int)(func)
+
+
+@click.command()
+@target_argument()
+@http_options
+@storage_options
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes beside the API (0: run the worker inside the API process).")
+def run(target: str | None, host: str | None, port: int | None, data_dir: str | None,
+        worker_concurrency: int | None, workers: int) -> None:
+    """Start the API and the worker(s): the whole service in one process tree.
+
+    TARGET is a handlers file or module:attr; default: handlers.py or app.py in this directory.
+    """
+    export_overrides(host=host, port=port, data_dir=data_dir, worker_concurrency=worker_concurrency)
+    app = load(target)
+    app.run(workers=workers)
+
+
+@click.command()
+@target_argument()
+@http_options
+@storage_options
+def api(target: str | None, host: str | None, port: int | None, data_dir: str | None,
+        worker_concurrency: int | None) -> None:
+    """Start only the HTTP API (run workers elsewhere with `praisonai-svc worker`)."""
+    export_overrides(host=host, port=port, data_dir=data_dir, worker_concurrency=worker_concurrency)
+    app = load(target)
+    settings = app.settings
+    uvicorn.run(app.app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=5)
+
+
+@click.command()
+@target_argument()
+@storage_options
+def worker(target: str | None, data_dir: str | None, worker_concurrency: int | None) -> None:
+    """Start only a worker: it runs queued jobs until SIGTERM, then finishes or releases the running ones."""
+    export_overrides(data_dir=data_dir, worker_concurrency=worker_concurrency)
+    app = load(target)
+    from praisonai_svc.worker import run_worker
+
+    asyncio.run(run_worker(app))

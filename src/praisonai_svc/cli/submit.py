@@ -1,0 +1,116 @@
+"""``submit``: send a YAML/JSON job, optionally wait with a progress bar and save the result."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from praisonai_svc.errors import PayloadError
+from praisonai_svc.safe_parse import parse_json, parse_yaml
+
+console = Console(stderr=True)
+TERMINAL = {"done", "error", "cancelled"}
+
+
+def build_request(path: Path) -> tuple[bytes, str]:
+    """The body to send: the file as-is when it has a top-level ``payload``, else wrapped in one."""
+    text = path.read_text(encoding="utf-8")
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
+    try:
+        document = parse_yaml(text) if is_yaml else parse_json(text)
+    except PayloadError as exc:
+        raise click.ClickException(f"{path}: {exc.message}") from exc
+    if isinstance(document, dict) and "payload" in document:
+        return text.encode(), "application/yaml" if is_yaml else "application/json"
+    return json.dumps({"payload": document}).encode(), "application/json"
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise click.ClickException(f"HTTP {response.status_code}: {detail}")
+    return response.json()
+
+
+def _request(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request, waiting out 429/503 answers as their Retry-After says (up to 5 times)."""
+    for _ in range(5):
+        response = client.request(method, url, **kwargs)
+        if response.status_code not in (429, 503):
+            return response
+        time.sleep(float(response.headers.get("retry-after", "2")))
+    return response
+
+
+def wait_for(client: httpx.Client, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(job["status"], total=1.0, msg="")
+        while job["status"] not in TERMINAL:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"Gave up waiting after {timeout:g}s; job {job['job_id']} is "
+                                           f"{job['status']}.")
+            time.sleep(0.5)
+            job = _check(_request(client, "GET", f"/jobs/{job['job_id']}"))
+            bar.update(task, description=job["status"], completed=job.get("progress") or 0,
+                       msg=job.get("progress_msg") or "")
+    return job
+
+
+def download(client: httpx.Client, job: dict[str, Any], output: Path | None) -> Path:
+    link = _check(_request(client, "GET", f"/jobs/{job['job_id']}/download", params={"format": "json"}))
+    response = client.get(link["download_url"])
+    if response.status_code != 200:
+        raise click.ClickException(f"Download failed: HTTP {response.status_code}")
+    target = output or Path(job.get("filename") or f"{job['job_id']}.bin")
+    if target.is_dir():
+        target = target / (job.get("filename") or f"{job['job_id']}.bin")
+    target.write_bytes(response.content)
+    return target
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", envvar="PRAISONAI_URL", default="http://127.0.0.1:8080", show_default=True,
+              show_envvar=True, help="Base URL of the service.")
+@click.option("--service", default=None, help="Service to run (default: the app's first).")
+@click.option("--api-key", envvar="PRAISONAI_API_KEY", show_envvar=True, default=None,
+              help="API key (first one when a list is configured).")
+@click.option("--wait/--no-wait", default=False, help="Wait for the job to finish, showing progress.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Where to save the result (implies --wait); default: the job's filename.")
+@click.option("--timeout", type=float, default=900, show_default=True, help="Seconds to wait at most.")
+def submit(file: Path, url: str, service: str | None, api_key: str | None, wait: bool, output: Path | None,
+           timeout: float) -> None:
+    """Submit FILE (YAML or JSON) as a job; print the job; with --wait, save the result file."""
+    body, content_type = build_request(file)
+    headers = {"Content-Type": content_type}
+    if api_key:
+        headers["X-API-Key"] = api_key.split(",")[0].strip()
+    params = {"service": service} if service else None
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        try:
+            job = _check(_request(client, "POST", "/jobs", content=body, params=params))
+        except httpx.HTTPError as exc:
+            raise click.ClickException(f"Cannot reach {url}: {exc}. Is the service running?") from exc
+        console.print(f"job [bold]{job['job_id']}[/bold] {job['status']}")
+        if not (wait or output):
+            click.echo(json.dumps(job, indent=2))
+            return
+        job = wait_for(client, job, timeout)
+        if job["status"] != "done":
+            raise click.ClickException(f"Job {job['job_id']} ended in {job['status']}: {job.get('error_msg')}")
+        saved = download(client, job, output)
+    console.print(f"[green]done[/green]: saved {saved} ({saved.stat().st_size} bytes)")

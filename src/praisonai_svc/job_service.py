@@ -1,0 +1,80 @@
+"""Use cases behind the HTTP API: submit (idempotent), read, list, mint download links.
+
+Lives above the ports, so every backend gets the same timestamps, hashing, compensation and logging.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from praisonai_svc.app import ServiceApp
+from praisonai_svc.backend import Backend
+from praisonai_svc.errors import JobNotReady, StorageError, StorageUnavailable
+from praisonai_svc.hashing import payload_hash
+from praisonai_svc.logs import get_logger
+from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
+from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
+
+log = get_logger("api")
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: Job
+    created: bool
+
+
+class JobService:
+    def __init__(self, app: ServiceApp, backend: Backend) -> None:
+        self.app = app
+        self.backend = backend
+
+    async def submit(self, request: JobRequest) -> Submission:
+        """Validate, claim the payload hash, store and enqueue; an identical live job is returned instead."""
+        spec = self.app.service(request.service)
+        spec.validate_payload(request.payload)
+        now = utcnow()
+        job = Job(
+            job_id=uuid.uuid4().hex, service=spec.name, payload=request.payload,
+            payload_hash=payload_hash(request.payload, scope=spec.name), created_utc=now, updated_utc=now,
+        )
+        try:
+            job = await self.backend.jobs.create(job)
+        except DuplicateJob as dup:
+            log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
+            return Submission(dup.existing, created=False)
+        try:
+            await self.backend.queue(spec.queue_name).send(job.job_id)
+        except StorageError as exc:
+            await self._compensate(job)
+            raise StorageUnavailable("The job queue is unavailable; nothing was queued. Retry shortly.") from exc
+        log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        return Submission(job, created=True)
+
+    async def _compensate(self, job: Job) -> None:
+        """Remove a job whose message could not be sent, so no half-created job is left behind."""
+        try:
+            await self.backend.jobs.delete(job.job_id)
+        except StorageError:
+            # The store is down too; mark-for-repair is the reaper's job (it re-enqueues stale queued jobs).
+            log.warning("could not remove unqueued job", extra={"service": job.service, "job_id": job.job_id})
+
+    async def get(self, job_id: str) -> Job:
+        return await self.backend.jobs.get(job_id)
+
+    async def list(self, **filters: Any) -> JobListing:
+        return await self.backend.jobs.list(**filters)
+
+    async def download_link(self, job_id: str) -> SignedUrl:
+        """A fresh read-only link to the job's output; :class:`JobNotReady` unless the job is done."""
+        job = await self.backend.jobs.get(job_id)
+        if job.status is not JobStatus.DONE or job.result is None:
+            raise JobNotReady(job.status.value)
+        expires = timedelta(seconds=self.app.settings.download_url_expiry_seconds)
+        return await self.backend.blobs.signed_url(
+            job.result.blob_name, expires_in=expires, filename=job.result.filename,
+            content_type=job.result.content_type,
+        )

@@ -1,0 +1,109 @@
+"""Handler registration: what a decorated function takes and how to call it.
+
+Handlers may be ``def`` or ``async def``; they take the payload as a ``dict`` or as a Pydantic model (then the
+API validates it against that model and publishes its schema), and optionally a second argument, the
+:class:`~praisonai_svc.context.JobContext`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from praisonai_svc.errors import ConfigError, HandlerResultError, PayloadError
+
+Handler = Callable[..., Any]
+_SERVICE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+def normalize_service_name(name: str) -> str:
+    """``generate_ppt`` → ``generate-ppt``: service names are used in queue names, so lowercase and hyphens."""
+    return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+@dataclass(frozen=True)
+class HandlerOutput:
+    data: bytes
+    content_type: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """One registered service."""
+
+    name: str
+    func: Handler
+    is_async: bool
+    payload_model: type[BaseModel] | None
+    wants_context: bool
+    queue_name: str
+    timeout_seconds: float | None = None
+    max_attempts: int | None = None
+    description: str = ""
+
+    def validate_payload(self, payload: dict[str, Any]) -> Any:
+        """Return what the handler receives; raise :class:`PayloadError` with every problem listed."""
+        if self.payload_model is None:
+            return payload
+        try:
+            return self.payload_model.model_validate(payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"payload.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"] else err["msg"]
+                for err in exc.errors()
+            )
+            raise PayloadError(f"Invalid payload for service '{self.name}': {problems}") from exc
+
+
+def _payload_model(func: Handler) -> tuple[type[BaseModel] | None, bool]:
+    params = [
+        p for p in inspect.signature(func).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if not params or len(params) > 2:
+        raise ConfigError(f"Handler {func.__qualname__} must take (payload) or (payload, context).")
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # unresolvable forward references: treat the payload as a plain dict
+        hints = {}
+    annotation = hints.get(params[0].name)
+    model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return model, len(params) == 2
+
+
+def make_spec(func: Handler, name: str, queue_name: str, **options: Any) -> HandlerSpec:
+    service = normalize_service_name(name)
+    if not _SERVICE_NAME.match(service):
+        raise ConfigError(
+            f"Service name {name!r} is not usable: use 1-40 lowercase letters, digits and hyphens."
+        )
+    model, wants_context = _payload_model(func)
+    return HandlerSpec(
+        name=service, func=func, is_async=inspect.iscoroutinefunction(func), payload_model=model,
+        wants_context=wants_context, queue_name=queue_name, description=(func.__doc__ or "").strip(), **options,
+    )
+
+
+def coerce_output(value: Any) -> HandlerOutput:
+    """Check a handler's return value is ``(bytes, content_type, filename)``."""
+    if isinstance(value, HandlerOutput):
+        return value
+    if not isinstance(value, tuple) or len(value) != 3:
+        raise HandlerResultError(
+            f"Handler must return (bytes, content_type, filename); it returned {type(value).__name__}."
+        )
+    data, content_type, filename = value
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise HandlerResultError(f"Handler's first return value must be bytes, not {type(data).__name__}.")
+    if not isinstance(content_type, str) or "/" not in content_type:
+        raise HandlerResultError(f"Handler's content type must be a MIME type string, not {content_type!r}.")
+    if not isinstance(filename, str) or not filename.strip():
+        raise HandlerResultError(f"Handler's filename must be a non-empty string, not {filename!r}.")
+    return HandlerOutput(bytes(data), content_type, filename)

@@ -1,0 +1,82 @@
+"""Parse untrusted JSON and YAML with limits on size, depth and YAML aliases.
+
+PyYAML's SafeLoader already refuses arbitrary objects; it does not stop a "billion laughs" alias bomb (a few
+hundred bytes that expand to gigabytes once serialised) or pathological nesting. We count aliases and depth
+while composing, before anything is constructed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from praisonai_svc.errors import PayloadError
+
+MAX_DEPTH = 64
+MAX_YAML_ALIASES = 100
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise PayloadError(f"YAML uses more than {MAX_YAML_ALIASES} aliases; refusing to expand it.")
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _reject_constant(name: str) -> Any:
+    raise PayloadError(f"JSON value {name} is not allowed; use a number or a string.")
+
+
+def _check_depth(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+def parse_json(text: str) -> Any:
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    _check_depth(value)
+    return value
+
+
+def parse_yaml(text: str) -> Any:
+    try:
+        value = yaml.load(text, Loader=_LimitedLoader)
+    except RecursionError:
+        raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1} column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PayloadError(f"Malformed YAML{at}: {problem}.") from None
+    # Make sure it is JSON-representable (dates, sets and binary are not).
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"YAML contains values JSON cannot carry: {exc}.") from None

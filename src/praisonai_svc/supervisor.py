@@ -1,0 +1,91 @@
+"""``run``: the API in this process, workers as child processes, one process tree that stops together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import uvicorn
+
+from praisonai_svc.app import ServiceApp
+from praisonai_svc.logs import get_logger
+
+log = get_logger("run")
+
+
+def _caller_target(app: ServiceApp) -> str:
+    if app.target:
+        return app.target
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if main_file:
+        return str(Path(main_file).resolve())
+    raise RuntimeError("Cannot tell which file defines this app; use `praisonai-svc run path/to/handlers.py`.")
+
+
+class WorkerProcesses:
+    """Worker child processes, restarted if they die, stopped with SIGTERM (grace) then SIGKILL."""
+
+    def __init__(self, target: str, count: int, env: dict[str, str]) -> None:
+        self.target = target
+        self.count = count
+        self.env = env
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._last_restart = 0.0
+
+    def _start_one(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "praisonai_svc", "worker", self.target], env=self.env)
+
+    def start(self) -> None:
+        self.procs = [self._start_one() for _ in range(self.count)]
+        log.info("workers started", extra={"pids": [p.pid for p in self.procs]})
+
+    def alive(self) -> bool:
+        """True when every worker runs; dead ones are restarted (at most one restart a second)."""
+        healthy = True
+        for index, proc in enumerate(self.procs):
+            if proc.poll() is not None:
+                healthy = False
+                if time.monotonic() - self._last_restart > 1.0:
+                    log.warning("worker exited; restarting", extra={"pid": proc.pid, "code": proc.returncode})
+                    self.procs[index] = self._start_one()
+                    self._last_restart = time.monotonic()
+        return healthy or all(p.poll() is None for p in self.procs)
+
+    def stop(self, grace: float) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace + 5
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
+    """Serve the API; run ``workers`` worker processes beside it (0: a worker inside the API process)."""
+    from praisonai_svc.api.factory import create_api
+
+    settings = app.settings
+    host = host or settings.host
+    port = port or settings.port
+    api = create_api(app, embedded_worker=workers == 0)
+    group = None
+    if workers > 0:
+        group = WorkerProcesses(_caller_target(app), workers, dict(os.environ))
+        group.start()
+        api.state.worker_probe = group.alive
+    log.info("serving", extra={"url": f"http://{host}:{port}", "docs": f"http://{host}:{port}/docs",
+                               "workers": workers})
+    try:
+        uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    finally:
+        if group is not None:
+            group.stop(settings.shutdown_grace_seconds)

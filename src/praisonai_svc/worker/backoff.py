@@ -1,0 +1,24 @@
+"""Idle polling backoff: min → doubling → max, reset as soon as work arrives."""
+
+from __future__ import annotations
+
+
+class PollBackoff:
+    def __init__(self, minimum: float, maximum: float) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self.current = minimum
+
+    def next_delay(self) -> float:
+        """The delay to wait now; the following one doubles, up to the maximum."""
+        delay: float = self.current
+        self.current = min(self.current * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self.current = self.minimum
+
+
+def retry_delay(attempt: int, base: float, cap: float) -> float:
+    """Delay before attempt ``attempt + 1`` after attempt ``attempt`` failed: base * 2**(attempt-1), capped."""
+    return float(min(base * 2.0 ** max(attempt - 1, 0), cap))

@@ -1,0 +1,160 @@
+"""The worker loop: poll with backoff, lease, run up to N jobs at once, reap, stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, field
+
+from praisonai_svc.app import ServiceApp
+from praisonai_svc.backend import Backend, open_backend
+from praisonai_svc.errors import StorageError
+from praisonai_svc.logs import get_logger
+from praisonai_svc.ports import QueueMessage
+from praisonai_svc.registry import HandlerSpec
+from praisonai_svc.worker.backoff import PollBackoff
+from praisonai_svc.worker.processor import MessageProcessor
+from praisonai_svc.worker.reaper import reap_stuck_jobs
+
+log = get_logger("worker")
+
+
+@dataclass
+class WorkerStats:
+    polls: int = 0
+    empty_polls: int = 0
+    messages: int = 0
+    poll_errors: int = 0
+    running: int = 0
+    by_service: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Runs jobs from every service's queue. ``await worker.run()`` until ``worker.stop()`` (or SIGTERM)."""
+
+    def __init__(self, app: ServiceApp, backend: Backend | None = None, *, concurrency: int | None = None) -> None:
+        self.app = app
+        self.settings = app.settings
+        self._backend = backend
+        self.concurrency = concurrency or self.settings.worker_concurrency
+        self.stats = WorkerStats()
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._backoff = PollBackoff(self.settings.worker_poll_interval_min, self.settings.worker_poll_interval_max)
+
+    @property
+    def backend(self) -> Backend:
+        assert self._backend is not None, "the worker has not started"
+        return self._backend
+
+    def stop(self) -> None:
+        """Stop receiving; running jobs get the shutdown grace period to finish."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+
+    async def run(self) -> None:
+        owns_backend = self._backend is None
+        if self._backend is None:
+            self._backend = await open_backend(self.settings)
+        self.app.bind_queue_names()
+        processor = MessageProcessor(self.app, self.backend)
+        reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
+        log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
+                                          "backend": self.backend.kind})
+        try:
+            while not self._stop.is_set():
+                await self._cycle(processor)
+        finally:
+            reaper.cancel()
+            await self._drain()
+            if owns_backend:
+                await self.backend.close()
+            log.info("worker stopped", extra={"messages": self.stats.messages})
+
+    async def _cycle(self, processor: MessageProcessor) -> None:
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            await asyncio.wait([*self._tasks, asyncio.ensure_future(self._stop.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+            return
+        received = 0
+        for spec in list(self.app.services.values()):
+            if free - received <= 0 or self._stop.is_set():
+                break
+            received += await self._poll(spec, free - received, processor)
+        if received:
+            self._backoff.reset()
+            return
+        delay = self._backoff.next_delay()
+        queue = self.backend.queue(next(iter(self.app.services.values())).queue_name)
+        waiter = asyncio.ensure_future(queue.wait_for_work(delay))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for pending in (waiter, stopper):
+            pending.cancel()
+
+    async def _poll(self, spec: HandlerSpec, count: int, processor: MessageProcessor) -> int:
+        queue = self.backend.queue(spec.queue_name)
+        self.stats.polls += 1
+        try:
+            messages = await queue.receive(count, self.settings.queue_visibility_timeout)
+        except StorageError as exc:
+            self.stats.poll_errors += 1
+            log.warning("queue poll failed; backing off", extra={"service": spec.name, "error": str(exc)})
+            return 0
+        if not messages:
+            self.stats.empty_polls += 1
+        for message in messages:
+            self._spawn(spec, message, processor)
+        return len(messages)
+
+    def _spawn(self, spec: HandlerSpec, message: QueueMessage, processor: MessageProcessor) -> None:
+        self.stats.messages += 1
+        self.stats.by_service[spec.name] = self.stats.by_service.get(spec.name, 0) + 1
+        queue = self.backend.queue(spec.queue_name)
+        task = asyncio.create_task(self._guarded(processor, spec, queue, message), name=f"job-{message.job_id[:8]}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guarded(processor: MessageProcessor, spec: HandlerSpec, queue: object, message: QueueMessage) -> None:
+        try:
+            await processor.process(spec, queue, message)  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Storage failed mid-job: the message is not acked, so it reappears and the job is retried.
+            log.exception("job processing interrupted; the message will be redelivered",
+                          extra={"service": spec.name, "job_id": message.job_id})
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        grace = self.settings.shutdown_grace_seconds
+        log.info("waiting for running jobs", extra={"running": len(self._tasks), "grace_s": grace})
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()  # the processor releases the job without spending an attempt
+        if pending:
+            await asyncio.wait(pending, timeout=30)
+
+    async def _reap_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reaper_interval_seconds)
+            try:
+                await reap_stuck_jobs(self.app, self.backend)
+            except StorageError as exc:
+                log.warning("reaper sweep failed", extra={"error": str(exc)})
+
+
+async def run_worker(app: ServiceApp, *, concurrency: int | None = None) -> None:
+    """Run a worker in this process until SIGTERM/SIGINT."""
+    worker = Worker(app, concurrency=concurrency)
+    worker.install_signal_handlers()
+    await worker.run()
