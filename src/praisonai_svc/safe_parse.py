@@ -16,6 +16,7 @@ from praisonai_svc.errors import PayloadError
 
 MAX_DEPTH = 64
 MAX_YAML_ALIASES = 100
+MAX_YAML_NODES = 200_000  # after alias expansion; a 1 MB document without aliases has fewer
 
 
 class _LimitedLoader(yaml.SafeLoader):
@@ -23,6 +24,7 @@ class _LimitedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
         self._aliases = 0
+        self._weights: dict[int, int] = {}
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -33,9 +35,26 @@ class _LimitedLoader(yaml.SafeLoader):
         if self._depth > MAX_DEPTH:
             raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.")
         try:
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
+        self._weigh(node)
+        return node
+
+    def _weigh(self, node: Any) -> int:
+        """Nodes this one expands to; an alias shares its anchor's node, so it weighs the anchor's full size."""
+        known = self._weights.get(id(node))
+        if known is not None:
+            return known
+        weight = 1
+        if isinstance(node, yaml.SequenceNode):
+            weight += sum(self._weights.get(id(child), 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            weight += sum(self._weights.get(id(k), 1) + self._weights.get(id(v), 1) for k, v in node.value)
+        if weight > MAX_YAML_NODES:
+            raise PayloadError(f"YAML expands to more than {MAX_YAML_NODES} nodes through its aliases; refusing it.")
+        self._weights[id(node)] = weight
+        return weight
 
 
 def _reject_constant(name: str) -> Any:

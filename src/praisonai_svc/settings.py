@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, description="External base URL used in links (default: from request).")
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
-    download_url_expiry_seconds: int = Field(3600, ge=10, description="Lifetime of signed download links.")
+    download_url_expiry_seconds: int = Field(3600, ge=1, description="Lifetime of signed download links.")
 
     # --- worker / job semantics ---
     max_job_duration_minutes: float = Field(10, gt=0, description="Hard time limit of one job attempt.")

@@ -1,1 +1,1 @@
-"""Helpers shared by the test tiers (real components, started as subprocesses)."""
+"""Test support: subprocess services, the Azurite emulator."""
