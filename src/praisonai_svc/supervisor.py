@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,6 +70,20 @@ class WorkerProcesses:
                 proc.wait()
 
 
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve_http(api: object, host: str, port: int) -> None:
+    """Serve until SIGTERM/SIGINT, then return normally (exit code 0) after uvicorn's graceful shutdown."""
+    # uvicorn re-raises the signal after shutting down, with the handlers installed before it started; ours
+    # turns that into a return, so callers can clean up (stop worker children) and exit with 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
+    with contextlib.suppress(SystemExit):
+        uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)  # type: ignore[arg-type]
+
+
 def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
     """Serve the API; run ``workers`` worker processes beside it (0: a worker inside the API process)."""
     from praisonai_svc.api.factory import create_api
@@ -85,7 +100,7 @@ def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = 
     log.info("serving", extra={"url": f"http://{host}:{port}", "docs": f"http://{host}:{port}/docs",
                                "workers": workers})
     try:
-        uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+        serve_http(api, host, port)
     finally:
         if group is not None:
             group.stop(settings.shutdown_grace_seconds)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import click
-import uvicorn
 
 from praisonai_svc.cli.options import F, env_option, export_overrides, load, target_argument
+from praisonai_svc.supervisor import serve_http
 
 
 def storage_options(func: F) -> F:
@@ -47,8 +47,7 @@ def api(target: str | None, host: str | None, port: int | None, data_dir: str | 
     export_overrides(host=host, port=port, data_dir=data_dir, worker_concurrency=worker_concurrency)
     app = load(target)
     settings = app.settings
-    uvicorn.run(app.app, host=settings.host, port=settings.port, log_level="warning",
-                timeout_graceful_shutdown=5)
+    serve_http(app.app, settings.host, settings.port)
 
 
 @click.command()
