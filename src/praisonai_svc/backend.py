@@ -6,9 +6,12 @@ or account URL → ``azure``. Adapters are imported lazily so the local path nev
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from praisonai_svc.errors import StorageError
+from praisonai_svc.models.job import Job
 from praisonai_svc.ports import BlobStore, JobQueue, JobStore
 from praisonai_svc.settings import Settings
 
@@ -22,6 +25,8 @@ class Backend:
     blobs: BlobStore
     queue_factory: Callable[[str], JobQueue]
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Adapters whose job store and queue share a database set this to do both in one transaction.
+    atomic_submit: Callable[[Job, str], Awaitable[Job]] | None = None
     _queues: dict[str, JobQueue] = field(default_factory=dict)
 
     def queue(self, name: str) -> JobQueue:
@@ -29,6 +34,23 @@ class Backend:
         if name not in self._queues:
             self._queues[name] = self.queue_factory(name)
         return self._queues[name]
+
+    async def create_and_enqueue(self, job: Job, queue_name: str) -> Job:
+        """Store ``job`` (claiming its hash) and enqueue its id, so that either both happen or neither does.
+
+        Raises :class:`DuplicateJob` like :meth:`JobStore.create`. Atomic in one transaction where the adapter
+        offers it (local); elsewhere the job is created, then sent, and deleted again if the send fails.
+        """
+        if self.atomic_submit is not None:
+            return await self.atomic_submit(job, queue_name)
+        created = await self.jobs.create(job)
+        try:
+            await self.queue(queue_name).send(created.job_id)
+        except StorageError:
+            with contextlib.suppress(StorageError):
+                await self.jobs.delete(created.job_id)
+            raise
+        return created
 
     async def check(self) -> None:
         """Raise StorageUnavailable if any part of the backend is unusable."""

@@ -80,7 +80,8 @@ def parse_json(text: str) -> Any:
         raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
-    _check_depth(value)
+    if text.count("[") + text.count("{") > MAX_DEPTH:  # fewer brackets than the limit cannot nest too deep
+        _check_depth(value)
     return value
 
 

@@ -7,7 +7,6 @@ Each test gets a fresh backend (a new data dir, or a new Azure table/queue/conta
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -22,12 +21,7 @@ from praisonai_svc.hashing import payload_hash
 from praisonai_svc.models.job import Job, utcnow
 from praisonai_svc.ports import JobQueue
 from praisonai_svc.settings import Settings
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # `pytest` (unlike `python -m pytest`) does not put the repo root on the path
-    sys.path.insert(0, str(REPO_ROOT))
-
-from tests.support.azurite import AzuriteHandle, start_azurite  # noqa: E402
+from tests.support.azurite import AzuriteHandle, start_azurite
 
 ADAPTERS = ["memory", "local", "azure"]
 
@@ -45,8 +39,8 @@ class Timing:
 
 
 TIMINGS = {
-    "memory": Timing(lease=0.2, margin=0.15),
-    "local": Timing(lease=0.3, margin=0.25),
+    "memory": Timing(lease=0.4, margin=0.2),
+    "local": Timing(lease=0.5, margin=0.3),
     "azure": Timing(lease=1.0, margin=1.0),
 }
 
@@ -70,6 +64,12 @@ def settings_for(**values: Any) -> Settings:
         "signing_key": None,
     }
     return Settings(_env_file=None, **{**defaults, **values})  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings_factory() -> Callable[..., Settings]:
+    """:func:`settings_for`, for tests that open a backend of their own."""
+    return settings_for
 
 
 @pytest.fixture(scope="session")
@@ -98,28 +98,44 @@ def names() -> StorageNames:
     return StorageNames(queue=f"q{token}", table=f"t{token}", container=f"c{token}")
 
 
-async def _open(adapter: str, request: pytest.FixtureRequest, tmp_path: Path, names: StorageNames) -> Backend:
+@pytest.fixture
+def backend_settings(
+    adapter: str, request: pytest.FixtureRequest, tmp_path: Path, names: StorageNames
+) -> Settings | None:
+    """What the backend is opened from (None for memory, which is process-local and needs no settings)."""
     if adapter == "memory":
-        return memory_backend()
+        return None
     if adapter == "local":
-        return await open_backend(settings_for(data_dir=tmp_path / "data"))
+        return settings_for(data_dir=tmp_path / "data")
     azurite: AzuriteHandle = request.getfixturevalue("azurite")  # started only when an azure test runs
-    return await open_backend(
-        settings_for(
-            data_dir=tmp_path / "data",
-            azure_storage_connection_string=azurite.connection_string,
-            queue_name=names.queue,
-            table_name=names.table,
-            container_name=names.container,
-        )
+    return settings_for(
+        data_dir=tmp_path / "data",
+        azure_storage_connection_string=azurite.connection_string,
+        queue_name=names.queue,
+        table_name=names.table,
+        container_name=names.container,
     )
 
 
 @pytest.fixture
-async def backend(
-    adapter: str, request: pytest.FixtureRequest, tmp_path: Path, names: StorageNames
-) -> AsyncIterator[Backend]:
-    opened = await _open(adapter, request, tmp_path, names)
+async def backend(backend_settings: Settings | None) -> AsyncIterator[Backend]:
+    opened = memory_backend() if backend_settings is None else await open_backend(backend_settings)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def twin_backend(backend: Backend, backend_settings: Settings | None) -> AsyncIterator[Backend]:
+    """A second backend on the same storage, like another process (API vs worker, or a second worker).
+
+    For memory, whose storage lives in one process, that is the same backend.
+    """
+    if backend_settings is None:
+        yield backend
+        return
+    opened = await open_backend(backend_settings)
     try:
         yield opened
     finally:

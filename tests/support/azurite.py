@@ -133,9 +133,19 @@ class AzuriteHandle:
         self.stop()
         self._launch()
 
-    def log_mark(self) -> int:
-        """A position in the access log; pass it to :meth:`requests_since`."""
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
+    def log_mark(self, *, settle: float = 0.3) -> int:
+        """The current end of the access log (once it stops growing); pass it to :meth:`requests_since`.
+
+        Azurite writes an access-log line just after it sends the response, so the line of a request that
+        just returned may still be on its way; waiting for the log to settle keeps it out of the next count.
+        """
+        size = -1
+        while True:
+            current = self.log_path.stat().st_size if self.log_path.exists() else 0
+            if current == size:
+                return current
+            size = current
+            time.sleep(settle)
 
     def requests_since(self, mark: int, *, settle: float = 0.3) -> list[str]:
         """Access-log lines of the HTTP requests Azurite served since ``mark`` (waits until the log settles)."""
@@ -180,7 +190,7 @@ class AzuriteHandle:
     def _launch(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         command = self._command()
-        mark = self.log_mark()
+        mark = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 command, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -112,6 +112,7 @@ class MemoryJobQueue(JobQueue):
         return message_id
 
     async def receive(self, max_messages: int, visibility_timeout: float) -> list[QueueMessage]:
+        self._wakeup.clear()  # a send after this point must wake the next wait_for_work
         now = self._now()
         visible = [m for m in self._messages.values() if m.visible_at <= now][:max_messages]
         out = []
@@ -166,7 +167,6 @@ class MemoryJobQueue(JobQueue):
         return None
 
     async def wait_for_work(self, timeout: float) -> None:
-        self._wakeup.clear()
         try:
             await asyncio.wait_for(self._wakeup.wait(), timeout)
         except TimeoutError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from pydantic import ValidationError
 
 from praisonai_svc.errors import PayloadError, PayloadTooLarge
 from praisonai_svc.models.job import JobRequest
@@ -58,8 +57,11 @@ def to_job_request(document: Any, service: str | None) -> JobRequest:
         raise PayloadError(f'"payload" must be an object, not {type(document["payload"]).__name__}.')
     if service is not None and document.get("service") not in (None, service):
         raise PayloadError("The service named in the query and in the body differ.")
-    try:
-        return JobRequest.model_validate({**document, "service": document.get("service") or service})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise PayloadError(f"Invalid job request: {problems}") from None
+    extra = set(document) - {"payload", "service"}
+    if extra:
+        raise PayloadError(f"Unknown field(s) {', '.join(sorted(extra))}: the body is {{\"payload\": ..., "
+                           f"\"service\": optional name}}.")
+    named = document.get("service")
+    if named is not None and not isinstance(named, str):
+        raise PayloadError('"service" must be a string.')
+    return JobRequest(payload=document["payload"], service=named or service)

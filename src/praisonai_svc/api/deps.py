@@ -10,7 +10,8 @@ from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import Job, JobResponse, JobStatus
 
 
-def job_service(request: Request) -> JobService:
+async def job_service(request: Request) -> JobService:
+    # async on purpose: FastAPI runs plain ``def`` dependencies in a thread pool, a thread hop per request.
     service: JobService = request.app.state.job_service
     return service
 
@@ -21,7 +22,8 @@ def service_app(request: Request) -> ServiceApp:
 
 
 def backend(request: Request) -> Backend:
-    return job_service(request).backend
+    service: JobService = request.app.state.job_service
+    return service.backend
 
 
 def absolute_url(request: Request, path_or_url: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from praisonai_svc.api.auth import require_api_key
@@ -38,16 +38,18 @@ Service = Annotated[JobService, Depends(job_service)]
     }}},
     summary="Submit a job (JSON or YAML)",
 )
-async def submit_job(request: Request, service: Service, service_name: Annotated[
+async def submit_job(request: Request, service_name: Annotated[
         str | None, Query(alias="service", description="Service to run (default: the first)")] = None,
-) -> JSONResponse:
-    raw = await read_limited(request, service_app(request).settings.max_payload_size)
+) -> Response:
+    service: JobService = request.app.state.job_service  # not a Depends: this is the hot path
+    raw = await read_limited(request, service.app.settings.max_payload_size)
     job_request = to_job_request(parse_document(raw, request.headers.get("content-type", "")), service_name)
     submission = await service.submit(job_request)
-    body = job_body(request, submission.job).model_dump(mode="json")
+    body = job_body(request, submission.job).model_dump_json()
     if not submission.created:
-        return JSONResponse(body, status_code=200)
-    return JSONResponse(body, status_code=202, headers={"Location": f"/jobs/{submission.job.job_id}"})
+        return Response(body, status_code=200, media_type="application/json")
+    return Response(body, status_code=202, media_type="application/json",
+                    headers={"Location": f"/jobs/{submission.job.job_id}"})
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse, responses={404: {"model": ErrorBody}},

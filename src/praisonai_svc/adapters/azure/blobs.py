@@ -89,7 +89,7 @@ class AzureBlobStore(BlobStore):
         blob = self._container.get_blob_client(name)
         signing = await self._signing_key(now, expires)
         sas = generate_blob_sas(
-            account_name=blob.account_name, container_name=self.container_name, blob_name=name,
+            account_name=str(blob.account_name), container_name=self.container_name, blob_name=name,
             permission=BlobSasPermissions(read=True), start=now - SAS_START_SKEW, expiry=expires,
             content_type=content_type, content_disposition=content_disposition(filename), **signing,
         )

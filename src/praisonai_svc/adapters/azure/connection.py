@@ -22,8 +22,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
-from azure.storage.blob.aio import ExponentialRetry as BlobExponentialRetry
-from azure.storage.queue.aio import ExponentialRetry as QueueExponentialRetry
 from azure.storage.queue.aio import QueueServiceClient
 
 from praisonai_svc.errors import ConfigError
@@ -31,10 +29,13 @@ from praisonai_svc.settings import Settings
 
 CONNECTION_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 10
-RETRY_TOTAL = 2  # so at most 3 tries: connection refused fails in ~2 s, a hung server in ~35 s, never minutes
-_INITIAL_BACKOFF_SECONDS = 0.5
-_INCREMENT_BASE = 1.5  # storage policy: backoff = initial + base ** n  → ~0.5 s, then ~2 s
+RETRY_TOTAL = 2  # at most 3 tries: a refused connection fails in 1-3 s, a hung server in ~35 s, never minutes
+# Storage (blob, queue) policy: sleep before retry n = initial + base ** n  → ~1.4 s, then ~1.6 s.
+_INITIAL_BACKOFF_SECONDS = 0.2
+_INCREMENT_BASE = 1.2
 _JITTER_SECONDS = 0.2
+# Tables (azure-core policy): no sleep before the first retry, then factor * 2 ** (n - 1) → 1 s.
+_TABLE_BACKOFF_FACTOR = 0.5
 
 _CONN_VAR = "PRAISONAI_AZURE_STORAGE_CONNECTION_STRING"
 _URL_VAR = "PRAISONAI_AZURE_STORAGE_ACCOUNT_URL"
@@ -44,26 +45,18 @@ def _transport_kwargs() -> dict[str, Any]:
     return {"connection_timeout": CONNECTION_TIMEOUT_SECONDS, "read_timeout": READ_TIMEOUT_SECONDS}
 
 
-def _blob_kwargs() -> dict[str, Any]:
-    retry = BlobExponentialRetry(
-        initial_backoff=_INITIAL_BACKOFF_SECONDS, increment_base=_INCREMENT_BASE, retry_total=RETRY_TOTAL,
-        random_jitter_range=_JITTER_SECONDS,
-    )
-    return {"retry_policy": retry, **_transport_kwargs()}
-
-
-def _queue_kwargs() -> dict[str, Any]:
-    retry = QueueExponentialRetry(
-        initial_backoff=_INITIAL_BACKOFF_SECONDS, increment_base=_INCREMENT_BASE, retry_total=RETRY_TOTAL,
-        random_jitter_range=_JITTER_SECONDS,
-    )
-    return {"retry_policy": retry, **_transport_kwargs()}
+def _storage_kwargs() -> dict[str, Any]:
+    # Blob and queue clients build their async ExponentialRetry from these keywords (the async policy class is
+    # not public in azure-storage-queue, so we configure it rather than construct it).
+    return {
+        "retry_total": RETRY_TOTAL, "initial_backoff": _INITIAL_BACKOFF_SECONDS, "increment_base": _INCREMENT_BASE,
+        "random_jitter_range": _JITTER_SECONDS, **_transport_kwargs(),
+    }
 
 
 def _table_kwargs() -> dict[str, Any]:
-    # azure-data-tables uses azure-core's RetryPolicy: sleep = factor * 2 ** (n - 1), capped.
     return {
-        "retry_total": RETRY_TOTAL, "retry_backoff_factor": _INITIAL_BACKOFF_SECONDS, "retry_backoff_max": 2,
+        "retry_total": RETRY_TOTAL, "retry_backoff_factor": _TABLE_BACKOFF_FACTOR, "retry_backoff_max": 2,
         **_transport_kwargs(),
     }
 
@@ -163,7 +156,7 @@ def open_clients(settings: Settings) -> StorageClients:
     credential = _credential() if needs_credential else None
     return StorageClients(
         tables=table.build(TableServiceClient, credential, _table_kwargs()),
-        queues=queue.build(QueueServiceClient, credential, _queue_kwargs()),
-        blobs=blob.build(BlobServiceClient, credential, _blob_kwargs()),
+        queues=queue.build(QueueServiceClient, credential, _storage_kwargs()),
+        blobs=blob.build(BlobServiceClient, credential, _storage_kwargs()),
         credential=credential,
     )

@@ -9,12 +9,12 @@ their RowKey and a ``Kind`` property:
           BlobName, ContentType, Filename, Size, MessageId and the payload: ``Payload`` (canonical JSON) when it
           is under 32 KiB, else ``PayloadBlob`` naming ``payloads/<job id>.json`` in the output container
           (a table property holds at most 64 KiB, an entity 1 MiB; payloads may be 1 MB).
-``list``  RowKey = ``list:<inverted created time>:<inverted job id>``: a full copy of the job entity whose
-          RowKey sorts newest first, so a page of ``list`` is one range query (with Service/Status filters).
+``list``  RowKey = ``list:<inverted created time>:<inverted job id>``, properties JobId, Service, Status,
+          CreatedUTC: a small index entry whose RowKey sorts newest first, so listing is one range query with
+          Service/Status filters evaluated by the service.
 ``hash``  RowKey = ``hash:<payload hash>``, property JobId: the idempotency claim, found by key, never by scan.
 
-Job and list entities are always written in the same transaction, so they never disagree and either one's ETag
-detects a concurrent change (see :mod:`.jobs`).
+A job entity and its list entry are always written in the same transaction, so they never disagree.
 """
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ _FORBIDDEN_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 _MAX_KEY_BYTES = 512  # RowKey max is 1 KiB; the index key hex-encodes the id, doubling it
 
 
+def usable_key_part(text: str) -> bool:
+    """Whether ``text`` may appear in a RowKey (no ``/ \\ # ?`` or control characters, not too long)."""
+    return bool(text) and len(text.encode()) <= _MAX_KEY_BYTES and not _FORBIDDEN_KEY_CHARS.search(text)
+
+
 def usable_job_id(job_id: str) -> bool:
     """Whether ``job_id`` can be a RowKey without colliding with index or claim keys."""
-    return (
-        bool(job_id)
-        and len(job_id.encode()) <= _MAX_KEY_BYTES
-        and not _FORBIDDEN_KEY_CHARS.search(job_id)
-        and not job_id.startswith((CLAIM_PREFIX, INDEX_PREFIX))
-    )
+    return usable_key_part(job_id) and not job_id.startswith((CLAIM_PREFIX, INDEX_PREFIX))
 
 
 def claim_key(payload_hash: str) -> str:
@@ -134,12 +134,17 @@ def job_entity(job: Job, payload: dict[str, str]) -> dict[str, Any]:
     return {name: value for name, value in properties.items() if value is not None}
 
 
-def index_entity(job_properties: dict[str, Any]) -> dict[str, Any]:
-    """The ``list`` copy of a job entity."""
-    job_id = job_properties["RowKey"]
-    return job_properties | {
-        "RowKey": index_key(job_properties["CreatedUTC"], job_id), "Kind": KIND_INDEX, "JobId": job_id,
+def index_entity(job: Job) -> dict[str, Any]:
+    """The ``list`` entry of a job."""
+    return {
+        "PartitionKey": PARTITION, "RowKey": index_key(job.created_utc, job.job_id), "Kind": KIND_INDEX,
+        "JobId": job.job_id, "Service": job.service, "Status": job.status.value, "CreatedUTC": job.created_utc,
     }
+
+
+def index_position(entry: Any) -> tuple[datetime, str]:
+    """(created_utc, job_id) of a ``list`` entry: what the shared cursor records."""
+    return plain_datetime(entry["CreatedUTC"]), str(entry["JobId"])
 
 
 def claim_entity(payload_hash: str, job_id: str) -> dict[str, Any]:
@@ -150,13 +155,15 @@ def keys(entity: dict[str, Any] | Any) -> dict[str, str]:
     return {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]}
 
 
-def _plain_datetime(value: Any) -> datetime | None:
+def plain_datetime(value: Any) -> datetime:
     # The SDK returns a datetime subclass carrying the service's text; hand out plain aware datetimes.
-    if value is None:
-        return None
     return datetime(
         value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC
     )
+
+
+def _optional_datetime(value: Any) -> datetime | None:
+    return None if value is None else plain_datetime(value)
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -175,20 +182,20 @@ def _result(entity: Any) -> JobResult | None:
 
 
 def job_from_entity(entity: Any, payload: dict[str, Any] | None = None) -> Job:
-    """A job from a ``job`` or ``list`` entity; ``payload`` is required when the entity has ``PayloadBlob``."""
+    """A job from a ``job`` entity; ``payload`` is required when the entity has ``PayloadBlob``."""
     if payload is None:
         payload = json.loads(entity["Payload"])
     progress = entity.get("Progress")
     return Job(
-        job_id=entity.get("JobId") or entity["RowKey"],
+        job_id=entity["RowKey"],
         service=entity["Service"],
         status=JobStatus(entity["Status"]),
         payload=payload,
         payload_hash=entity["JobHash"],
-        created_utc=_plain_datetime(entity["CreatedUTC"]),
-        updated_utc=_plain_datetime(entity["UpdatedUTC"]),
-        started_utc=_plain_datetime(entity.get("StartedUTC")),
-        finished_utc=_plain_datetime(entity.get("FinishedUTC")),
+        created_utc=plain_datetime(entity["CreatedUTC"]),
+        updated_utc=plain_datetime(entity["UpdatedUTC"]),
+        started_utc=_optional_datetime(entity.get("StartedUTC")),
+        finished_utc=_optional_datetime(entity.get("FinishedUTC")),
         attempts=_int(entity.get("Attempts")),
         error_msg=entity.get("ErrorMsg"),
         progress=None if progress is None else float(progress),

@@ -13,6 +13,7 @@ queues need no setup; the configured queue is created when the backend opens.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -38,7 +39,7 @@ _DEAD_LETTER_HOLD_SECONDS = 30
 _LEASE_LOST_CODES = frozenset({"MessageNotFound", "PopReceiptMismatch", "QueueNotFound"})
 
 
-class _TolerantTextBase64DecodePolicy(TextBase64DecodePolicy):  # type: ignore[misc]
+class _TolerantTextBase64DecodePolicy(TextBase64DecodePolicy):
     def decode(self, content: Any, response: Any) -> str:
         try:
             return str(super().decode(content, response))
@@ -77,11 +78,8 @@ class AzureJobQueue(JobQueue):
     async def create_queues(self) -> None:
         """Create the queue and its poison queue; "already exists" is fine."""
         for client in (self._queue, self._poison):
-            with storage_errors(f"create queue {client.queue_name}"):
-                try:
-                    await client.create_queue()
-                except ResourceExistsError:
-                    pass
+            with storage_errors(f"create queue {client.queue_name}"), contextlib.suppress(ResourceExistsError):
+                await client.create_queue()
 
     async def _creating_if_missing(self, action: str, call: Callable[[], Awaitable[T]]) -> T:
         with storage_errors(action):

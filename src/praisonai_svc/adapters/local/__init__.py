@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from praisonai_svc.adapters.local.blobs import FileBlobStore
 from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.adapters.local.jobs import SqliteJobStore
 from praisonai_svc.adapters.local.queue import SqliteJobQueue
 from praisonai_svc.adapters.local.signing import load_or_create_key
 from praisonai_svc.backend import Backend
+from praisonai_svc.models.job import Job
 from praisonai_svc.settings import Settings
 
 
@@ -32,6 +35,21 @@ async def open_local_backend(settings: Settings) -> Backend:
 
     backend = Backend("local", jobs, FileBlobStore(blobs_dir, signing_key(settings)), make_queue)
     backend.closers.append(db.close)
+
+    async def atomic_submit(job: Job, queue_name: str) -> Job:
+        queue = backend.queue(queue_name)
+        assert isinstance(queue, SqliteJobQueue)
+
+        def both(conn: sqlite3.Connection) -> Job:
+            created = jobs.insert_claimed(conn, job)
+            queue.insert_message(conn, created.job_id)
+            return created
+
+        created = await db.write(both)
+        queue.notify()
+        return created
+
+    backend.atomic_submit = atomic_submit
     return backend
 
 

@@ -37,27 +37,28 @@ class SqliteJobStore(JobStore):
         self._db = db
 
     async def create(self, job: Job) -> Job:
-        def claim(conn: sqlite3.Connection) -> Job:
-            row = conn.execute(_BY_HASH, (job.payload_hash,)).fetchone()
-            if row is not None:
-                holder = _load(row)
-                if holder.status is not JobStatus.ERROR:
-                    raise DuplicateJob(holder)
-            conn.execute(
-                "INSERT OR REPLACE INTO job_hashes (payload_hash, job_id) VALUES (?, ?)",
-                (job.payload_hash, job.job_id),
-            )
-            conn.execute(
-                "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload)"
-                " VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-                (
-                    job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash,
-                    _dump(job), canonical_json(job.payload),
-                ),
-            )
-            return job.model_copy(update={"etag": "1"})
+        return await self._db.write(lambda conn: self.insert_claimed(conn, job))
 
-        return await self._db.write(claim)
+    def insert_claimed(self, conn: sqlite3.Connection, job: Job) -> Job:
+        """Claim the hash and insert the job inside the caller's write transaction."""
+        row = conn.execute(_BY_HASH, (job.payload_hash,)).fetchone()
+        if row is not None:
+            holder = _load(row)
+            if holder.status is not JobStatus.ERROR:
+                raise DuplicateJob(holder)
+        conn.execute(
+            "INSERT OR REPLACE INTO job_hashes (payload_hash, job_id) VALUES (?, ?)",
+            (job.payload_hash, job.job_id),
+        )
+        conn.execute(
+            "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload)"
+            " VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+            (
+                job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash,
+                _dump(job), canonical_json(job.payload),
+            ),
+        )
+        return job.model_copy(update={"etag": "1"})
 
     async def get(self, job_id: str) -> Job:
         row = await self._db.call(lambda c: c.execute(_SELECT + " WHERE job_id = ?", (job_id,)).fetchone())

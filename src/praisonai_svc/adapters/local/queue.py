@@ -24,6 +24,13 @@ from praisonai_svc.ports import JobQueue, QueueMessage
 _SIGNAL_CHECK_SECONDS = 0.05
 
 
+def _seq(message: QueueMessage) -> int:
+    try:
+        return int(message.message_id)
+    except ValueError:
+        raise LeaseLost() from None
+
+
 class SqliteJobQueue(JobQueue):
     def __init__(self, db: Database, name: str, poison_name: str, signal_file: Path) -> None:
         self._db = db
@@ -40,28 +47,33 @@ class SqliteJobQueue(JobQueue):
 
     def _touch_signal(self) -> None:
         try:
-            self._signal.touch()
             os.utime(self._signal)
+        except FileNotFoundError:
+            self._signal.touch()
         except OSError:
             pass  # the signal only shortens latency; a missed touch costs at most one backoff period
 
+    def insert_message(self, conn: sqlite3.Connection, job_id: str, delay: float = 0.0) -> str:
+        """Insert a message inside the caller's transaction (used by the atomic submit); returns its id."""
+        cur = conn.execute(
+            "INSERT INTO messages (queue, job_id, visible_at, inserted_utc) VALUES (?, ?, ?, ?)",
+            (self.name, job_id, time.time() + delay, utcnow().isoformat()),
+        )
+        return str(cur.lastrowid)
+
+    def notify(self) -> None:
+        """Wake idle workers (they watch the signal file)."""
+        self._touch_signal()
+
     async def send(self, job_id: str, *, delay: float = 0.0) -> str:
-        message_id = uuid.uuid4().hex
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO messages (message_id, queue, job_id, visible_at, inserted_utc) VALUES (?, ?, ?, ?, ?)",
-                (message_id, self.name, job_id, time.time() + delay, utcnow().isoformat()),
-            )
-
-        await self._db.write(insert)
+        message_id = await self._db.write(lambda conn: self.insert_message(conn, job_id, delay))
         self._touch_signal()
         return message_id
 
     async def receive(self, max_messages: int, visibility_timeout: float) -> list[QueueMessage]:
         self._seen_signal = self._signal_mtime()
 
-        def lease(conn: sqlite3.Connection) -> list[tuple[str, str, str, int, str]]:
+        def lease(conn: sqlite3.Connection) -> list[tuple[int, str, str, int, str]]:
             now = time.time()
             ids = conn.execute(
                 "SELECT seq FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?",
@@ -71,17 +83,17 @@ class SqliteJobQueue(JobQueue):
             for (seq,) in ids:
                 leased.append(conn.execute(
                     "UPDATE messages SET visible_at = ?, dequeue_count = dequeue_count + 1, pop_receipt = ?"
-                    " WHERE seq = ? RETURNING message_id, job_id, pop_receipt, dequeue_count, inserted_utc",
+                    " WHERE seq = ? RETURNING seq, job_id, pop_receipt, dequeue_count, inserted_utc",
                     (now + visibility_timeout, uuid.uuid4().hex, seq),
                 ).fetchone())
             return leased
 
         rows = await self._db.write(lease)
-        return [QueueMessage(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4])) for r in rows]
+        return [QueueMessage(str(r[0]), r[1], r[2], r[3], datetime.fromisoformat(r[4])) for r in rows]
 
     async def _with_lease(self, message: QueueMessage, sql: str, *args: object) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            cur = conn.execute(sql, (*args, message.message_id, message.pop_receipt))
+            cur = conn.execute(sql, (*args, _seq(message), message.pop_receipt))
             if cur.rowcount != 1:
                 raise LeaseLost()
 
@@ -90,17 +102,17 @@ class SqliteJobQueue(JobQueue):
     async def renew(self, message: QueueMessage, visibility_timeout: float) -> QueueMessage:
         receipt = uuid.uuid4().hex
         await self._with_lease(
-            message, "UPDATE messages SET visible_at = ?, pop_receipt = ? WHERE message_id = ? AND pop_receipt = ?",
+            message, "UPDATE messages SET visible_at = ?, pop_receipt = ? WHERE seq = ? AND pop_receipt = ?",
             time.time() + visibility_timeout, receipt,
         )
         return replace(message, pop_receipt=receipt)
 
     async def ack(self, message: QueueMessage) -> None:
-        await self._with_lease(message, "DELETE FROM messages WHERE message_id = ? AND pop_receipt = ?")
+        await self._with_lease(message, "DELETE FROM messages WHERE seq = ? AND pop_receipt = ?")
 
     async def release(self, message: QueueMessage, *, delay: float = 0.0) -> None:
         await self._with_lease(
-            message, "UPDATE messages SET visible_at = ?, pop_receipt = ? WHERE message_id = ? AND pop_receipt = ?",
+            message, "UPDATE messages SET visible_at = ?, pop_receipt = ? WHERE seq = ? AND pop_receipt = ?",
             time.time() + delay, uuid.uuid4().hex,
         )
         self._touch_signal()
@@ -108,8 +120,8 @@ class SqliteJobQueue(JobQueue):
     async def dead_letter(self, message: QueueMessage, reason: str) -> None:
         def move(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
-                "DELETE FROM messages WHERE message_id = ? AND pop_receipt = ?",
-                (message.message_id, message.pop_receipt),
+                "DELETE FROM messages WHERE seq = ? AND pop_receipt = ?",
+                (_seq(message), message.pop_receipt),
             )
             if cur.rowcount != 1:
                 raise LeaseLost()
