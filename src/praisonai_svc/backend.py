@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from praisonai_svc.errors import StorageError
 from praisonai_svc.models.job import Job
-from praisonai_svc.ports import BlobStore, JobQueue, JobStore
+from praisonai_svc.ports import BlobStore, DuplicateJob, JobQueue, JobStore
 from praisonai_svc.settings import Settings
 
 
@@ -43,7 +43,13 @@ class Backend:
         """
         if self.atomic_submit is not None:
             return await self.atomic_submit(job, queue_name)
-        created = await self.jobs.create(job)
+        try:
+            created = await self.jobs.create(job)
+        except DuplicateJob as dup:
+            if dup.existing.job_id != job.job_id:
+                raise
+            # Our own create committed but its answer was lost and the SDK retried it: it is ours, send it.
+            created = dup.existing
         try:
             await self.queue(queue_name).send(created.job_id)
         except StorageError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
@@ -30,7 +31,7 @@ def test_kill_9_mid_job_finishes_once_after_the_lease_expires(backend_env, tmp_p
 def test_job_longer_than_the_lease_never_runs_twice(backend_env, tmp_path, markers_dir):
     env = {**backend_env, "PRAISONAI_QUEUE_VISIBILITY_TIMEOUT": "1"}
     with running_service(HANDLERS, env, tmp_path / "logs", workers=3) as svc, svc.client() as client:
-        job = submit(client, {"mode": "sleep", "seconds": 5, "marker_dir": str(markers_dir)})
+        job = submit(client, {"mode": "sleep", "seconds": 4, "marker_dir": str(markers_dir)})
         done = wait_job(client, job["job_id"], timeout=60)
     assert done["status"] == "done" and done["attempts"] == 1
     assert [m["event"] for m in markers(markers_dir, job["job_id"])] == ["start", "end"]
@@ -49,8 +50,26 @@ def test_three_workers_share_a_backend_without_duplicates_or_losses(backend_env,
     assert len(pids) >= 2, "work should spread over the workers"
 
 
+def assert_never_concurrent(marker_dir, job_id):
+    """Attempts of one job never overlap: each start comes after the previous attempt ended (or was killed).
+
+    A kill -9 after the handler returned but before the result was recorded legitimately runs the job again
+    (at-least-once); two attempts running at the same time would be a lease bug.
+    """
+    events = markers(marker_dir, job_id)
+    by_attempt: dict[int, dict[str, float]] = {}
+    for event in events:
+        by_attempt.setdefault(event["attempt"], {})[event["event"]] = event["t"]
+    attempts = sorted(by_attempt)
+    for earlier, later in zip(attempts, attempts[1:], strict=False):
+        end = by_attempt[earlier].get("end")
+        if end is not None:
+            assert by_attempt[later]["start"] >= end, f"{job_id}: attempts {earlier} and {later} overlapped"
+
+
 def test_random_kill_9_storm_loses_no_job(backend_env, tmp_path, markers_dir):
-    """Jobs keep flowing while workers are SIGKILLed at random moments; every job ends terminal, once."""
+    """Jobs keep flowing while workers are SIGKILLed at random moments: every job ends done with one result,
+    and no job ever runs twice at the same time."""
     import random
 
     rng = random.Random(7)
@@ -64,7 +83,8 @@ def test_random_kill_9_storm_loses_no_job(backend_env, tmp_path, markers_dir):
             rng.choice(alive).send_signal(signal.SIGKILL)
             svc.start_worker()
         finished = [wait_job(client, job_id, timeout=120) for job_id in ids]
-    assert all(job["status"] == "done" for job in finished), [j for j in finished if j["status"] != "done"]
-    for job_id in ids:
-        ends = [m for m in markers(markers_dir, job_id) if m["event"] == "end"]
-        assert len(ends) == 1, f"{job_id} completed {len(ends)} times"
+        assert all(job["status"] == "done" for job in finished), [j for j in finished if j["status"] != "done"]
+        for index, job_id in enumerate(ids):
+            result = client.get(f"/jobs/{job_id}/download", follow_redirects=True)
+            assert result.status_code == 200 and json.loads(result.content)["i"] == index
+            assert_never_concurrent(markers_dir, job_id)

@@ -37,8 +37,8 @@ FAIL_FAST_SECONDS = 20  # far below the SDK defaults' minute-plus; blob uploads 
 
 def unique_settings(connection_string: str) -> Settings:
     suffix = uuid.uuid4().hex[:10]
-    return Settings(
-        azure_storage_connection_string=connection_string, queue_name=f"jobs-{suffix}",
+    return Settings(  # type: ignore[call-arg]  # no .env file: the test decides every setting
+        _env_file=None, azure_storage_connection_string=connection_string, queue_name=f"jobs-{suffix}",
         table_name=f"jobs{suffix}", container_name=f"out-{suffix}",
     )
 
@@ -52,14 +52,15 @@ def new_job(payload: dict[str, Any], service: str = "svc") -> Job:
 
 
 @pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteHandle]:
-    with start_azurite(tmp_path_factory.mktemp("azurite")) as handle:
+def own_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteHandle]:
+    """This module's own emulator, so that its request counts see no other test's traffic."""
+    with start_azurite(tmp_path_factory.mktemp("azurite-adapter")) as handle:
         yield handle
 
 
 @pytest.fixture
-def settings(azurite: AzuriteHandle) -> Settings:
-    return unique_settings(azurite.connection_string)
+def settings(own_azurite: AzuriteHandle) -> Settings:
+    return unique_settings(own_azurite.connection_string)
 
 
 @pytest.fixture
@@ -70,8 +71,8 @@ async def backend(settings: Settings) -> AsyncIterator[Backend]:
 
 
 @pytest.fixture
-async def table(azurite: AzuriteHandle, settings: Settings) -> AsyncIterator[TableClient]:
-    async with TableClient.from_connection_string(azurite.connection_string, settings.table_name) as client:
+async def table(own_azurite: AzuriteHandle, settings: Settings) -> AsyncIterator[TableClient]:
+    async with TableClient.from_connection_string(own_azurite.connection_string, settings.table_name) as client:
         yield client
 
 
@@ -79,7 +80,7 @@ async def table(azurite: AzuriteHandle, settings: Settings) -> AsyncIterator[Tab
 
 
 async def test_signed_url_downloads_over_http_with_type_and_filename(
-    backend: Backend, azurite: AzuriteHandle
+    backend: Backend, own_azurite: AzuriteHandle
 ) -> None:
     data = b"PK\x03\x04 not really a pptx"
     await backend.blobs.put("results/a/slides.pptx", data, content_type="application/octet-stream",
@@ -89,7 +90,7 @@ async def test_signed_url_downloads_over_http_with_type_and_filename(
         content_type="application/vnd.openxmlformats-officedocument.presentationml.presentation",
     )
 
-    assert link.url.startswith(azurite.endpoint("blob") + "/")  # the client's real URL, not a guessed host
+    assert link.url.startswith(own_azurite.endpoint("blob") + "/")  # the client's real URL, not a guessed host
     assert timedelta(minutes=59) < link.expires_utc - utcnow() <= timedelta(hours=1)
     async with httpx.AsyncClient() as http:
         response = await http.get(link.url)
@@ -182,11 +183,11 @@ async def test_payload_over_32_kib_is_kept_in_a_blob(backend: Backend, table: Ta
 
 
 async def test_queue_message_is_the_base64_job_id_and_foreign_messages_do_not_wedge(
-    backend: Backend, settings: Settings, azurite: AzuriteHandle
+    backend: Backend, settings: Settings, own_azurite: AzuriteHandle
 ) -> None:
     queue = backend.queue(settings.queue_name)
     await queue.send("job-123")
-    async with QueueClient.from_connection_string(azurite.connection_string, settings.queue_name) as raw:
+    async with QueueClient.from_connection_string(own_azurite.connection_string, settings.queue_name) as raw:
         [peeked] = await raw.peek_messages(max_messages=5)
         assert peeked.content == base64.b64encode(b"job-123").decode()
         await raw.send_message("plain text from another tool ü")  # no base64
@@ -196,10 +197,10 @@ async def test_queue_message_is_the_base64_job_id_and_foreign_messages_do_not_we
 
 
 async def test_a_short_job_costs_eight_storage_requests(
-    backend: Backend, settings: Settings, azurite: AzuriteHandle
+    backend: Backend, settings: Settings, own_azurite: AzuriteHandle
 ) -> None:
     queue = backend.queue(settings.queue_name)
-    mark = azurite.log_mark()
+    mark = own_azurite.log_mark()
 
     job = await backend.jobs.create(new_job({"topic": "budget"}))
     message_id = await queue.send(job.job_id)
@@ -216,7 +217,7 @@ async def test_a_short_job_costs_eight_storage_requests(
     }))
     await queue.ack(message)
 
-    requests = azurite.requests_since(mark)
+    requests = own_azurite.requests_since(mark)
     assert len(requests) <= 8, "\n".join(requests)
 
 

@@ -137,8 +137,9 @@ def markers(marker_dir: Path, job_id: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def backend_counts(env: dict[str, str], queue_name: str = "praison-jobs") -> tuple[int, int]:
-    """(queue length, poison length) read through the port, whatever the backend."""
+def backend_counts(env: dict[str, str], queue_name: str | None = None) -> tuple[int, int]:
+    """(queue length, poison length) of the first service's queue, read through the port, whatever the backend."""
+    queue_name = queue_name or env.get("PRAISONAI_QUEUE_NAME", "praison-jobs")
     from praisonai_svc.backend import open_backend
     from praisonai_svc.settings import Settings
 

@@ -85,11 +85,6 @@ class StorageClients:
     credential: Any = None  # azure.identity.aio.DefaultAzureCredential when an account URL is used
     _closed: bool = field(default=False, repr=False)
 
-    @property
-    def blob_uses_token(self) -> bool:
-        """True when blobs are reached with a token credential (SAS then needs a user-delegation key)."""
-        return getattr(self.blobs.credential, "account_key", None) is None
-
     async def close(self) -> None:
         """Close the clients' HTTP sessions and the credential. Idempotent."""
         if self._closed:
