@@ -125,11 +125,14 @@ class ServiceApp:
     def get_app(self) -> FastAPI:
         return self.app
 
-    def run(self, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
-        """Start the API and ``workers`` worker processes (0 = a worker inside the API process); blocks."""
+    def run(self, host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
+        """Start the API and ``workers`` worker processes (0 = a worker inside the API process); blocks.
+
+        Defaults come from the settings (PRAISONAI_HOST, PRAISONAI_PORT, PRAISONAI_WORKERS).
+        """
         from praisonai_svc.supervisor import run_service
 
-        run_service(self, host=host, port=port, workers=workers)
+        run_service(self, host=host, port=port, workers=self.settings.workers if workers is None else workers)
 
     def __repr__(self) -> str:
         return f"ServiceApp({self.name!r}, services={list(self.services)})"

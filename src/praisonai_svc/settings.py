@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     worker_poll_interval_min: float = Field(1.0, gt=0, description="First idle poll delay, seconds.")
     worker_poll_interval_max: float = Field(30.0, gt=0, description="Longest idle poll delay, seconds.")
     worker_concurrency: int = Field(4, ge=1, le=256, description="Jobs one worker process runs at once.")
+    workers: int = Field(1, ge=0, le=64, description="Worker processes `run` starts beside the API (0: in the API).")
     retry_backoff_seconds: float = Field(2.0, ge=0, description="Delay before retry n is this * 2**(n-1).")
     retry_backoff_max_seconds: float = Field(300.0, ge=0, description="Cap of the retry delay.")
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long running jobs may finish.")

@@ -33,7 +33,8 @@ def test_version_and_help_on_every_command():
         assert result.returncode == 0, result.stderr
         assert "Usage:" in result.stdout
     run_help = cli("run", "--help").stdout
-    for variable in ("PRAISONAI_PORT", "PRAISONAI_HOST", "PRAISONAI_DATA_DIR", "PRAISONAI_WORKER_CONCURRENCY"):
+    for variable in ("PRAISONAI_PORT", "PRAISONAI_HOST", "PRAISONAI_DATA_DIR", "PRAISONAI_WORKER_CONCURRENCY",
+                     "PRAISONAI_WORKERS"):
         assert variable in run_help
 
 

@@ -141,3 +141,37 @@ def test_lease_is_renewed_for_jobs_longer_than_the_visibility_timeout():
 
     asyncio.run(scenario())
     assert runs == [1]
+
+
+def test_reaper_fixes_only_jobs_stuck_past_the_limit():
+    from datetime import timedelta
+
+    from praisonai_svc.models.job import Job, JobStatus, utcnow
+    from praisonai_svc.worker.reaper import reap_stuck_jobs
+
+    app = ServiceApp("S", settings=fast(max_job_duration_minutes=1, queue_visibility_timeout=10))
+
+    @app.job
+    def noop(payload: dict) -> tuple[bytes, str, str]:
+        return b"", "text/plain", "x"
+
+    async def scenario() -> tuple[Job, Job]:
+        backend = memory_backend()
+        now = utcnow()
+
+        async def processing_since(seconds: float, n: int) -> Job:
+            job = Job(job_id=f"job{n}", service="noop", payload={"n": n}, payload_hash=f"h{n}",
+                      created_utc=now, updated_utc=now)
+            job = await backend.jobs.create(job)
+            started = now - timedelta(seconds=seconds)
+            return await backend.jobs.update(job.model_copy(update={
+                "status": JobStatus.PROCESSING, "attempts": 1, "started_utc": started}))
+
+        stuck = await processing_since(60 + 2 * 10 + 61, 1)  # past limit + two leases + a minute
+        running = await processing_since(30, 2)
+        assert await reap_stuck_jobs(app, backend) == 1
+        return await backend.jobs.get(stuck.job_id), await backend.jobs.get(running.job_id)
+
+    stuck, running = asyncio.run(scenario())
+    assert stuck.status is JobStatus.ERROR and "timeout" in (stuck.error_msg or "")
+    assert running.status is JobStatus.PROCESSING

@@ -24,17 +24,16 @@ def http_options(func: F) -> F:
 @target_argument()
 @http_options
 @storage_options
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes beside the API (0: run the worker inside the API process).")
+@env_option("--workers", setting="workers", type=int)
 def run(target: str | None, host: str | None, port: int | None, data_dir: str | None,
-        worker_concurrency: int | None, workers: int) -> None:
+        worker_concurrency: int | None, workers: int | None) -> None:
     """Start the API and the worker(s): the whole service in one process tree.
 
     TARGET is a handlers file or module:attr; default: handlers.py or app.py in this directory.
     """
-    export_overrides(host=host, port=port, data_dir=data_dir, worker_concurrency=worker_concurrency)
+    export_overrides(host=host, port=port, data_dir=data_dir, worker_concurrency=worker_concurrency, workers=workers)
     app = load(target)
-    app.run(workers=workers)
+    app.run(workers=app.settings.workers)
 
 
 @click.command()
