@@ -27,4 +27,5 @@ if [ ! -f "${stamp}" ]; then
     touch "${stamp}"
 fi
 bash scripts/install-azurite.sh
-echo "setup: ready (.venv, azurite)"
+bash scripts/install-wordpress-deps.sh
+echo "setup: ready (.venv, azurite, wordpress test deps)"
