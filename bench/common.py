@@ -8,8 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,7 +26,9 @@ def free_port() -> int:
 
 def env_with(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRAISONAI_")}
-    env.update(PRAISONAI_LOG_LEVEL="WARNING", **extra)
+    # Benchmarks submit thousands of jobs from 127.0.0.1: per-client rate limits (0 = off) would turn them into 429s.
+    env.update(PRAISONAI_LOG_LEVEL="WARNING", PRAISONAI_RATE_LIMIT_SUBMIT_PER_MINUTE="0",
+               PRAISONAI_RATE_LIMIT_READ_PER_MINUTE="0", **extra)
     return env
 
 

@@ -24,7 +24,10 @@ No Azure connection string → the embedded **local** backend (SQLite + files in
 → the **azure** backend; see [azure.md](azure.md).
 
 Two more variables are read by the CLI only: `PRAISONAI_APP` (the service to load when no TARGET is given) and
-`PRAISONAI_URL` (the service `praisonai-svc submit` talks to).
+`PRAISONAI_URL` (the service `praisonai-svc submit` talks to). `PRAISONAI_DEPLOY_*` variables are options of
+`praisonai-svc deploy azure` and `logs` (which check them; see `deploy azure --help`). Two unprefixed variables
+matter too: `APPLICATIONINSIGHTS_CONNECTION_STRING` (traces and metrics to Application Insights) and
+`PROMETHEUS_MULTIPROC_DIR` (metrics of several processes on one machine); see [operations.md](operations.md).
 
 This file is generated from `src/praisonai_svc/settings.py` by `scripts/gen_config_docs.py`.
 

@@ -17,6 +17,8 @@ from praisonai_svc.settings import Settings, load_settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from praisonai_svc.observability.metrics import ServiceMetrics
+
 
 class ServiceApp:
     """A job service: ``app = ServiceApp("My Service")`` then ``@app.job`` on each handler.
@@ -37,6 +39,7 @@ class ServiceApp:
         self.services: dict[str, HandlerSpec] = {}
         self._fastapi: FastAPI | None = None
         self.target: str | None = None  # how worker subprocesses re-load this app (set by the loader)
+        self._metrics: ServiceMetrics | None = None
 
     # --- configuration -------------------------------------------------------------------------------------
     @property
@@ -49,6 +52,16 @@ class ServiceApp:
     def settings(self, value: Settings) -> None:
         self._settings = value
         self._fastapi = None
+
+    @property
+    def metrics(self) -> ServiceMetrics:
+        """This app's metrics (Prometheus, plus OpenTelemetry when telemetry is configured); see /metrics."""
+        if self._metrics is None:
+            from praisonai_svc.observability.metrics import ServiceMetrics
+            from praisonai_svc.observability.telemetry import telemetry_enabled
+
+            self._metrics = ServiceMetrics(otel=telemetry_enabled())
+        return self._metrics
 
     # --- registration --------------------------------------------------------------------------------------
     @overload

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from praisonai_svc.errors import StorageError
 from praisonai_svc.models.job import Job
-from praisonai_svc.ports import BlobStore, DuplicateJob, JobQueue, JobStore
+from praisonai_svc.ports import BlobStore, DuplicateJob, JobQueue, JobStore, RateLimiter
 from praisonai_svc.settings import Settings
 
 
@@ -27,6 +27,9 @@ class Backend:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Adapters whose job store and queue share a database set this to do both in one transaction.
     atomic_submit: Callable[[Job, str], Awaitable[Job]] | None = None
+    # Rate-limit counters in this backend's own storage, so that every replica shares them (None: the API
+    # counts in its own process memory instead).
+    rate_limiter: RateLimiter | None = None
     _queues: dict[str, JobQueue] = field(default_factory=dict)
 
     def queue(self, name: str) -> JobQueue:
@@ -70,15 +73,18 @@ class Backend:
             await queue.close()
         await self.jobs.close()
         await self.blobs.close()
+        if self.rate_limiter is not None:
+            await self.rate_limiter.close()
         for closer in self.closers:
             await closer()
 
 
 def memory_backend() -> Backend:
     """A fresh in-memory backend (tests and handler authors' tests)."""
-    from praisonai_svc.adapters.memory import MemoryBlobStore, MemoryJobQueue, MemoryJobStore
+    from praisonai_svc.adapters.memory import MemoryBlobStore, MemoryJobQueue, MemoryJobStore, MemoryRateLimiter
 
-    return Backend("memory", MemoryJobStore(), MemoryBlobStore(), lambda _name: MemoryJobQueue())
+    return Backend("memory", MemoryJobStore(), MemoryBlobStore(), lambda _name: MemoryJobQueue(),
+                   rate_limiter=MemoryRateLimiter())
 
 
 async def open_backend(settings: Settings) -> Backend:

@@ -71,6 +71,18 @@ class InvalidSignature(PraisonSvcError):
     """The download link is invalid or has expired; ask GET /jobs/{id}/download for a fresh one."""
 
 
+class AuthenticationFailed(PraisonSvcError):
+    """Missing or invalid credentials: send an API key in the X-API-Key header or a token as Authorization: Bearer."""
+
+
+class RateLimited(PraisonSvcError):
+    """Too many requests; retry after the number of seconds in Retry-After."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = max(int(retry_after), 1)
+
+
 class JobFailed(PraisonSvcError):
     """The job failed and must not be retried.
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotReady, StorageError, StorageUnavailable
+from praisonai_svc.errors import JobNotFound, JobNotReady, StorageError, StorageUnavailable
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
@@ -43,14 +43,18 @@ class JobService:
         self.app = app
         self.backend = backend
 
-    async def submit(self, request: JobRequest) -> Submission:
-        """Validate, claim the payload hash, store and enqueue; an identical live job is returned instead."""
+    async def submit(self, request: JobRequest, *, tenant: str | None = None) -> Submission:
+        """Validate, claim the payload hash, store and enqueue; an identical live job is returned instead.
+
+        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs.
+        """
         spec = self.app.service(request.service)
         spec.validate_payload(request.payload)
         now = utcnow()
+        scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
         job = Job(
-            job_id=new_job_id(), service=spec.name, payload=request.payload,
-            payload_hash=payload_hash(request.payload, scope=spec.name), created_utc=now, updated_utc=now,
+            job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
+            payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
         )
         try:
             job = await self.backend.create_and_enqueue(job, spec.queue_name)
@@ -62,15 +66,19 @@ class JobService:
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
         return Submission(job, created=True)
 
-    async def get(self, job_id: str) -> Job:
-        return await self.backend.jobs.get(job_id)
+    async def get(self, job_id: str, *, tenant: str | None = None) -> Job:
+        """The job; :class:`JobNotFound` also when it belongs to another tenant than ``tenant`` (if given)."""
+        job = await self.backend.jobs.get(job_id)
+        if tenant is not None and job.tenant != tenant:
+            raise JobNotFound()  # indistinguishable from a missing job: ids of other tenants reveal nothing
+        return job
 
     async def list(self, **filters: Any) -> JobListing:
         return await self.backend.jobs.list(**filters)
 
-    async def download_link(self, job_id: str) -> SignedUrl:
+    async def download_link(self, job_id: str, *, tenant: str | None = None) -> SignedUrl:
         """A fresh read-only link to the job's output; :class:`JobNotReady` unless the job is done."""
-        job = await self.backend.jobs.get(job_id)
+        job = await self.get(job_id, tenant=tenant)
         if job.status is not JobStatus.DONE or job.result is None:
             raise JobNotReady(job.status.value)
         expires = timedelta(seconds=self.app.settings.download_url_expiry_seconds)

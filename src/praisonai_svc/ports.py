@@ -37,6 +37,16 @@ class QueueMessage:
 
 
 @dataclass(frozen=True)
+class PoisonMessage:
+    """A message in the poison queue: the job it names, why it was moved there, and when."""
+
+    job_id: str
+    reason: str
+    dead_utc: datetime
+    dequeue_count: int
+
+
+@dataclass(frozen=True)
 class SignedUrl:
     """A read-only link to one stored result. ``url`` may be relative to the API root (local backend)."""
 
@@ -73,7 +83,7 @@ class JobStore(ABC):
         """Replace the stored job if its ETag still equals ``job.etag``; return it with the new ``etag``.
 
         Raises :class:`ConcurrencyConflict` if someone else updated it first, :class:`JobNotFound` if it is gone.
-        ``payload`` and ``payload_hash`` are immutable and adapters may ignore changes to them.
+        ``payload``, ``payload_hash`` and ``tenant`` are immutable and adapters may ignore changes to them.
         """
 
     @abstractmethod
@@ -87,9 +97,11 @@ class JobStore(ABC):
     @abstractmethod
     async def list(
         self, *, service: str | None = None, status: JobStatus | None = None, limit: int = 50,
-        cursor: str | None = None,
+        cursor: str | None = None, tenant: str | None = None,
     ) -> JobListing:
         """Jobs newest first, optionally filtered. ``cursor`` comes from a previous page's ``next_cursor``.
+
+        ``tenant`` keeps only that tenant's jobs (``Job.tenant`` equal to it); None applies no tenant filter.
 
         Raises :class:`PayloadError` for a cursor this adapter did not issue.
         """
@@ -98,8 +110,30 @@ class JobStore(ABC):
     async def check(self) -> None:
         """Cheap health probe. Raises :class:`StorageUnavailable` when the store is not usable."""
 
+    async def count_by_status(self, *, limit: int = 1000) -> dict[JobStatus, int]:
+        """How many of the newest ``limit`` jobs are in each status (every status is a key, 0 if none).
+
+        Bounded on purpose: a metrics scrape calls it, so its cost must not grow with history. This default
+        pages through :meth:`list`; adapters override it with one cheap query.
+        """
+        counts = dict.fromkeys(JobStatus, 0)
+        cursor: str | None = None
+        seen = 0
+        while seen < limit:
+            page = await self.list(limit=min(100, limit - seen), cursor=cursor)
+            for job in page.jobs:
+                counts[job.status] += 1
+            seen += len(page.jobs)
+            cursor = page.next_cursor
+            if cursor is None or not page.jobs:
+                break
+        return counts
+
     async def close(self) -> None:
         """Release connections. Idempotent."""
+
+
+POISON_PEEK_LIMIT = 32
 
 
 class JobQueue(ABC):
@@ -143,6 +177,27 @@ class JobQueue(ABC):
     @abstractmethod
     async def poison_length(self) -> int:
         """Approximate number of messages in the poison queue."""
+
+    @abstractmethod
+    async def poison_messages(self, limit: int = 32) -> list[PoisonMessage]:
+        """The oldest poison messages (up to ``limit``, oldest first), without consuming or hiding them.
+
+        ``limit`` is capped at :data:`POISON_PEEK_LIMIT` (32, the most Azure Queue lets one peek see);
+        :meth:`poison_length` gives the total.
+        """
+
+    @abstractmethod
+    async def requeue_poison(self, job_id: str) -> bool:
+        """Send ``job_id`` back to this queue and delete its poison message(s); False if it had none.
+
+        The send happens before the delete, so a failure in between leaves a poison copy behind (harmless:
+        nothing consumes the poison queue), never a lost job. Not atomic across processes: callers make sure
+        one operator action requeues a job once.
+        """
+
+    @abstractmethod
+    async def purge_poison(self) -> int:
+        """Delete every poison message; return how many there were (approximate on Azure)."""
 
     @abstractmethod
     async def check(self) -> None:
@@ -193,6 +248,31 @@ class BlobStore(ABC):
     @abstractmethod
     async def check(self) -> None:
         """Cheap health probe. Raises :class:`StorageUnavailable` when blob storage is not usable."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """The answer of :meth:`RateLimiter.hit`: whether the request may proceed, and when to retry if not."""
+
+    allowed: bool
+    retry_after: int  # whole seconds until the window resets (0 when allowed)
+    count: int  # hits counted in the current window, including this one
+
+
+class RateLimiter(ABC):
+    """Fixed-window counters shared by every process on the same storage (so replicas share one count)."""
+
+    @abstractmethod
+    async def hit(self, key: str, window_seconds: int, limit: int) -> RateDecision:
+        """Count one hit on ``key`` in the current ``window_seconds`` window (aligned to the epoch, wall clock).
+
+        Allowed while the window's count, this hit included, is at most ``limit``; a refused hit need not be
+        stored. Exactly ``limit`` of N concurrent hits on a fresh window are allowed, whichever process makes
+        them. ``key`` is any text (adapters hash or escape it). Raises :class:`StorageUnavailable`.
+        """
 
     async def close(self) -> None:
         """Release connections. Idempotent."""

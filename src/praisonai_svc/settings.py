@@ -20,6 +20,8 @@ from praisonai_svc.errors import ConfigError
 ENV_PREFIX = "PRAISONAI_"
 # Read by the CLI, not by the service: PRAISONAI_APP (the service target) and PRAISONAI_URL (for `submit`).
 _KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
+# Read by `deploy` and `logs` (which check them against their own options), never by the service.
+DEPLOY_ENV_PREFIX = "PRAISONAI_DEPLOY_"
 
 
 def _split_csv(value: Any) -> Any:
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore",
-        validate_default=True,
+        validate_default=True, hide_input_in_errors=True,  # errors must never echo a key or connection string
     )
 
     # --- API ---
@@ -85,6 +87,24 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["auto", "json", "text"] = Field("auto", description="json in containers, text on a TTY.")
 
+    # --- operations: admin endpoints, metrics, tracing (docs/operations.md) ---
+    admin_key: SecretStr | None = Field(
+        None, description="Key for /admin/* (header X-Admin-Key); unset: the admin endpoints answer 404."
+    )
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_status_window: int = Field(
+        1000, ge=0, le=100_000, description="Newest jobs counted by status on each /metrics scrape (0: off)."
+    )
+    worker_metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Port where a worker serves its own /metrics and /live (unset: none)."
+    )
+    trace_sampling_ratio: float = Field(
+        0.1, ge=0, le=1, description="Share of traces sent to Application Insights (when configured)."
+    )
+    queue_report_interval_seconds: float = Field(
+        60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
+    )
+
     @field_validator("api_key", "cors_origins", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
@@ -118,11 +138,81 @@ class Settings(BaseSettings):
     def poison_queue_name(self, queue_name: str) -> str:
         return queue_name + self.poison_queue_suffix
 
+    # --- security and abuse controls (SECURITY.md) ---
+    tenant_keys: Annotated[dict[str, list[SecretStr]], NoDecode] = Field(
+        default_factory=dict,
+        description="API keys that belong to a tenant, which then sees only its own jobs: 'acme:key1,globex:key2' "
+        "(repeat a tenant for more keys) or JSON {\"acme\": [\"key1\", \"key2\"]}.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        None, description="Shared HS256 secret (32+ characters) for 'Authorization: Bearer' tokens; unset: refused."
+    )
+    jwt_audience: str = Field("praisonai-svc", min_length=1, description="Required 'aud' claim of bearer tokens.")
+    jwt_issuer: str | None = Field(None, description="Required 'iss' claim of bearer tokens (unset: not checked).")
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed when checking exp/nbf/iat.")
+    rate_limit_submit_per_minute: int = Field(
+        10, ge=0, description="Job submissions per client address per minute (0: no limit)."
+    )
+    rate_limit_submit_per_key_per_minute: int = Field(
+        0, ge=0, description="Job submissions per API key or token per minute (0: no limit)."
+    )
+    rate_limit_read_per_minute: int = Field(
+        600, ge=0, description="Status, list and download requests per client address per minute (0: no limit)."
+    )
+    rate_limit_auth_failures_per_minute: int = Field(
+        20, ge=0, description="Failed authentications per client address per minute before it gets 429 (0: no limit)."
+    )
+    trusted_proxy_hops: int = Field(
+        0, ge=0, le=10,
+        description="Proxies in front of the API whose X-Forwarded-For entries are believed (Azure Container Apps: 1; "
+        "0: the header is ignored).",
+    )
+
+    @field_validator("tenant_keys", mode="before")
+    @classmethod
+    def _tenant_keys(cls, value: Any) -> Any:
+        from praisonai_svc.security.tenants import parse_tenant_keys
+
+        return parse_tenant_keys(value)
+
+    @field_validator("cors_origins", mode="after")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        from praisonai_svc.security.origins import check_origins
+
+        return check_origins(origins)
+
+    @model_validator(mode="after")
+    def _secure(self) -> Settings:
+        from praisonai_svc.security.jwt_tokens import MIN_SECRET_LENGTH
+        from praisonai_svc.security.tenants import check_tenant_keys
+
+        try:
+            check_tenant_keys(self.tenant_key_map, self.api_keys)
+        except ValueError as exc:
+            raise ValueError(f"PRAISONAI_TENANT_KEYS: {exc}") from None
+        secret = self.jwt_secret_value
+        if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(f"PRAISONAI_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters (HS256)")
+        return self
+
+    @property
+    def tenant_key_map(self) -> dict[str, list[str]]:
+        """PRAISONAI_TENANT_KEYS as plain text: {tenant: [key, ...]}."""
+        return {
+            tenant: [key.get_secret_value() for key in keys if key.get_secret_value()]
+            for tenant, keys in self.tenant_keys.items()
+        }
+
+    @property
+    def jwt_secret_value(self) -> str | None:
+        return self.jwt_secret.get_secret_value() or None if self.jwt_secret is not None else None
+
 
 def _check_unknown_env(environ: dict[str, str]) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | _KNOWN_EXTRA
     for name in environ:
-        if name.startswith(ENV_PREFIX) and name not in known:
+        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(DEPLOY_ENV_PREFIX):
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" Did you mean {close[0]}?" if close else ""
             raise ConfigError(f"Unknown setting {name}.{hint} See docs/configuration.md for the full list.")

@@ -81,7 +81,10 @@ def serve_http(api: object, host: str, port: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
     with contextlib.suppress(SystemExit):
-        uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)  # type: ignore[arg-type]
+        # proxy_headers=False: uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1 and overwrite the peer
+        # address; the client address is derived once, with PRAISONAI_TRUSTED_PROXY_HOPS (security/client_ip.py).
+        uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5,  # type: ignore[arg-type]
+                    proxy_headers=False)
 
 
 def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = None, workers: int = 1) -> None:

@@ -27,6 +27,11 @@ FAST = {
     "PRAISONAI_QUEUE_VISIBILITY_TIMEOUT": "3",
     "PRAISONAI_SHUTDOWN_GRACE_SECONDS": "10",
     "PRAISONAI_LOG_FORMAT": "json",
+    # Tests submit many jobs quickly from 127.0.0.1: limits high enough never to bite (the limiter still counts);
+    # tests of the limits themselves set their own values.
+    "PRAISONAI_RATE_LIMIT_SUBMIT_PER_MINUTE": "1000000",
+    "PRAISONAI_RATE_LIMIT_READ_PER_MINUTE": "1000000",
+    "PRAISONAI_RATE_LIMIT_AUTH_FAILURES_PER_MINUTE": "1000000",
 }
 
 

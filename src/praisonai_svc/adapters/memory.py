@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
+from praisonai_svc.adapters.windows import current_window, decide
 from praisonai_svc.errors import BlobNotFound, ConcurrencyConflict, JobNotFound, LeaseLost
 from praisonai_svc.models.job import Job, JobStatus, utcnow
 from praisonai_svc.ports import (
+    POISON_PEEK_LIMIT,
     BlobStore,
     DuplicateJob,
     JobListing,
     JobQueue,
     JobStore,
+    PoisonMessage,
     QueueMessage,
+    RateDecision,
+    RateLimiter,
     SignedUrl,
 )
 
@@ -56,7 +62,8 @@ class MemoryJobStore(JobStore):
             raise JobNotFound()
         if current.etag != job.etag:
             raise ConcurrencyConflict()
-        return self._stamp(job.model_copy(update={"payload": current.payload, "payload_hash": current.payload_hash}))
+        return self._stamp(job.model_copy(
+            update={"payload": current.payload, "payload_hash": current.payload_hash, "tenant": current.tenant}))
 
     async def delete(self, job_id: str) -> None:
         job = self._jobs.pop(job_id, None)
@@ -69,13 +76,14 @@ class MemoryJobStore(JobStore):
 
     async def list(
         self, *, service: str | None = None, status: JobStatus | None = None, limit: int = 50,
-        cursor: str | None = None,
+        cursor: str | None = None, tenant: str | None = None,
     ) -> JobListing:
         rows = sorted(self._jobs.values(), key=lambda j: (j.created_utc.isoformat(), j.job_id), reverse=True)
         if cursor:
             after = decode_cursor(cursor)
             rows = [j for j in rows if (j.created_utc.isoformat(), j.job_id) < after]
-        rows = [j for j in rows if (service is None or j.service == service) and (status is None or j.status == status)]
+        rows = [j for j in rows if (service is None or j.service == service) and (status is None or j.status == status)
+                and (tenant is None or j.tenant == tenant)]
         page = [j.model_copy(deep=True) for j in rows[:limit]]
         more = len(rows) > limit
         next_cursor = encode_cursor(page[-1].created_utc.isoformat(), page[-1].job_id) if more and page else None
@@ -98,7 +106,7 @@ class _Stored:
 class MemoryJobQueue(JobQueue):
     def __init__(self) -> None:
         self._messages: dict[str, _Stored] = {}
-        self._poison: list[tuple[str, str]] = []
+        self._poison: list[PoisonMessage] = []
         self._wakeup = asyncio.Event()
 
     @staticmethod
@@ -155,13 +163,27 @@ class MemoryJobQueue(JobQueue):
     async def dead_letter(self, message: QueueMessage, reason: str) -> None:
         self._leased(message)
         del self._messages[message.message_id]
-        self._poison.append((message.job_id, reason))
+        self._poison.append(PoisonMessage(message.job_id, reason, utcnow(), message.dequeue_count))
 
     async def length(self) -> int:
         return len(self._messages)
 
     async def poison_length(self) -> int:
         return len(self._poison)
+
+    async def poison_messages(self, limit: int = 32) -> list[PoisonMessage]:
+        return list(self._poison[:max(0, min(limit, POISON_PEEK_LIMIT))])
+
+    async def requeue_poison(self, job_id: str) -> bool:
+        if not any(entry.job_id == job_id for entry in self._poison):
+            return False
+        await self.send(job_id)
+        self._poison = [entry for entry in self._poison if entry.job_id != job_id]
+        return True
+
+    async def purge_poison(self) -> int:
+        count, self._poison = len(self._poison), []
+        return count
 
     async def check(self) -> None:
         return None
@@ -199,3 +221,31 @@ class MemoryBlobStore(BlobStore):
 
     async def check(self) -> None:
         return None
+
+
+class MemoryRateLimiter(RateLimiter):
+    """Counters in a dict: shared by everything in this process (and only in it)."""
+
+    _SWEEP_EVERY = 1024
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], tuple[int, int]] = {}  # (key, window) → (window start, count)
+        self._hits = 0
+
+    async def hit(self, key: str, window_seconds: int, limit: int) -> RateDecision:
+        start, retry_after = current_window(window_seconds)
+        slot = (key, window_seconds)
+        stored_start, count = self._counts.get(slot, (start, 0))
+        count = count + 1 if stored_start == start else 1
+        self._counts[slot] = (start, count)
+        self._hits += 1
+        if self._hits % self._SWEEP_EVERY == 0:
+            self._sweep()
+        return decide(count, limit, retry_after)
+
+    def _sweep(self) -> None:
+        """Forget counters of windows that have ended, so memory stays bounded by the active clients."""
+        now = time.time()
+        self._counts = {
+            slot: value for slot, value in self._counts.items() if value[0] + slot[1] > now
+        }

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from praisonai_svc.adapters.local.blobs import FileBlobStore
-from praisonai_svc.api.auth import require_api_key
+from praisonai_svc.api.auth import limit_reads, principal_of, require_access
 from praisonai_svc.api.deps import absolute_url, backend, job_service
-from praisonai_svc.api.jobs import ErrorBody
+from praisonai_svc.api.jobs import GUARDED, ErrorBody
+from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.errors import BlobNotFound, InvalidSignature, JobNotFound, StorageError
 from praisonai_svc.filenames import content_disposition
 from praisonai_svc.job_service import JobService
@@ -27,23 +28,24 @@ def wants_json(request: Request, fmt: str | None) -> bool:
 
 
 @router.get(
-    "/jobs/{job_id}/download", dependencies=[Depends(require_api_key)], response_model=DownloadLink,
-    responses={307: {"description": "Redirect to a fresh signed URL"}, 404: {"model": ErrorBody},
+    "/jobs/{job_id}/download", dependencies=[Depends(require_access)], response_model=DownloadLink,
+    responses={**GUARDED, 307: {"description": "Redirect to a fresh signed URL"},
+               404: {"model": ErrorBody, "description": "No such job (or another tenant's)"},
                409: {"model": ErrorBody, "description": "Job not done yet"}},
-    summary="Fresh signed download link",
+    summary="Fresh signed download link", openapi_extra=GUARDED_EXTRA,
 )
 async def download(
     job_id: str, request: Request, service: Annotated[JobService, Depends(job_service)],
     format: Annotated[str | None, Query(description="'json' for a JSON link instead of a redirect")] = None,
 ) -> Response:
-    link = await service.download_link(job_id)
+    link = await service.download_link(job_id, tenant=principal_of(request).tenant)
     url = absolute_url(request, link.url)
     if wants_json(request, format):
         return JSONResponse(DownloadLink(download_url=url, expires_utc=link.expires_utc).model_dump(mode="json"))
     return RedirectResponse(url, status_code=307)
 
 
-@router.get("/files/{name:path}", include_in_schema=False)
+@router.get("/files/{name:path}", include_in_schema=False, dependencies=[Depends(limit_reads)])
 async def signed_file(
     name: str, request: Request, exp: str = "", fn: str = "", ct: str = "", sig: str = "",
 ) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from praisonai_svc.errors import (
+    AuthenticationFailed,
     BlobNotFound,
     InvalidSignature,
     JobNotFound,
@@ -17,9 +19,11 @@ from praisonai_svc.errors import (
     PayloadError,
     PayloadTooLarge,
     PraisonSvcError,
+    RateLimited,
     StorageUnavailable,
 )
 from praisonai_svc.logs import get_logger
+from praisonai_svc.security.headers import headers_for
 
 log = get_logger("api")
 RETRY_AFTER_SECONDS = "5"
@@ -32,6 +36,8 @@ _STATUS: list[tuple[type[PraisonSvcError], int]] = [
     (JobNotReady, 409),
     (InvalidSignature, 403),
     (StorageUnavailable, 503),
+    (AuthenticationFailed, 401),
+    (RateLimited, 429),
 ]
 
 
@@ -45,11 +51,21 @@ def status_for(exc: PraisonSvcError) -> int:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PraisonSvcError)
     status = status_for(exc)
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
+    headers = _headers(exc, status)
     if status >= 500:
         return await _unexpected(request, exc) if status == 500 else JSONResponse(
             {"detail": exc.message}, status_code=status, headers=headers)
     return JSONResponse({"detail": exc.message}, status_code=status, headers=headers)
+
+
+def _headers(exc: PraisonSvcError, status: int) -> dict[str, str] | None:
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if status == 503:
+        return {"Retry-After": RETRY_AFTER_SECONDS}
+    if status == 401:
+        return {"WWW-Authenticate": "ApiKey"}
+    return None
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -60,16 +76,35 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"Invalid request: {problems}"}, status_code=400)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _allowed_methods(request: Request, first_route: str) -> str:
+    """Every method served at this path: Starlette's 405 names only the first matching route's methods, so a
+    path with a GET and a POST route (``/jobs``) would claim only one. The OpenAPI paths know them all."""
+    methods = {m.strip().upper() for m in first_route.split(",") if m.strip()}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, request.url.path):
+            methods |= {method.upper() for method in operations if method in _HTTP_METHODS}
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
     log.error("unhandled error", exc_info=exc, extra={"incident": incident, "path": request.url.path})
+    # Unhandled errors are answered outside the middleware stack, so the security headers are added here.
     return JSONResponse(
-        {"detail": f"Internal error (incident {incident}); the server log has the details."}, status_code=500
+        {"detail": f"Internal error (incident {incident}); the server log has the details."}, status_code=500,
+        headers=headers_for(request.url.path),
     )
 
 

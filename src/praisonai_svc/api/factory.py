@@ -10,13 +10,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import downloads, health, jobs
+from praisonai_svc.api import admin, downloads, health, jobs
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import open_backend
 from praisonai_svc.job_service import JobService
 from praisonai_svc.logs import get_logger
+from praisonai_svc.observability.http import install_observability
+from praisonai_svc.security.guard import auth_configured
+from praisonai_svc.security.headers import SecurityHeadersMiddleware
 
 log = get_logger("api")
 
@@ -28,9 +31,9 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         backend = app.backend or await open_backend(app.settings)
         app.bind_queue_names()
         api.state.job_service = JobService(app, backend)
-        if not app.settings.api_keys:
+        if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
-                        "(set PRAISONAI_API_KEY before exposing it)")
+                        "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
         worker_task = None
         if getattr(api.state, "embedded_worker", False):
             from praisonai_svc.worker import Worker
@@ -62,9 +65,12 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
         allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type", "X-API-Key", "Authorization"],
         expose_headers=["Location", "Retry-After"], max_age=600,
     )
+    install_observability(api, app)  # request metrics (inside the security headers) and GET /metrics
+    api.add_middleware(SecurityHeadersMiddleware)  # outermost: also on CORS preflights and error responses
     install_error_handlers(api)
     api.include_router(jobs.router)
     api.include_router(downloads.router)
     api.include_router(health.router)
+    api.include_router(admin.router)
     install_openapi(api, app)
     return api

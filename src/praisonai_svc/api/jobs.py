@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from praisonai_svc.api.auth import require_api_key
+from praisonai_svc.api.auth import principal_of, require_access
 from praisonai_svc.api.body import parse_document, read_limited, to_job_request
 from praisonai_svc.api.deps import job_body, job_service, service_app
+from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import JobPage, JobResponse, JobStatus
 
@@ -19,20 +20,31 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+def _error(text: str, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"model": ErrorBody, "description": text}
+    if retry_after:
+        response["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+    return response
+
+
+# What every authenticated job route may answer besides its own outcomes.
+GUARDED: dict[int | str, dict[str, Any]] = {
+    401: _error("Missing or invalid API key or bearer token"),
+    429: _error("Rate limit reached, or too many failed authentications; retry after Retry-After", True),
+    503: _error("Storage unavailable; retry after Retry-After seconds", True),
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in [(400, "Malformed or invalid request; nothing queued"), (401, "Missing or invalid API key"),
-                       (413, "Body too large"), (503, "Storage unavailable; retry after Retry-After seconds")]
+    **GUARDED, 400: _error("Malformed or invalid request; nothing queued"), 413: _error("Body too large"),
 }
 
-router = APIRouter(tags=["jobs"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["jobs"], dependencies=[Depends(require_access)])
 Service = Annotated[JobService, Depends(job_service)]
 
 
 @router.post(
     "/jobs", status_code=202, response_model=JobResponse,
     responses={**ERRORS, 200: {"model": JobResponse, "description": "Identical payload already submitted"}},
-    openapi_extra={"requestBody": {"required": True, "content": {
+    openapi_extra={**GUARDED_EXTRA, "requestBody": {"required": True, "content": {
         media: {"schema": {"$ref": "#/components/schemas/JobSubmission"}}
         for media in ("application/json", "application/yaml", "text/yaml")
     }}},
@@ -44,7 +56,7 @@ async def submit_job(request: Request, service_name: Annotated[
     service: JobService = request.app.state.job_service  # not a Depends: this is the hot path
     raw = await read_limited(request, service.app.settings.max_payload_size)
     job_request = to_job_request(parse_document(raw, request.headers.get("content-type", "")), service_name)
-    submission = await service.submit(job_request)
+    submission = await service.submit(job_request, tenant=principal_of(request).tenant)
     body = job_body(request, submission.job).model_dump_json()
     if not submission.created:
         return Response(body, status_code=200, media_type="application/json")
@@ -52,13 +64,15 @@ async def submit_job(request: Request, service_name: Annotated[
                     headers={"Location": f"/jobs/{submission.job.job_id}"})
 
 
-@router.get("/jobs/{job_id}", response_model=JobResponse, responses={404: {"model": ErrorBody}},
-            summary="Job status")
+@router.get("/jobs/{job_id}", response_model=JobResponse,
+            responses={**GUARDED, 404: _error("No such job (or another tenant's)")}, summary="Job status",
+            openapi_extra=GUARDED_EXTRA)
 async def get_job(job_id: str, request: Request, service: Service) -> JobResponse:
-    return job_body(request, await service.get(job_id))
+    return job_body(request, await service.get(job_id, tenant=principal_of(request).tenant))
 
 
-@router.get("/jobs", response_model=JobPage, responses={400: {"model": ErrorBody}}, summary="List jobs")
+@router.get("/jobs", response_model=JobPage, responses={**GUARDED, 400: _error("Invalid filter or cursor")},
+            summary="List jobs (a tenant sees only its own)", openapi_extra=GUARDED_EXTRA)
 async def list_jobs(
     request: Request, service: Service,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
@@ -66,6 +80,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> JobPage:
-    name = service_app(request).service(service_name).name if service_name else None
-    page = await service.list(service=name, status=status, limit=limit, cursor=cursor)
+    name = service_app(request).service(service_name).name if service_name is not None else None
+    page = await service.list(service=name, status=status, limit=limit, cursor=cursor,
+                              tenant=principal_of(request).tenant)
     return JobPage(jobs=[job_body(request, job) for job in page.jobs], next_cursor=page.next_cursor)

@@ -30,6 +30,17 @@ def submission_model(app: ServiceApp) -> type[BaseModel]:
     )
 
 
+def enumerate_services(schema: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Every ``?service=`` parameter accepts exactly the hosted services' names (anything else is a 400)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query" and parameter.get("name") == "service":
+                    description = parameter["schema"].get("description")
+                    parameter["schema"] = {"anyOf": [{"type": "string", "enum": list(names)}, {"type": "null"}],
+                                           **({"description": description} if description else {})}
+
+
 def install_openapi(api: FastAPI, app: ServiceApp) -> None:
     def build() -> dict[str, Any]:
         if api.openapi_schema:
@@ -40,6 +51,10 @@ def install_openapi(api: FastAPI, app: ServiceApp) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(submission.pop("$defs", {}))
         components["JobSubmission"] = submission
+        enumerate_services(schema, tuple(app.services) or ("default",))
+        from praisonai_svc.api.openapi_security import document_security
+
+        document_security(schema, app.settings)
         api.openapi_schema = schema
         return schema
 

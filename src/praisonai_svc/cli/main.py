@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import click
 
 from praisonai_svc._version import __version__
+from praisonai_svc.cli.deploy import deploy, logs
 from praisonai_svc.cli.new import new
+from praisonai_svc.cli.poison import poison
 from praisonai_svc.cli.serve import api, run, worker
 from praisonai_svc.cli.submit import submit
 
@@ -21,7 +23,7 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit):
+for command in (new, run, api, worker, submit, deploy, logs, poison):
     cli.add_command(command)
 
 

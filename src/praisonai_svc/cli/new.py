@@ -18,6 +18,8 @@ FILES = {
     "requirements.txt.tmpl": "requirements.txt",
     "sample.json.tmpl": "sample.json",
     "tests/test_handlers.py.tmpl": "tests/test_handlers.py",
+    "Dockerfile.tmpl": "Dockerfile",
+    "dockerignore.tmpl": ".dockerignore",
 }
 
 
@@ -54,7 +56,7 @@ def scaffold(directory: Path, name: str, package: str) -> list[Path]:
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to create it (default: ./NAME).")
 def new(words: tuple[str, ...], package: str, directory: Path | None) -> None:
-    """Create a new one-file service NAME: handlers.py, README, .env.example, sample, test."""
+    """Create a new one-file service NAME: handlers.py, README, .env.example, sample, test, Dockerfile."""
     if len(words) == 2 and words[0] == "service":
         words = words[1:]
     if len(words) != 1:

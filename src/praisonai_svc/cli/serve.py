@@ -7,6 +7,7 @@ import asyncio
 import click
 
 from praisonai_svc.cli.options import F, env_option, export_overrides, load, target_argument
+from praisonai_svc.observability.process import reset_multiprocess_dir, start_observability
 from praisonai_svc.supervisor import serve_http
 
 
@@ -33,6 +34,8 @@ def run(target: str | None, host: str | None, port: int | None, data_dir: str | 
     """
     export_overrides(host=host, port=port, data_dir=data_dir, worker_concurrency=worker_concurrency, workers=workers)
     app = load(target)
+    reset_multiprocess_dir()
+    start_observability(app)
     app.run(workers=app.settings.workers)
 
 
@@ -45,6 +48,7 @@ def api(target: str | None, host: str | None, port: int | None, data_dir: str | 
     """Start only the HTTP API (run workers elsewhere with `praisonai-svc worker`)."""
     export_overrides(host=host, port=port, data_dir=data_dir, worker_concurrency=worker_concurrency)
     app = load(target)
+    start_observability(app)
     settings = app.settings
     serve_http(app.app, settings.host, settings.port)
 
@@ -52,10 +56,14 @@ def api(target: str | None, host: str | None, port: int | None, data_dir: str | 
 @click.command()
 @target_argument()
 @storage_options
-def worker(target: str | None, data_dir: str | None, worker_concurrency: int | None) -> None:
+@env_option("--metrics-port", setting="worker_metrics_port", type=int)
+def worker(target: str | None, data_dir: str | None, worker_concurrency: int | None,
+           worker_metrics_port: int | None) -> None:
     """Start only a worker: it runs queued jobs until SIGTERM, then finishes or releases the running ones."""
-    export_overrides(data_dir=data_dir, worker_concurrency=worker_concurrency)
+    export_overrides(data_dir=data_dir, worker_concurrency=worker_concurrency,
+                     worker_metrics_port=worker_metrics_port)
     app = load(target)
+    start_observability(app, worker=True)
     from praisonai_svc.worker import run_worker
 
     asyncio.run(run_worker(app))

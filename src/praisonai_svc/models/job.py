@@ -49,6 +49,16 @@ class JobResult(BaseModel):
     size: int
 
 
+class JobOutcome(BaseModel):
+    """An earlier terminal outcome of a job that an operator sent back to the queue (poison review)."""
+
+    status: JobStatus
+    error_msg: str | None = None
+    finished_utc: datetime | None = None
+    attempts: int = 0
+    requeued_utc: datetime
+
+
 class Job(BaseModel):
     """The stored job record. Adapters persist it; shared logic above them fills it in."""
 
@@ -67,6 +77,8 @@ class Job(BaseModel):
     progress_msg: str | None = None
     result: JobResult | None = None
     message_id: str | None = None
+    tenant: str | None = None  # the tenant whose key or token submitted it; None: an untenanted caller
+    history: list[JobOutcome] = Field(default_factory=list)  # earlier outcomes, oldest first (requeues)
     etag: str | None = Field(default=None, exclude=True)
 
     @property
@@ -94,6 +106,7 @@ class JobResponse(BaseModel):
     filename: str | None = None
     content_type: str | None = None
     size: int | None = None
+    history: list[JobOutcome] = Field(default_factory=list, description="Earlier outcomes of a requeued job.")
 
     @classmethod
     def from_job(cls, job: Job, download_url: str | None = None) -> JobResponse:
@@ -115,6 +128,7 @@ class JobResponse(BaseModel):
             filename=result.filename if result else None,
             content_type=result.content_type if result else None,
             size=result.size if result else None,
+            history=job.history,
         )
 
 

@@ -137,7 +137,9 @@ class MessageProcessor:
             return
         queue_wait = (job.started_utc - job.created_utc).total_seconds() if job.started_utc else 0.0
         log.info("job started", extra={"queue_wait_s": round(queue_wait, 3), "max_attempts": max_attempts})
-        await self._run(JobRun(job, spec, self.backend, log), queue, message, timeout, max_attempts)
+        self.app.metrics.job_started(spec.name, queue_wait if attempt == 1 else None)
+        with self.app.metrics.running(spec.name):
+            await self._run(JobRun(job, spec, self.backend, log), queue, message, timeout, max_attempts)
 
     async def _run(
         self, run: JobRun, queue: JobQueue, message: QueueMessage, timeout: float, max_attempts: int
@@ -185,6 +187,7 @@ class MessageProcessor:
                        error_msg=None)
         await _quietly(queue.ack(message), run.log)
         run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": len(output.data)})
+        self.app.metrics.job_finished(run.spec.name, JobStatus.DONE, elapsed)
 
     async def _on_failure(
         self, run: JobRun, queue: JobQueue, message: QueueMessage, exc: Exception, max_attempts: int
@@ -198,6 +201,7 @@ class MessageProcessor:
         delay = retry_delay(run.job.attempts, self.settings.retry_backoff_seconds,
                             self.settings.retry_backoff_max_seconds)
         run.log.warning("attempt failed, will retry", extra={"error": reason, "retry_in_s": delay}, exc_info=True)
+        self.app.metrics.job_retried(run.spec.name)
         await run.save(status=JobStatus.QUEUED, error_msg=f"Attempt {run.job.attempts} failed: {reason}"[
             :ERROR_MSG_LIMIT])
         await _quietly(queue.release(message, delay=delay), run.log)
@@ -206,6 +210,9 @@ class MessageProcessor:
         now = utcnow()
         await run.save(status=JobStatus.ERROR, error_msg=reason[:ERROR_MSG_LIMIT], finished_utc=now, updated_utc=now)
         await _quietly(queue.dead_letter(message, reason), run.log)
+        ran = (now - run.job.started_utc).total_seconds() if run.job.started_utc else None
+        self.app.metrics.job_finished(run.spec.name, JobStatus.ERROR, ran)
+        self.app.metrics.job_poisoned(run.spec.name)
 
     async def _release_on_shutdown(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:
         """Give the job back without spending an attempt: status queued, attempts as before this one."""

@@ -11,6 +11,7 @@ from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, open_backend
 from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
+from praisonai_svc.observability.worker import start_worker_observers
 from praisonai_svc.ports import QueueMessage
 from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.worker.backoff import PollBackoff
@@ -65,6 +66,7 @@ class Worker:
         self.app.bind_queue_names()
         processor = MessageProcessor(self.app, self.backend)
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
+        observers = start_worker_observers(self.app, self.backend)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
                                           "backend": self.backend.kind})
         try:
@@ -72,6 +74,8 @@ class Worker:
                 await self._cycle(processor)
         finally:
             reaper.cancel()
+            for observer in observers:
+                observer.cancel()
             await self._drain()
             if owns_backend:
                 await self.backend.close()

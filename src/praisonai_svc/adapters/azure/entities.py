@@ -6,12 +6,14 @@ their RowKey and a ``Kind`` property:
 
 ``job``   RowKey = job id. The seed's columns (Status, DownloadURL, CreatedUTC, UpdatedUTC, StartedUTC,
           RetryCount, JobHash, ErrorMsg ≤ 10 KiB) plus Service, Attempts, Progress, ProgressMsg, FinishedUTC,
-          BlobName, ContentType, Filename, Size, MessageId and the payload: ``Payload`` (canonical JSON) when it
-          is under 32 KiB, else ``PayloadBlob`` naming ``payloads/<job id>.json`` in the output container
-          (a table property holds at most 64 KiB, an entity 1 MiB; payloads may be 1 MB).
+          BlobName, ContentType, Filename, Size, MessageId, Tenant (absent for untenanted jobs), History (JSON
+          list of earlier outcomes of a requeued job; absent when there are none) and the payload:
+          ``Payload`` (canonical JSON) when it is under 32 KiB, else ``PayloadBlob`` naming
+          ``payloads/<job id>.json`` in the output container (a table property holds at most 64 KiB, an entity
+          1 MiB; payloads may be 1 MB).
 ``list``  RowKey = ``list:<inverted created time>:<inverted job id>``, properties JobId, Service, Status,
-          CreatedUTC: a small index entry whose RowKey sorts newest first, so listing is one range query with
-          Service/Status filters evaluated by the service.
+          CreatedUTC and Tenant (when the job has one): a small index entry whose RowKey sorts newest first, so
+          listing is one range query with Service/Status/Tenant filters evaluated by the service.
 ``hash``  RowKey = ``hash:<payload hash>``, property JobId: the idempotency claim, found by key, never by scan.
 
 A job entity and its list entry are always written in the same transaction, so they never disagree.
@@ -27,7 +29,7 @@ from typing import Any
 from azure.data.tables import EdmType, EntityProperty
 
 from praisonai_svc.hashing import canonical_json
-from praisonai_svc.models.job import Job, JobResult, JobStatus
+from praisonai_svc.models.job import Job, JobOutcome, JobResult, JobStatus
 
 PARTITION = "praison"
 KIND_JOB = "job"
@@ -122,6 +124,8 @@ def job_entity(job: Job, payload: dict[str, str]) -> dict[str, Any]:
         "Progress": None if job.progress is None else float(job.progress),
         "ProgressMsg": truncate_utf8(job.progress_msg),
         "MessageId": job.message_id,
+        "Tenant": job.tenant,
+        "History": history_text(job),
         **payload,
     }
     if result is not None:
@@ -134,12 +138,24 @@ def job_entity(job: Job, payload: dict[str, str]) -> dict[str, Any]:
     return {name: value for name, value in properties.items() if value is not None}
 
 
+def history_text(job: Job) -> str | None:
+    """``History``: the job's earlier outcomes as JSON (None, i.e. no property, when it has none)."""
+    if not job.history:
+        return None
+    return json.dumps([outcome.model_dump(mode="json") for outcome in job.history], separators=(",", ":"))
+
+
+def _history(text: str | None) -> list[JobOutcome]:
+    return [JobOutcome.model_validate(item) for item in json.loads(text)] if text else []
+
+
 def index_entity(job: Job) -> dict[str, Any]:
     """The ``list`` entry of a job."""
-    return {
+    entry = {
         "PartitionKey": PARTITION, "RowKey": index_key(job.created_utc, job.job_id), "Kind": KIND_INDEX,
         "JobId": job.job_id, "Service": job.service, "Status": job.status.value, "CreatedUTC": job.created_utc,
     }
+    return entry if job.tenant is None else entry | {"Tenant": job.tenant}
 
 
 def index_position(entry: Any) -> tuple[datetime, str]:
@@ -202,4 +218,6 @@ def job_from_entity(entity: Any, payload: dict[str, Any] | None = None) -> Job:
         progress_msg=entity.get("ProgressMsg"),
         result=_result(entity),
         message_id=entity.get("MessageId"),
+        tenant=entity.get("Tenant"),
+        history=_history(entity.get("History")),
     )

@@ -10,12 +10,12 @@ share the partition, each write below is **one entity group transaction**: atomi
   concurrent creates of one hash → exactly one transaction succeeds, the others read the winner. No scan.
 * ``update``: REPLACE of the job entity, conditional on the caller's ETag (412 → :class:`ConcurrencyConflict`,
   404 → :class:`JobNotFound`), and of its list entry (whose Status the list filter reads), in one transaction.
-  Payload, hash and ``created_utc`` (part of the list key) are immutable: REPLACE rewrites them from what
+  Payload, hash, tenant and ``created_utc`` (part of the list key) are immutable: REPLACE rewrites them from what
   this store last read or wrote for the job (a small per-process memo; on a miss one extra read), never from
   the caller's copy, so a changed ``created_utc`` cannot orphan a list entry.
 * ``list`` — why a separate list entry: the seed fixes RowKey = job id, which sorts by id, not by time, and a
   table has no other index. Chosen: one range query over the list entries (RowKey between ``list:`` and
-  ``list;``, Service/Status filtered by the service, newest first, the SDK following continuation tokens when
+  ``list;``, Service/Status/Tenant filtered by the service, newest first, the SDK following continuation tokens when
   filters skip rows), then the page's jobs by point reads, concurrently. So a page of N costs 1 + N requests,
   but a list entry is tiny (job writes do not carry the payload twice) and every job handed out carries the
   job entity's own ETag, exactly as from ``get``. The cursor is the shared (created, job id) cursor, turned
@@ -30,6 +30,7 @@ delete message 1 = **8**. A payload of 32 KiB or more adds one blob upload at cr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -87,11 +88,12 @@ _MEMO_SIZE = 512  # immutable parts of recently seen jobs; inline payloads are <
 
 @dataclass(frozen=True)
 class _Immutable:
-    """What ``update`` writes back unchanged: the stored payload property, payload hash and creation time."""
+    """What ``update`` writes back unchanged: the stored payload property, payload hash, creation time, tenant."""
 
     payload: dict[str, str]
     payload_hash: str
     created_utc: datetime
+    tenant: str | None = None
 
 
 def _if_match(etag: str) -> dict[str, Any]:
@@ -120,7 +122,9 @@ class AzureJobStore(JobStore):
 
     def _remember_entity(self, entity: Any) -> _Immutable:
         stored = {name: entity[name] for name in ("Payload", "PayloadBlob") if name in entity}
-        immutable = _Immutable(stored, str(entity["JobHash"]), plain_datetime(entity["CreatedUTC"]))
+        immutable = _Immutable(
+            stored, str(entity["JobHash"]), plain_datetime(entity["CreatedUTC"]), entity.get("Tenant")
+        )
         self._remember(str(entity["RowKey"]), immutable)
         return immutable
 
@@ -206,7 +210,7 @@ class AzureJobStore(JobStore):
                     raise ConcurrencyConflict(f"A job with id {job.job_id} already exists.") from exc
                 claim = await self._takeover(job)
                 continue
-            self._remember(job.job_id, _Immutable(payload, job.payload_hash, job.created_utc))
+            self._remember(job.job_id, _Immutable(payload, job.payload_hash, job.created_utc, job.tenant))
             return job.model_copy(update={"etag": str(results[1]["etag"])})
         raise ConcurrencyConflict(f"The claim on payload hash {job.payload_hash} kept changing; try again.")
 
@@ -242,7 +246,7 @@ class AzureJobStore(JobStore):
 
     async def list(
         self, *, service: str | None = None, status: JobStatus | None = None, limit: int = 50,
-        cursor: str | None = None,
+        cursor: str | None = None, tenant: str | None = None,
     ) -> JobListing:
         if limit < 1:
             return JobListing(jobs=[], next_cursor=None)
@@ -254,6 +258,9 @@ class AzureJobStore(JobStore):
         if status is not None:
             clauses.append("Status eq @status")
             params["status"] = JobStatus(status).value
+        if tenant is not None:
+            clauses.append("Tenant eq @tenant")  # untenanted entries have no Tenant property: never equal
+            params["tenant"] = tenant
         entries: list[Any] = []
         with storage_errors("list jobs"):
             async for entry in self._table.query_entities(
@@ -268,12 +275,32 @@ class AzureJobStore(JobStore):
         jobs = [
             job for job in found
             if job is not None and service in (None, job.service) and status in (None, job.status)
+            and tenant in (None, job.tenant)
         ]
         next_cursor = None
         if len(entries) > limit:
             created, job_id = index_position(page[-1])
             next_cursor = encode_cursor(created.isoformat(), job_id)
         return JobListing(jobs=jobs, next_cursor=next_cursor)
+
+    async def count_by_status(self, *, limit: int = 1000) -> dict[JobStatus, int]:
+        # Only the small list entries, only their Status: one request per 1,000 jobs, no point reads.
+        counts = dict.fromkeys(JobStatus, 0)
+        if limit < 1:
+            return counts
+        seen = 0
+        with storage_errors("count jobs"):
+            async for entry in self._table.query_entities(
+                "PartitionKey eq @pk and RowKey gt @after and RowKey lt @end",
+                parameters={"pk": PARTITION, "after": INDEX_PREFIX, "end": INDEX_END},
+                results_per_page=min(limit, _MAX_PAGE), select=["Status"],
+            ):
+                with contextlib.suppress(ValueError):
+                    counts[JobStatus(str(entry.get("Status")))] += 1
+                seen += 1
+                if seen >= limit:
+                    break
+        return counts
 
     # --- update / delete ------------------------------------------------------------------------------------
 
@@ -284,9 +311,9 @@ class AzureJobStore(JobStore):
         if not usable_job_id(job.job_id):
             raise JobNotFound()
         immutable = await self._immutable_of(job.job_id)
-        job = job.model_copy(
-            update={"payload_hash": immutable.payload_hash, "created_utc": immutable.created_utc}
-        )
+        job = job.model_copy(update={
+            "payload_hash": immutable.payload_hash, "created_utc": immutable.created_utc, "tenant": immutable.tenant,
+        })
         operations: list[Operation] = [
             ("update", job_entity(job, immutable.payload), _if_match(etag)),
             ("upsert", index_entity(job), _replace()),

@@ -14,6 +14,7 @@ queues need no setup; the configured queue is created when the backend opens.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -28,7 +29,7 @@ from azure.storage.queue.aio import QueueClient, QueueServiceClient
 from praisonai_svc.adapters.azure.errors import code_of, status_of, storage_errors
 from praisonai_svc.errors import LeaseLost
 from praisonai_svc.models.job import utcnow
-from praisonai_svc.ports import JobQueue, QueueMessage
+from praisonai_svc.ports import POISON_PEEK_LIMIT, JobQueue, PoisonMessage, QueueMessage
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -37,6 +38,34 @@ MAX_MESSAGES_PER_RECEIVE = 32  # the service's limit for one Get Messages call
 # Seconds a dead-lettered message stays hidden between proving our lease and deleting it.
 _DEAD_LETTER_HOLD_SECONDS = 30
 _LEASE_LOST_CODES = frozenset({"MessageNotFound", "PopReceiptMismatch", "QueueNotFound"})
+# A requeue looks at most this many poison messages (hiding each for _POISON_SCAN_HOLD_SECONDS meanwhile).
+_POISON_SCAN_LIMIT = 5000
+_POISON_SCAN_HOLD_SECONDS = 60
+_POISON_REASON_LIMIT = 8000  # characters; the JSON body must stay under the 64 KiB message limit
+_NEVER_EXPIRES = -1  # poison messages wait for an operator; the default time-to-live is 7 days
+
+
+def poison_body(message: QueueMessage, reason: str) -> str:
+    """The poison copy's body: the job id plus why and when, as JSON (the main queue's body is the bare id)."""
+    return json.dumps({"job_id": message.job_id, "reason": reason[:_POISON_REASON_LIMIT],
+                       "dead_utc": utcnow().isoformat(), "dequeue_count": message.dequeue_count})
+
+
+def parse_poison(content: Any, inserted_on: datetime | None, dequeue_count: int) -> PoisonMessage:
+    """Read a poison body; a bare job id (older versions, other tools) is accepted with an empty reason."""
+    text = str(content or "")
+    try:
+        data = json.loads(text) if text.startswith("{") else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or "job_id" not in data:
+        return PoisonMessage(text, "", _aware(inserted_on), dequeue_count)
+    try:
+        dead = _aware(datetime.fromisoformat(str(data.get("dead_utc"))))
+    except ValueError:
+        dead = _aware(inserted_on)
+    return PoisonMessage(str(data["job_id"]), str(data.get("reason", "")), dead,
+                         int(data.get("dequeue_count", dequeue_count)))
 
 
 class _TolerantTextBase64DecodePolicy(TextBase64DecodePolicy):
@@ -160,7 +189,7 @@ class AzureJobQueue(JobQueue):
         held = await self._update(message, _DEAD_LETTER_HOLD_SECONDS, "hold")
 
         async def copy() -> None:
-            await self._poison.send_message(message.job_id)
+            await self._poison.send_message(poison_body(message, reason), time_to_live=_NEVER_EXPIRES)
 
         await self._creating_if_missing(f"send to poison queue {self.poison_name}", copy)
         log.warning(
@@ -182,6 +211,69 @@ class AzureJobQueue(JobQueue):
 
     async def poison_length(self) -> int:
         return await self._approximate_count(self._poison)
+
+    async def poison_messages(self, limit: int = 32) -> list[PoisonMessage]:
+        count = max(0, min(limit, POISON_PEEK_LIMIT))
+        if count == 0:
+            return []
+
+        async def call() -> list[Any]:
+            return list(await self._poison.peek_messages(max_messages=count))
+
+        peeked = await self._creating_if_missing(f"peek poison queue {self.poison_name}", call)
+        return [parse_poison(m.content, m.inserted_on, int(m.dequeue_count or 0)) for m in peeked]
+
+    async def _scan_poison(self, job_id: str) -> tuple[list[Any], list[Any]]:
+        """Lease poison messages page by page: (those naming ``job_id``, the others, still hidden)."""
+        matching: list[Any] = []
+        others: list[Any] = []
+        seen: set[str] = set()
+        while len(seen) < _POISON_SCAN_LIMIT:
+            async def call() -> list[Any]:
+                pages = self._poison.receive_messages(
+                    messages_per_page=MAX_MESSAGES_PER_RECEIVE, max_messages=MAX_MESSAGES_PER_RECEIVE,
+                    visibility_timeout=_POISON_SCAN_HOLD_SECONDS,
+                ).by_page()
+                try:
+                    page = await pages.__anext__()
+                except StopAsyncIteration:
+                    return []
+                return [m async for m in page]
+
+            batch = [m for m in await self._creating_if_missing(f"scan poison queue {self.poison_name}", call)
+                     if str(m.id) not in seen]
+            if not batch:
+                break
+            for m in batch:
+                seen.add(str(m.id))
+                parsed = parse_poison(m.content, m.inserted_on, int(m.dequeue_count or 0))
+                (matching if parsed.job_id == job_id else others).append(m)
+        return matching, others
+
+    async def requeue_poison(self, job_id: str) -> bool:
+        matching, others = await self._scan_poison(job_id)
+        try:
+            if not matching:
+                return False
+            await self.send(job_id)
+            with storage_errors(f"delete requeued message from {self.poison_name}"):
+                for m in matching:
+                    with contextlib.suppress(HttpResponseError):  # already gone: fine
+                        await self._poison.delete_message(m.id, m.pop_receipt)
+            return True
+        finally:
+            for m in others:  # make the messages we only looked at visible again at once
+                with contextlib.suppress(HttpResponseError):
+                    await self._poison.update_message(m.id, pop_receipt=m.pop_receipt, visibility_timeout=0)
+
+    async def purge_poison(self) -> int:
+        count = await self.poison_length()
+
+        async def call() -> None:
+            await self._poison.clear_messages()
+
+        await self._creating_if_missing(f"clear poison queue {self.poison_name}", call)
+        return count
 
     async def check(self) -> None:
         await self.length()

@@ -8,6 +8,7 @@ from praisonai_svc.adapters.local.blobs import FileBlobStore
 from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.adapters.local.jobs import SqliteJobStore
 from praisonai_svc.adapters.local.queue import SqliteJobQueue
+from praisonai_svc.adapters.local.rate_limits import SqliteRateLimiter
 from praisonai_svc.adapters.local.signing import load_or_create_key
 from praisonai_svc.backend import Backend
 from praisonai_svc.models.job import Job
@@ -35,6 +36,7 @@ async def open_local_backend(settings: Settings) -> Backend:
 
     backend = Backend("local", jobs, FileBlobStore(blobs_dir, signing_key(settings)), make_queue)
     backend.closers.append(db.close)
+    backend.rate_limiter = SqliteRateLimiter(db)
 
     async def atomic_submit(job: Job, queue_name: str) -> Job:
         queue = backend.queue(queue_name)
@@ -53,4 +55,6 @@ async def open_local_backend(settings: Settings) -> Backend:
     return backend
 
 
-__all__ = ["FileBlobStore", "SqliteJobQueue", "SqliteJobStore", "open_local_backend", "signing_key"]
+__all__ = [
+    "FileBlobStore", "SqliteJobQueue", "SqliteJobStore", "SqliteRateLimiter", "open_local_backend", "signing_key",
+]

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     payload_hash TEXT NOT NULL,
     etag INTEGER NOT NULL,
     doc TEXT NOT NULL,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,
+    tenant TEXT  -- NULL for untenanted callers; databases from before tenants get it in _migrate
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_utc, job_id);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_utc, job_id);
@@ -59,6 +60,13 @@ CREATE TABLE IF NOT EXISTS messages (
     inserted_utc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible_at, seq);
+CREATE TABLE IF NOT EXISTS rate_limits (  -- fixed-window counters shared by every process on this data dir
+    key TEXT NOT NULL,
+    window_seconds INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (key, window_seconds)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS poison (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
@@ -69,6 +77,21 @@ CREATE TABLE IF NOT EXISTS poison (
     dead_utc TEXT NOT NULL
 );
 """
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database created by an older version up to SCHEMA (safe when several processes race)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    if "tenant" not in columns:
+        try:
+            conn.execute("ALTER TABLE jobs ADD COLUMN tenant TEXT")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc).lower():
+                raise
+    # Partial: untenanted jobs pay nothing for it, and status updates never touch the tenant column.
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs (tenant, created_utc, job_id) WHERE tenant IS NOT NULL"
+    )
 
 
 _Write = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
@@ -140,6 +163,7 @@ class Database:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(SCHEMA)
+        _migrate(conn)
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")
         if not autocheckpoint:
             conn.execute("PRAGMA wal_autocheckpoint=0")

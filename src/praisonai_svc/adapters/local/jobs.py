@@ -13,23 +13,26 @@ from praisonai_svc.hashing import canonical_json
 from praisonai_svc.models.job import Job, JobStatus
 from praisonai_svc.ports import DuplicateJob, JobListing, JobStore
 
-_SELECT = "SELECT doc, payload, etag FROM jobs"
+_SELECT = "SELECT doc, payload, etag, tenant FROM jobs"
 _BY_HASH = (
-    "SELECT j.doc, j.payload, j.etag FROM job_hashes h JOIN jobs j ON j.job_id = h.job_id WHERE h.payload_hash = ?"
+    "SELECT j.doc, j.payload, j.etag, j.tenant FROM job_hashes h JOIN jobs j ON j.job_id = h.job_id"
+    " WHERE h.payload_hash = ?"
 )
 
 
-def _load(row: tuple[str, str, int]) -> Job:
-    # The payload lives in its own column so that status updates never rewrite (up to 1 MB of) payload.
+def _load(row: tuple[str, str, int, str | None]) -> Job:
+    # The payload lives in its own column so that status updates never rewrite (up to 1 MB of) payload; the
+    # tenant in its own (indexed) column, written once at insert, so an update cannot move a job to another.
     data = json.loads(row[0])
     data["payload"] = json.loads(row[1])
+    data["tenant"] = row[3]
     job = Job.model_validate(data)
     job.etag = str(row[2])
     return job
 
 
 def _dump(job: Job) -> str:
-    return job.model_dump_json(exclude={"payload"})
+    return job.model_dump_json(exclude={"payload", "tenant"})
 
 
 class SqliteJobStore(JobStore):
@@ -51,11 +54,11 @@ class SqliteJobStore(JobStore):
             (job.payload_hash, job.job_id),
         )
         conn.execute(
-            "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload)"
-            " VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+            "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload, tenant)"
+            " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
             (
                 job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash,
-                _dump(job), canonical_json(job.payload),
+                _dump(job), canonical_json(job.payload), job.tenant,
             ),
         )
         return job.model_copy(update={"etag": "1"})
@@ -93,10 +96,13 @@ class SqliteJobStore(JobStore):
 
     async def list(
         self, *, service: str | None = None, status: JobStatus | None = None, limit: int = 50,
-        cursor: str | None = None,
+        cursor: str | None = None, tenant: str | None = None,
     ) -> JobListing:
         clauses: list[str] = []
         args: list[Any] = []
+        if tenant is not None:
+            clauses.append("tenant = ?")  # the tenant column never changes after insert (see update)
+            args.append(tenant)
         if service is not None:
             clauses.append("service = ?")
             args.append(service)
@@ -115,6 +121,15 @@ class SqliteJobStore(JobStore):
         if len(rows) > limit and jobs:
             next_cursor = encode_cursor(jobs[-1].created_utc.isoformat(), jobs[-1].job_id)
         return JobListing(jobs=jobs, next_cursor=next_cursor)
+
+    async def count_by_status(self, *, limit: int = 1000) -> dict[JobStatus, int]:
+        sql = ("SELECT status, count(*) FROM (SELECT status FROM jobs ORDER BY created_utc DESC, job_id DESC"
+               " LIMIT ?) GROUP BY status")
+        rows = await self._db.call(lambda c: c.execute(sql, (max(limit, 0),)).fetchall())
+        counts = dict.fromkeys(JobStatus, 0)
+        for status, count in rows:
+            counts[JobStatus(status)] = int(count)
+        return counts
 
     async def check(self) -> None:
         await self._db.call(lambda c: c.execute("SELECT 1").fetchone())

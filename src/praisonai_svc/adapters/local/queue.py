@@ -19,7 +19,7 @@ from pathlib import Path
 from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.errors import LeaseLost
 from praisonai_svc.models.job import utcnow
-from praisonai_svc.ports import JobQueue, QueueMessage
+from praisonai_svc.ports import POISON_PEEK_LIMIT, JobQueue, PoisonMessage, QueueMessage
 
 _SIGNAL_CHECK_SECONDS = 0.05
 
@@ -145,6 +145,33 @@ class SqliteJobQueue(JobQueue):
             lambda c: c.execute("SELECT count(*) FROM poison WHERE queue = ?", (self.poison_name,)).fetchone()
         )
         return int(row[0])
+
+    async def poison_messages(self, limit: int = 32) -> list[PoisonMessage]:
+        rows = await self._db.call(lambda c: c.execute(
+            "SELECT job_id, reason, dead_utc, dequeue_count FROM poison WHERE queue = ? ORDER BY seq LIMIT ?",
+            (self.poison_name, max(0, min(limit, POISON_PEEK_LIMIT))),
+        ).fetchall())
+        return [PoisonMessage(r[0], r[1], datetime.fromisoformat(r[2]), r[3]) for r in rows]
+
+    async def requeue_poison(self, job_id: str) -> bool:
+        # One transaction: the message is back in the queue and out of the poison queue together.
+        def move(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM poison WHERE queue = ? AND job_id = ?", (self.poison_name, job_id))
+            if cur.rowcount == 0:
+                return False
+            self.insert_message(conn, job_id)
+            return True
+
+        moved = await self._db.write(move)
+        if moved:
+            self._touch_signal()
+        return moved
+
+    async def purge_poison(self) -> int:
+        def purge(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM poison WHERE queue = ?", (self.poison_name,)).rowcount
+
+        return await self._db.write(purge)
 
     async def check(self) -> None:
         await self._db.call(lambda c: c.execute("SELECT 1").fetchone())

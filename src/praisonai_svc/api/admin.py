@@ -1,0 +1,86 @@
+"""``/admin/poison-queue``: review and requeue poisoned jobs, behind PRAISONAI_ADMIN_KEY (header X-Admin-Key).
+
+With no admin key configured the endpoints answer 404, as if they did not exist: an operator has to opt in.
+The key is compared in constant time; the 401 of a wrong key is counted as a failed authentication by the
+metrics middleware.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+
+from praisonai_svc.api.deps import backend, job_body, service_app
+from praisonai_svc.errors import ConcurrencyConflict
+from praisonai_svc.models.job import JobResponse
+from praisonai_svc.poison import NotRequeueable, PoisonReview
+
+router = APIRouter(prefix="/admin", tags=["admin"], responses={
+    401: {"description": "Missing or wrong X-Admin-Key"},
+    404: {"description": "No PRAISONAI_ADMIN_KEY configured (or, for a requeue, no such job)"},
+})
+
+
+async def require_admin_key(request: Request) -> None:
+    configured = service_app(request).settings.admin_key
+    expected = configured.get_secret_value() if configured is not None else ""
+    if not expected:
+        raise HTTPException(status_code=404, detail="Not Found")
+    candidate = request.headers.get("x-admin-key", "")
+    if not hmac.compare_digest(candidate.encode(), expected.encode()):
+        raise HTTPException(status_code=401, detail="Missing or invalid admin key: send it in the X-Admin-Key header.",
+                            headers={"WWW-Authenticate": "AdminKey"})
+
+
+class PoisonMessageBody(BaseModel):
+    service: str
+    queue: str
+    job_id: str
+    reason: str
+    dead_utc: datetime
+    dequeue_count: int
+    job_status: str | None
+
+
+class QueueDepthBody(BaseModel):
+    service: str
+    queue: str
+    depth: int
+    poison_depth: int
+
+
+class PoisonQueueBody(BaseModel):
+    queues: list[QueueDepthBody]
+    messages: list[PoisonMessageBody]
+
+
+def review(request: Request) -> PoisonReview:
+    return PoisonReview(service_app(request), backend(request))
+
+
+@router.get("/poison-queue", response_model=PoisonQueueBody, dependencies=[Depends(require_admin_key)],
+            summary="Poisoned jobs awaiting review (the oldest, up to `limit` per service queue)")
+async def poison_queue(
+    request: Request, limit: Annotated[int, Query(ge=1, le=32)] = 32,
+) -> dict[str, Any]:
+    poison = review(request)
+    depths = await poison.depths()
+    entries = await poison.entries(limit)
+    return {"queues": [vars(d) for d in depths], "messages": [vars(e) for e in entries]}
+
+
+@router.post("/poison-queue/{job_id}/requeue", response_model=JobResponse,
+             dependencies=[Depends(require_admin_key)],
+             responses={409: {"description": "The job is not in error (or changed meanwhile)"}},
+             summary="Run a failed job again (attempts reset, its earlier outcome kept in history)")
+async def requeue(job_id: str, request: Request) -> JobResponse:
+    try:
+        job = await review(request).requeue(job_id)
+    except (NotRequeueable, ConcurrencyConflict) as exc:
+        raise HTTPException(status_code=409, detail=exc.message) from exc
+    service_app(request).metrics.job_requeued(job.service)
+    return job_body(request, job)

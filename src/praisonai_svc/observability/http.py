@@ -1,0 +1,117 @@
+"""The HTTP side: a middleware counting requests by route template and status, and ``GET /metrics``.
+
+The middleware also derives two security/usage metrics from responses, so the routers need no metric code:
+every 401 is a failed authentication (API key, token or admin key; logged with the caller's address), and every
+successful ``GET /jobs/{job_id}/download`` is one freshly minted signed URL.
+
+Route *templates* (``/jobs/{job_id}``), never raw paths, label the requests, so a scan of random URLs cannot
+blow up the number of series; anything no route matched is ``unmatched``.
+
+``/metrics`` also reads a few gauges from storage at scrape time (PRAISONAI_METRICS_STATUS_WINDOW):
+per service queue its length and its poison queue's (one cheap request each on Azure), and the newest N jobs by
+status (on Azure one query over the small list entries per 1,000 jobs; on SQLite one indexed query). At one
+scrape every 30 s and the default window that is about 5 Azure Storage requests a scrape, ~430,000 a month,
+well under a dollar — but note that scraping a Container App keeps one API replica awake (no scale to zero).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from praisonai_svc.api.deps import backend, service_app
+from praisonai_svc.app import ServiceApp
+from praisonai_svc.backend import Backend
+from praisonai_svc.errors import StorageError
+from praisonai_svc.logs import get_logger
+
+log = get_logger("metrics")
+router = APIRouter(tags=["health"])
+STORAGE_READ_TIMEOUT_SECONDS = 5.0
+DOWNLOAD_ROUTE = "/jobs/{job_id}/download"
+
+
+def client_ip(scope: Any) -> str:
+    """The caller: Container Apps' ingress (like most proxies) puts it first in X-Forwarded-For."""
+    for name, value in scope.get("headers") or []:
+        if name == b"x-forwarded-for":
+            return str(value.decode("latin-1").split(",")[0].strip())
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def record_auth_failure(service: ServiceApp, scope: Any, route: str) -> None:
+    """Count a rejected credential and log who sent it (seed 001 §9: "potential attack, log IP")."""
+    kind = "admin_key" if route.startswith("/admin") else "api_key"
+    service.metrics.auth_failed(kind)
+    log.warning("authentication failed", extra={"kind": kind, "client_ip": client_ip(scope), "route": route})
+
+
+class HttpMetricsMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware): counts every HTTP response, streaming ones included."""
+
+    def __init__(self, app: Any, service: ServiceApp) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            metrics = self.service.metrics
+            metrics.http_request(scope.get("method", ""), route, status, time.perf_counter() - started)
+            if status == 401:
+                record_auth_failure(self.service, scope, route)
+            elif route == DOWNLOAD_ROUTE and status in (200, 307):
+                metrics.download_link_minted()
+
+
+async def refresh_storage_gauges(app: ServiceApp, store: Backend) -> None:
+    """Queue depths and the newest jobs by status, read now; ``praisonai_storage_up`` says whether it worked."""
+    metrics = app.metrics
+    try:
+        async with asyncio.timeout(STORAGE_READ_TIMEOUT_SECONDS):
+            for name, spec in app.services.items():
+                queue = store.queue(spec.queue_name)
+                metrics.queue_depths(name, spec.queue_name, await queue.length(), await queue.poison_length())
+            window = app.settings.metrics_status_window
+            if window:
+                metrics.status_counts(await store.jobs.count_by_status(limit=window))
+    except (StorageError, TimeoutError) as exc:
+        metrics.storage_up.set(0)
+        log.warning("metrics could not read storage", extra={"error": str(exc) or "timed out"})
+        return
+    metrics.storage_up.set(1)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics_endpoint(request: Request) -> Response:
+    app = service_app(request)
+    if not app.settings.metrics_enabled:
+        return Response('{"detail":"Not Found"}', status_code=404, media_type="application/json")
+    await refresh_storage_gauges(app, backend(request))
+    return Response(app.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def install_observability(api: FastAPI, app: ServiceApp) -> None:
+    """Count every request and serve ``/metrics``."""
+    api.add_middleware(HttpMetricsMiddleware, service=app)
+    api.include_router(router)

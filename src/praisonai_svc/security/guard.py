@@ -1,0 +1,142 @@
+"""Who is calling, from where, and may they: authentication, tenant, client address and rate limits in one place.
+
+:meth:`SecurityGuard.admit` runs before every job route: it refuses an address blocked for failed
+authentications (429), authenticates the ``X-API-Key`` or ``Authorization: Bearer`` credential (401, counted
+against the failed-auth limit), then counts the request against its submit or read limits (429), and returns
+the :class:`Principal` whose ``tenant`` scopes everything the route does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from starlette.requests import Request
+
+from praisonai_svc.errors import AuthenticationFailed, RateLimited
+from praisonai_svc.logs import get_logger
+from praisonai_svc.ports import RateLimiter
+from praisonai_svc.security.client_ip import client_ip, rate_key
+from praisonai_svc.security.jwt_tokens import InvalidToken, TokenVerifier
+from praisonai_svc.security.keys import KeyRing
+from praisonai_svc.security.rate_limit import WINDOW_SECONDS, Blocklist, Kind, RateLimits, enforce_all
+from praisonai_svc.settings import Settings
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller and the tenant whose jobs it sees.
+
+    ``tenant`` None: an operator key (or no authentication configured) that sees every job. A tenant's key has
+    the tenant's name; a bearer token its ``tenant`` claim, or a scope of its own subject (see jwt_tokens).
+    """
+
+    method: Literal["none", "api_key", "jwt"]
+    tenant: str | None = None
+    subject: str | None = None  # what per-key limits count by: a key fingerprint or the token's tenant/sub
+
+
+ANONYMOUS = Principal("none")
+log = get_logger("security")
+
+
+def auth_configured(settings: Settings) -> bool:
+    """Whether requests must authenticate (any API key, tenant key or JWT secret is set)."""
+    return bool(settings.api_keys or settings.tenant_key_map or settings.jwt_secret_value)
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class SecurityGuard:
+    def __init__(self, settings: Settings, limiter: RateLimiter, *, backend: object = None) -> None:
+        self.limiter = limiter
+        self.backend = backend  # whose limiter this is: a restarted app with a new backend builds a new guard
+        self.required = auth_configured(settings)
+        self.keys = KeyRing(settings.api_keys, settings.tenant_key_map)
+        secret = settings.jwt_secret_value
+        self.tokens = None if secret is None else TokenVerifier(
+            secret.encode(), settings.jwt_audience, settings.jwt_issuer, settings.jwt_leeway_seconds)
+        self.hops = settings.trusted_proxy_hops
+        self.limits = RateLimits(
+            submit_per_ip=settings.rate_limit_submit_per_minute,
+            submit_per_key=settings.rate_limit_submit_per_key_per_minute,
+            read_per_ip=settings.rate_limit_read_per_minute,
+            auth_failures_per_ip=settings.rate_limit_auth_failures_per_minute,
+        )
+        self.blocked = Blocklist()
+
+    def address(self, request: Request) -> str:
+        """The client's address for rate limiting (see :mod:`.client_ip`)."""
+        peer = request.client.host if request.client else None
+        return rate_key(client_ip(peer, request.headers.getlist("x-forwarded-for"), self.hops))
+
+    async def admit(self, request: Request, kind: Kind) -> Principal:
+        """The caller, once authenticated and within its limits; else AuthenticationFailed or RateLimited."""
+        address = self.address(request)
+        blocked_for = self.blocked.retry_after(address)
+        if blocked_for is not None:
+            raise _too_many_failures(blocked_for)
+        try:
+            principal = self.authenticate(request)
+        except AuthenticationFailed:
+            await self._count_failure(address)
+            raise
+        await self.count(principal, address, kind)
+        return principal
+
+    async def count(self, principal: Principal, address: str, kind: Kind) -> None:
+        """Count the request against the limits of its kind; RateLimited when one is reached."""
+        if kind == "read":
+            await enforce_all(self.limiter, [(f"read:ip:{address}", self.limits.read_per_ip, "reads")])
+            return
+        checks = [(f"submit:ip:{address}", self.limits.submit_per_ip, "job submissions from one address")]
+        if principal.subject is not None:
+            checks.append((f"submit:key:{principal.subject}", self.limits.submit_per_key,
+                           "job submissions per key"))
+        await enforce_all(self.limiter, checks)
+
+    def authenticate(self, request: Request) -> Principal:
+        """The principal the request's credentials prove; AuthenticationFailed with a clear reason otherwise."""
+        if not self.required:
+            return ANONYMOUS
+        presented = request.headers.get("x-api-key")
+        if presented:
+            entry = self.keys.match(presented)
+            if entry is None:
+                raise AuthenticationFailed("Invalid API key (X-API-Key).")
+            return Principal("api_key", entry.tenant, f"key-{entry.fingerprint}")
+        token = _bearer(request.headers.get("authorization", ""))
+        if token is not None:
+            if self.tokens is None:
+                raise AuthenticationFailed("Bearer tokens are not accepted here; send an API key in X-API-Key.")
+            try:
+                claims = self.tokens.verify(token)
+            except InvalidToken as exc:
+                raise AuthenticationFailed(f"Invalid bearer token: {exc}.") from None
+            return Principal("jwt", claims.scope, f"jwt-{claims.scope}")
+        raise AuthenticationFailed(
+            "Missing credentials: send an API key in the X-API-Key header"
+            + (" or a token as Authorization: Bearer <token>." if self.tokens is not None else ".")
+        )
+
+    async def _count_failure(self, address: str) -> None:
+        limit = self.limits.auth_failures_per_ip
+        if limit <= 0:
+            return
+        decision = await self.limiter.hit(f"auth:ip:{address}", WINDOW_SECONDS, limit)
+        if not decision.allowed:
+            if self.blocked.retry_after(address) is None:  # once per block, not once per refused request
+                log.warning("client blocked after repeated authentication failures",
+                            extra={"client_ip": address, "failures": decision.count, "seconds": decision.retry_after})
+            self.blocked.block(address, decision.retry_after)
+            raise _too_many_failures(decision.retry_after)
+
+
+def _too_many_failures(retry_after: int) -> RateLimited:
+    return RateLimited(
+        f"Too many failed authentication attempts from your address; retry in {retry_after} s.",
+        retry_after=retry_after,
+    )
