@@ -113,9 +113,21 @@ def test_fifty_identical_concurrent_posts_make_one_job(service):
     async def fire() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=service.url, timeout=30) as client:
             body = {"payload": {"same": "payload", "n": [1, 2, 3]}}
-            return await asyncio.gather(*[client.post("/jobs", json=body) for _ in range(50)])
+
+            async def post() -> httpx.Response:
+                # A 503 (storage overloaded on a busy machine) is a legitimate answer; clients retry it.
+                for _ in range(10):
+                    response = await client.post("/jobs", json=body)
+                    if response.status_code != 503:
+                        return response
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                return response
+
+            return await asyncio.gather(*[post() for _ in range(50)])
 
     responses = asyncio.run(fire())
+    assert all(r.status_code in (200, 202) for r in responses), [(r.status_code, r.text) for r in responses
+                                                                  if r.status_code not in (200, 202)]
     ids = {r.json()["job_id"] for r in responses}
     codes = sorted(r.status_code for r in responses)
     assert len(ids) == 1

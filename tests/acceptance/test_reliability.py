@@ -39,7 +39,8 @@ def test_job_longer_than_the_lease_never_runs_twice(backend_env, tmp_path, marke
 
 def test_three_workers_share_a_backend_without_duplicates_or_losses(backend_env, tmp_path, markers_dir):
     with running_service(HANDLERS, backend_env, tmp_path / "logs", workers=3) as svc, svc.client() as client:
-        ids = [submit(client, {"i": i, "marker_dir": str(markers_dir)})["job_id"] for i in range(60)]
+        ids = [submit(client, {"i": i, "mode": "sleep", "seconds": 0.2, "marker_dir": str(markers_dir)})["job_id"]
+               for i in range(60)]
         finished = [wait_job(client, job_id, timeout=120) for job_id in ids]
     assert all(job["status"] == "done" for job in finished)
     pids = set()

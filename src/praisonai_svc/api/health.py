@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,7 @@ from praisonai_svc.errors import StorageError
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 5.0
+READY_CACHE_SECONDS = 30.0
 
 
 @router.get("/health", summary="Service information")
@@ -28,15 +30,25 @@ async def live() -> dict[str, str]:
     return {"status": "alive"}
 
 
+async def _storage_check(request: Request) -> str:
+    """"ok" or why not. A success is reused for READY_CACHE_SECONDS: readiness probes (every 15 s on Azure
+    Container Apps) would otherwise cost storage requests around the clock; failures are never cached."""
+    now = time.monotonic()
+    if now - getattr(request.app.state, "storage_ok_at", -READY_CACHE_SECONDS) < READY_CACHE_SECONDS:
+        return "ok"
+    try:
+        await asyncio.wait_for(backend(request).check(), READY_TIMEOUT_SECONDS)
+    except (StorageError, TimeoutError) as exc:
+        request.app.state.storage_ok_at = -READY_CACHE_SECONDS
+        return f"unavailable: {exc}" if str(exc) else "unavailable: timed out"
+    request.app.state.storage_ok_at = now
+    return "ok"
+
+
 @router.get("/ready", summary="Readiness probe: 503 when storage or the worker is unusable",
             responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> JSONResponse:
-    checks: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(backend(request).check(), READY_TIMEOUT_SECONDS)
-        checks["storage"] = "ok"
-    except (StorageError, TimeoutError) as exc:
-        checks["storage"] = f"unavailable: {exc}" if str(exc) else "unavailable: timed out"
+    checks: dict[str, str] = {"storage": await _storage_check(request)}
     probe = getattr(request.app.state, "worker_probe", None)
     if probe is None:
         checks["worker"] = "not managed by this process"

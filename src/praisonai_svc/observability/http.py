@@ -29,6 +29,7 @@ from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
+from praisonai_svc.security.client_ip import client_ip as security_client_ip
 
 log = get_logger("metrics")
 router = APIRouter(tags=["health"])
@@ -36,20 +37,20 @@ STORAGE_READ_TIMEOUT_SECONDS = 5.0
 DOWNLOAD_ROUTE = "/jobs/{job_id}/download"
 
 
-def client_ip(scope: Any) -> str:
-    """The caller: Container Apps' ingress (like most proxies) puts it first in X-Forwarded-For."""
-    for name, value in scope.get("headers") or []:
-        if name == b"x-forwarded-for":
-            return str(value.decode("latin-1").split(",")[0].strip())
+def client_ip(scope: Any, trusted_proxy_hops: int) -> str:
+    """The caller as the rate limiter sees it: X-Forwarded-For is believed only through the trusted hops,
+    since the first entry is whatever the client chose to send."""
+    forwarded = [value.decode("latin-1") for name, value in scope.get("headers") or [] if name == b"x-forwarded-for"]
     client = scope.get("client")
-    return str(client[0]) if client else ""
+    return security_client_ip(str(client[0]) if client else None, forwarded, trusted_proxy_hops)
 
 
 def record_auth_failure(service: ServiceApp, scope: Any, route: str) -> None:
     """Count a rejected credential and log who sent it (seed 001 §9: "potential attack, log IP")."""
     kind = "admin_key" if route.startswith("/admin") else "api_key"
     service.metrics.auth_failed(kind)
-    log.warning("authentication failed", extra={"kind": kind, "client_ip": client_ip(scope), "route": route})
+    address = client_ip(scope, service.settings.trusted_proxy_hops)
+    log.warning("authentication failed", extra={"kind": kind, "client_ip": address, "route": route})
 
 
 class HttpMetricsMiddleware:

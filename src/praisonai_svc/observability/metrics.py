@@ -57,6 +57,7 @@ class ServiceMetrics:
     """Every metric of one app. Methods never raise: observing must not break the thing observed."""
 
     def __init__(self, *, otel: bool = False) -> None:
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter("praisonai_http_requests", "HTTP requests by route template and status",
@@ -95,8 +96,15 @@ class ServiceMetrics:
 
     # --- API side ------------------------------------------------------------------------------------------
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        # Label lookups are the costly part of a Prometheus update; routes and statuses are few, so cache them.
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:
+            children = (self.http_requests.labels(method, route, str(status)),
+                        self.http_duration.labels(method, route))
+            self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def auth_failed(self, kind: str) -> None:
         self.auth_failures.labels(kind).inc()

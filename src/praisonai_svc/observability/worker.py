@@ -5,12 +5,16 @@ A worker runs in its own process (its own Container App on Azure), so its counte
 ``/live`` doubles as a liveness probe). Every PRAISONAI_QUEUE_REPORT_INTERVAL_SECONDS it also logs the depth
 of each queue and poison queue as one JSON line (``"msg": "queue depth"``): the alert rules of
 ``deploy azure --alerts`` read those lines from Log Analytics, so queue alerts need no extra Azure metric.
-Workers scale to zero when the queue is empty, and then there is nothing to report.
+
+The report is driven by activity: it is made only when the worker handled messages since the previous report
+(plus one last report after work stops, so the gauges fall back to zero). An idle worker therefore costs nothing
+beyond its backed-off polls (<= 2 queue requests a minute), and workers scale to zero when the queue is empty.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import start_http_server
@@ -40,21 +44,33 @@ async def report_queue_depth(app: ServiceApp, backend: Backend) -> None:
                                        "poison_depth": poison})
 
 
-async def report_queue_depth_periodically(app: ServiceApp, backend: Backend, interval: float) -> None:
+async def report_queue_depth_periodically(
+    app: ServiceApp, backend: Backend, interval: float, activity: Callable[[], int]
+) -> None:
+    """Every ``interval`` seconds, report if ``activity()`` (messages handled so far) moved since last time."""
+    reported_at = 0  # nothing handled yet: an idle worker never reports
+    was_active = False
     while True:
+        await asyncio.sleep(interval)
+        handled = activity()
+        active = handled != reported_at
+        if not active and not was_active:
+            continue  # idle, and the last report already showed it: no storage requests
+        reported_at, was_active = handled, active
         try:
             await report_queue_depth(app, backend)
         except StorageError as exc:
             log.warning("queue depth report failed", extra={"error": str(exc)})
-        await asyncio.sleep(interval)
 
 
-def start_worker_observers(app: ServiceApp, backend: Backend) -> list[asyncio.Task[None]]:
+def start_worker_observers(
+    app: ServiceApp, backend: Backend, activity: Callable[[], int]
+) -> list[asyncio.Task[None]]:
     """Start what the settings ask for; the caller cancels the returned tasks when the worker stops."""
     settings = app.settings
     tasks = []
     if settings.queue_report_interval_seconds > 0:
         tasks.append(asyncio.create_task(
-            report_queue_depth_periodically(app, backend, settings.queue_report_interval_seconds),
+            report_queue_depth_periodically(app, backend, settings.queue_report_interval_seconds, activity),
             name="queue-depth-report"))
     return tasks

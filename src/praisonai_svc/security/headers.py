@@ -8,7 +8,6 @@ uses, so they get a CSP that allows exactly that, and still may not be framed. A
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CDN = "https://cdn.jsdelivr.net"
@@ -35,22 +34,28 @@ def headers_for(path: str) -> dict[str, str]:
     return {**COMMON, "Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else API_CSP}
 
 
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
 class SecurityHeadersMiddleware:
+    """Pure ASGI; the encoded headers are computed once, since this runs on every response."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._api = _raw(headers_for(""))
+        self._docs = _raw(headers_for(next(iter(DOCS_PATHS))))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = headers_for(scope.get("path", ""))
+        extra = self._docs if scope.get("path", "") in DOCS_PATHS else self._api
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    if name not in headers:
-                        headers[name] = value
+                present = {name.lower() for name, _value in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

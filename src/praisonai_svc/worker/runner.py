@@ -66,7 +66,7 @@ class Worker:
         self.app.bind_queue_names()
         processor = MessageProcessor(self.app, self.backend)
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
-        observers = start_worker_observers(self.app, self.backend)
+        observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
                                           "backend": self.backend.kind})
         try:
