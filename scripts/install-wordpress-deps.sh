@@ -14,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 
 PACKAGES=(wordpress wordpress-theme-twentytwentythree php-cli php-mysql php-curl php-xml php-mbstring php-zip
-          chromium unzip zip gettext)
+          chromium fonts-dejavu-core unzip zip gettext)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
