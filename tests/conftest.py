@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from tests.support.azurite import AzuriteHandle, start_azurite
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +16,14 @@ def _no_praisonai_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("PRAISONAI_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteHandle]:
+    """One Azurite for the whole session, started on first use; every test gets its own queue/table/container
+    names, so the contract and acceptance tiers share it safely."""
+    handle = start_azurite(tmp_path_factory.mktemp("azurite"))
+    try:
+        yield handle
+    finally:
+        handle.stop()

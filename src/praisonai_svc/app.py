@@ -6,6 +6,7 @@ no global state, so several apps can live in one process (tests do this).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
@@ -46,11 +47,13 @@ class ServiceApp:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings()
+            self._rebind_queue_names()
         return self._settings
 
     @settings.setter
     def settings(self, value: Settings) -> None:
         self._settings = value
+        self._rebind_queue_names()
         self._fastapi = None
 
     @property
@@ -115,15 +118,14 @@ class ServiceApp:
             raise UnknownService(f"Unknown service '{name}'. This app hosts: {known}.")
         return spec
 
-    def bind_queue_names(self) -> None:
-        """Re-derive queue names from the (now loaded) settings; called before the API or worker starts."""
-        base = self.settings.queue_name
+    def _rebind_queue_names(self) -> None:
+        """Handlers usually register before the settings load; re-derive their queue names once they do."""
+        assert self._settings is not None
+        base = self._settings.queue_name
         for index, (name, spec) in enumerate(list(self.services.items())):
             queue = base if index == 0 else f"{base}-{name}"
             if spec.queue_name != queue:
-                self.services[name] = make_spec(
-                    spec.func, name, queue, timeout_seconds=spec.timeout_seconds, max_attempts=spec.max_attempts,
-                )
+                self.services[name] = dataclasses.replace(spec, queue_name=queue)
 
     # --- entry points --------------------------------------------------------------------------------------
     @property

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,8 +24,6 @@ class JobContext:
     service: str
     logger: JobLogger
     _sink: ProgressSink | None = field(default=None, repr=False)
-    _last_sent: float = field(default=0.0, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def is_last_attempt(self) -> bool:
@@ -39,6 +35,4 @@ class JobContext:
             fraction = min(max(float(fraction), 0.0), 1.0)
         if self._sink is None:
             return
-        with self._lock:
-            self._last_sent = time.monotonic()
         self._sink(fraction, message[:200] if message else message)

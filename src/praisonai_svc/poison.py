@@ -78,7 +78,6 @@ class PoisonReview:
 
     def queues(self) -> list[tuple[str, JobQueue]]:
         """(service, queue) for every service, in registration order."""
-        self.app.bind_queue_names()
         return [(name, self.backend.queue(spec.queue_name)) for name, spec in self.app.services.items()]
 
     async def depths(self) -> list[QueueDepth]:
@@ -118,7 +117,6 @@ class PoisonReview:
         spec = self.app.services.get(job.service)
         if spec is None:
             raise NotRequeueable(f"Job {job_id} belongs to service {job.service!r}, which this app does not host.")
-        self.app.bind_queue_names()
         queue = self.backend.queue(self.app.services[job.service].queue_name)
         reset = await self.backend.jobs.update(reset_for_requeue(job))
         try:

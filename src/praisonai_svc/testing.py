@@ -61,7 +61,6 @@ async def arun_job(
     worker = Worker(app, backend)
     runner = asyncio.create_task(worker.run())
     try:
-        app.bind_queue_names()
         submission = await JobService(app, backend).submit(JobRequest(payload=payload, service=service))
         job = await _wait_terminal(backend, submission.job.job_id, timeout)
         data = await backend.blobs.open(job.result.blob_name) if job.result else None

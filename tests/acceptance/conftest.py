@@ -14,17 +14,6 @@ HANDLERS = Path(__file__).parent / "svc" / "handlers.py"
 BACKENDS = ["local", "azure"]
 
 
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from tests.support.azurite import start_azurite
-
-    handle = start_azurite(tmp_path_factory.mktemp("azurite-acceptance"))
-    try:
-        yield handle
-    finally:
-        handle.stop()
-
-
 @pytest.fixture(params=BACKENDS)
 def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     """PRAISONAI_* variables selecting a fresh, empty backend of the parametrized kind."""

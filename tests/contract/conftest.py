@@ -8,7 +8,7 @@ Each test gets a fresh backend (a new data dir, or a new Azure table/queue/conta
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from praisonai_svc.hashing import payload_hash
 from praisonai_svc.models.job import Job, utcnow
 from praisonai_svc.ports import JobQueue
 from praisonai_svc.settings import Settings
-from tests.support.azurite import AzuriteHandle, start_azurite
+from tests.support.azurite import AzuriteHandle
 
 ADAPTERS = ["memory", "local", "azure"]
 
@@ -70,15 +70,6 @@ def settings_for(**values: Any) -> Settings:
 def settings_factory() -> Callable[..., Settings]:
     """:func:`settings_for`, for tests that open a backend of their own."""
     return settings_for
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteHandle]:
-    handle = start_azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(params=ADAPTERS)

@@ -130,7 +130,6 @@ def test_lease_is_renewed_for_jobs_longer_than_the_visibility_timeout():
         backend = memory_backend()
         workers = [Worker(app, backend) for _ in range(2)]
         tasks = [asyncio.create_task(w.run()) for w in workers]
-        app.bind_queue_names()
         job = (await JobService(app, backend).submit(JobRequest(payload={}))).job
         while not (await backend.jobs.get(job.job_id)).status.is_terminal:
             await asyncio.sleep(0.05)

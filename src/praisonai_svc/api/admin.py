@@ -8,7 +8,6 @@ metrics middleware.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -17,7 +16,7 @@ from pydantic import BaseModel
 from praisonai_svc.api.deps import backend, job_body, service_app
 from praisonai_svc.errors import ConcurrencyConflict
 from praisonai_svc.models.job import JobResponse
-from praisonai_svc.poison import NotRequeueable, PoisonReview
+from praisonai_svc.poison import NotRequeueable, PoisonEntry, PoisonReview, QueueDepth
 
 router = APIRouter(prefix="/admin", tags=["admin"], responses={
     401: {"description": "Missing or wrong X-Admin-Key"},
@@ -36,26 +35,11 @@ async def require_admin_key(request: Request) -> None:
                             headers={"WWW-Authenticate": "AdminKey"})
 
 
-class PoisonMessageBody(BaseModel):
-    service: str
-    queue: str
-    job_id: str
-    reason: str
-    dead_utc: datetime
-    dequeue_count: int
-    job_status: str | None
-
-
-class QueueDepthBody(BaseModel):
-    service: str
-    queue: str
-    depth: int
-    poison_depth: int
-
-
 class PoisonQueueBody(BaseModel):
-    queues: list[QueueDepthBody]
-    messages: list[PoisonMessageBody]
+    """The review's own dataclasses serve as the response schema, so the two cannot drift apart."""
+
+    queues: list[QueueDepth]
+    messages: list[PoisonEntry]
 
 
 def review(request: Request) -> PoisonReview:
@@ -70,7 +54,7 @@ async def poison_queue(
     poison = review(request)
     depths = await poison.depths()
     entries = await poison.entries(limit)
-    return {"queues": [vars(d) for d in depths], "messages": [vars(e) for e in entries]}
+    return {"queues": depths, "messages": entries}
 
 
 @router.post("/poison-queue/{job_id}/requeue", response_model=JobResponse,

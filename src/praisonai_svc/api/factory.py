@@ -29,7 +29,6 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         owns = app.backend is None
         backend = app.backend or await open_backend(app.settings)
-        app.bind_queue_names()
         api.state.job_service = JobService(app, backend)
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "

@@ -12,7 +12,7 @@ from praisonai_svc.backend import Backend, open_backend
 from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability.worker import start_worker_observers
-from praisonai_svc.ports import QueueMessage
+from praisonai_svc.ports import JobQueue, QueueMessage
 from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.worker.backoff import PollBackoff
 from praisonai_svc.worker.processor import MessageProcessor
@@ -63,7 +63,6 @@ class Worker:
         owns_backend = self._backend is None
         if self._backend is None:
             self._backend = await open_backend(self.settings)
-        self.app.bind_queue_names()
         processor = MessageProcessor(self.app, self.backend)
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
@@ -127,9 +126,9 @@ class Worker:
         task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _guarded(processor: MessageProcessor, spec: HandlerSpec, queue: object, message: QueueMessage) -> None:
+    async def _guarded(processor: MessageProcessor, spec: HandlerSpec, queue: JobQueue, message: QueueMessage) -> None:
         try:
-            await processor.process(spec, queue, message)  # type: ignore[arg-type]
+            await processor.process(spec, queue, message)
         except asyncio.CancelledError:
             raise
         except Exception:
