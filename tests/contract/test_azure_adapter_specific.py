@@ -24,9 +24,10 @@ from azure.storage.queue.aio import QueueClient
 from praisonai_svc.adapters.azure import open_azure_backend
 from praisonai_svc.adapters.azure.connection import derive_service_url
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import ConfigError, StorageUnavailable
+from praisonai_svc.errors import ConcurrencyConflict, ConfigError, StorageUnavailable
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
+from praisonai_svc.ports import DuplicateJob
 from praisonai_svc.settings import Settings
 from tests.support.azurite import AzuriteHandle, start_azurite
 
@@ -219,6 +220,53 @@ async def test_a_short_job_costs_eight_storage_requests(
 
     requests = own_azurite.requests_since(mark)
     assert len(requests) <= 8, "\n".join(requests)
+
+
+# --- group commit ---------------------------------------------------------------------------------------------
+
+
+def _transactions(requests: list[str]) -> int:
+    return sum(1 for line in requests if '"POST' in line and "$batch" in line)
+
+
+async def test_concurrent_creates_share_transactions_and_a_duplicate_fails_alone(
+    backend: Backend, own_azurite: AzuriteHandle
+) -> None:
+    held = await backend.jobs.create(new_job({"n": "held"}))
+    mark = own_azurite.log_mark()
+    jobs = [new_job({"n": i}) for i in range(40)] + [new_job({"n": "held"})]
+    outcomes = await asyncio.gather(*(backend.jobs.create(job) for job in jobs), return_exceptions=True)
+
+    *created, duplicate = outcomes
+    assert all(isinstance(job, Job) and job.etag for job in created), created
+    assert isinstance(duplicate, DuplicateJob) and duplicate.existing.job_id == held.job_id
+    for job in jobs[:40]:
+        assert (await backend.jobs.get(job.job_id)).payload == job.payload
+    # 41 creates of three entities each: far fewer transactions than creates (100 operations at most in one).
+    transactions = _transactions(own_azurite.requests_since(mark))
+    assert 2 <= transactions <= 8, transactions
+
+
+async def test_concurrent_updates_share_transactions_and_a_stale_etag_fails_alone(
+    backend: Backend, own_azurite: AzuriteHandle
+) -> None:
+    jobs = await asyncio.gather(*(backend.jobs.create(new_job({"u": i})) for i in range(30)))
+    stale = jobs[7]
+    moved = await backend.jobs.update(stale.model_copy(update={"status": JobStatus.PROCESSING, "attempts": 1}))
+    mark = own_azurite.log_mark()
+    updates = [job.model_copy(update={"status": JobStatus.DONE, "finished_utc": utcnow()}) for job in jobs]
+    outcomes = await asyncio.gather(*(backend.jobs.update(job) for job in updates), return_exceptions=True)
+
+    assert isinstance(outcomes[7], ConcurrencyConflict)
+    assert all(isinstance(o, Job) for i, o in enumerate(outcomes) if i != 7), outcomes
+    for i, job in enumerate(jobs):
+        stored = await backend.jobs.get(job.job_id)
+        assert stored.status is (JobStatus.PROCESSING if i == 7 else JobStatus.DONE)
+    assert (await backend.jobs.get(stale.job_id)).etag == moved.etag
+    listed = await backend.jobs.list(status=JobStatus.DONE, limit=100)  # list entries moved with their jobs
+    assert {job.job_id for job in listed.jobs} == {job.job_id for i, job in enumerate(jobs) if i != 7}
+    transactions = _transactions(own_azurite.requests_since(mark))
+    assert 2 <= transactions <= 6, transactions  # one refused batch, then the 29 others (60 ops fit one)
 
 
 # --- failure behaviour ----------------------------------------------------------------------------------------

@@ -74,10 +74,13 @@ def _accepts(port: int) -> bool:
 class AzuriteHandle:
     """One Azurite process (blob, queue and table services) and how to reach it."""
 
-    def __init__(self, workdir: Path, *, in_memory: bool = True, debug_log: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *, in_memory: bool = True, debug_log: Path | None = None, access_log: bool = True
+    ) -> None:
         self.workdir = workdir
         self.in_memory = in_memory
         self.debug_log = debug_log
+        self.access_log = access_log  # False: --silent (benchmarks; requests_since then sees nothing)
         self.data_dir = workdir / "data"
         self.log_path = workdir / "azurite.log"
         self.ports: dict[str, int] = {}
@@ -185,6 +188,8 @@ class AzuriteHandle:
             command += ["--location", str(self.data_dir)]
         if self.debug_log is not None:
             command += ["--debug", str(self.debug_log)]
+        if not self.access_log:
+            command.append("--silent")
         return command
 
     def _launch(self) -> None:
@@ -242,12 +247,14 @@ class AzuriteHandle:
             time.sleep(0.05)
 
 
-def start_azurite(tmp_dir: Path, *, in_memory: bool = True, debug_log: Path | None = None) -> AzuriteHandle:
+def start_azurite(
+    tmp_dir: Path, *, in_memory: bool = True, debug_log: Path | None = None, access_log: bool = True
+) -> AzuriteHandle:
     """Start Azurite with its files under ``tmp_dir`` and wait until blob, queue and table accept connections.
 
     The returned handle is also a context manager that stops Azurite on exit.
     """
-    handle = AzuriteHandle(Path(tmp_dir), in_memory=in_memory, debug_log=debug_log)
+    handle = AzuriteHandle(Path(tmp_dir), in_memory=in_memory, debug_log=debug_log, access_log=access_log)
     handle.start()
     return handle
 

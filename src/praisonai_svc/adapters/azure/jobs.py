@@ -73,12 +73,11 @@ from praisonai_svc.adapters.azure.errors import (
     status_of,
     storage_errors,
 )
+from praisonai_svc.adapters.azure.group_commit import GroupCommit, Operation
 from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
 from praisonai_svc.errors import BlobNotFound, ConcurrencyConflict, JobNotFound, PayloadError, StorageError
 from praisonai_svc.models.job import Job, JobStatus
 from praisonai_svc.ports import DuplicateJob, JobListing, JobStore
-
-Operation = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], dict[str, Any]]
 
 _CLAIM_ROUNDS = 8  # each extra round means another creator changed the claim under us; give up eventually
 _DELETE_ROUNDS = 4
@@ -113,6 +112,8 @@ class AzureJobStore(JobStore):
         self._table = table
         self._blobs = blobs  # payloads of 32 KiB and more live in the output container
         self._memo: OrderedDict[str, _Immutable] = OrderedDict()
+        # Creates and updates of concurrent callers (API requests, a worker's jobs) share transactions.
+        self._writes = GroupCommit(self._send_transaction)
 
     def _remember(self, job_id: str, immutable: _Immutable) -> None:
         self._memo[job_id] = immutable
@@ -148,6 +149,10 @@ class AzureJobStore(JobStore):
                 if is_missing_item(exc):
                     return None
                 raise
+
+    async def _send_transaction(self, operations: list[Operation]) -> list[Mapping[str, Any]]:
+        count = len(operations)
+        return await self._transact(operations, f"write {count} job entit{'y' if count == 1 else 'ies'}")
 
     async def _transact(self, operations: list[Operation], action: str) -> list[Mapping[str, Any]]:
         with storage_errors(action):
@@ -204,7 +209,7 @@ class AzureJobStore(JobStore):
         inserts: list[Operation] = [("create", job_entity(job, payload)), ("create", index_entity(job))]
         for _ in range(_CLAIM_ROUNDS):
             try:
-                results = await self._transact([claim, *inserts], f"create job {job.job_id}")
+                results = await self._writes.submit([claim, *inserts])
             except TransactionRejected as exc:
                 if exc.index != 0:
                     raise ConcurrencyConflict(f"A job with id {job.job_id} already exists.") from exc
@@ -319,7 +324,7 @@ class AzureJobStore(JobStore):
             ("upsert", index_entity(job), _replace()),
         ]
         try:
-            results = await self._transact(operations, f"update job {job.job_id}")
+            results = await self._writes.submit(operations)
         except TransactionRejected as exc:
             if exc.status == 412:
                 raise ConcurrencyConflict() from exc
