@@ -24,7 +24,7 @@ from azure.storage.queue.aio import QueueClient
 from praisonai_svc.adapters.azure import open_azure_backend
 from praisonai_svc.adapters.azure.connection import derive_service_url
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import ConcurrencyConflict, ConfigError, StorageUnavailable
+from praisonai_svc.errors import ConcurrencyConflict, ConfigError, JobNotFound, StorageUnavailable
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
 from praisonai_svc.ports import DuplicateJob
@@ -267,6 +267,25 @@ async def test_concurrent_updates_share_transactions_and_a_stale_etag_fails_alon
     assert {job.job_id for job in listed.jobs} == {job.job_id for i, job in enumerate(jobs) if i != 7}
     transactions = _transactions(own_azurite.requests_since(mark))
     assert 2 <= transactions <= 6, transactions  # one refused batch, then the 29 others (60 ops fit one)
+
+
+async def test_concurrent_reads_share_a_range_query(backend: Backend, own_azurite: AzuriteHandle) -> None:
+    jobs = await asyncio.gather(*(backend.jobs.create(new_job({"r": i})) for i in range(32)))
+    ids = sorted(job.job_id for job in jobs)
+    missing_inside = ids[5][:-1] + ("0" if ids[5][-1] != "0" else "1")  # sorts among them, never created
+    asked = [*ids, missing_inside, "0" * 32, "f" * 32]
+    mark = own_azurite.log_mark()
+    found = await asyncio.gather(*(backend.jobs.get(job_id) for job_id in asked), return_exceptions=True)
+
+    by_id = {job.job_id: job for job in jobs}
+    for job_id, job in zip(asked, found, strict=True):
+        if job_id in by_id:
+            assert isinstance(job, Job) and job.payload == by_id[job_id].payload and job.etag == by_id[job_id].etag
+        else:
+            assert isinstance(job, JobNotFound), (job_id, job)
+    # One range query; the ids outside the created ones widen it but still fit one page. (No 35 point reads.)
+    requests = own_azurite.requests_since(mark)
+    assert len(requests) <= 3, "\n".join(requests)
 
 
 # --- failure behaviour ----------------------------------------------------------------------------------------

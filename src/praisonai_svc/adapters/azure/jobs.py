@@ -43,6 +43,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
+from praisonai_svc.adapters.azure.batched_reads import BatchedReads
 from praisonai_svc.adapters.azure.blobs import AzureBlobStore
 from praisonai_svc.adapters.azure.entities import (
     CLAIM_PREFIX,
@@ -112,8 +113,10 @@ class AzureJobStore(JobStore):
         self._table = table
         self._blobs = blobs  # payloads of 32 KiB and more live in the output container
         self._memo: OrderedDict[str, _Immutable] = OrderedDict()
-        # Creates and updates of concurrent callers (API requests, a worker's jobs) share transactions.
+        # Creates and updates of concurrent callers (API requests, a worker's jobs) share transactions, and
+        # their reads of job entities share range queries.
         self._writes = GroupCommit(self._send_transaction)
+        self._reads = BatchedReads(self._query_range, self._read_job_entity)
 
     def _remember(self, job_id: str, immutable: _Immutable) -> None:
         self._memo[job_id] = immutable
@@ -150,6 +153,23 @@ class AzureJobStore(JobStore):
                     return None
                 raise
 
+    async def _read_job_entity(self, job_id: str) -> Any:
+        return await self._read(job_id, f"read job {job_id}")
+
+    async def _query_range(self, lowest: str, highest: str, limit: int) -> tuple[list[Any], bool]:
+        """One page of job entities with RowKey in [lowest, highest]; True if it reached the end of the range."""
+        with storage_errors("read jobs"):
+            pages = self._table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @lowest and RowKey le @highest and Kind eq @kind",
+                parameters={"pk": PARTITION, "lowest": lowest, "highest": highest, "kind": KIND_JOB},
+                results_per_page=limit,
+            ).by_page()
+            try:
+                entities = [entity async for entity in await pages.__anext__()]
+            except StopAsyncIteration:
+                return [], True
+            return entities, not getattr(pages, "continuation_token", None)
+
     async def _send_transaction(self, operations: list[Operation]) -> list[Mapping[str, Any]]:
         count = len(operations)
         return await self._transact(operations, f"write {count} job entit{'y' if count == 1 else 'ies'}")
@@ -180,7 +200,7 @@ class AzureJobStore(JobStore):
     async def _job_or_none(self, job_id: str) -> Job | None:
         if not usable_job_id(job_id):
             return None
-        entity = await self._read(job_id, f"read job {job_id}")
+        entity = await self._reads.read(job_id)
         if entity is None or entity.get("Kind") != KIND_JOB:
             return None
         return await self._to_job(entity)
