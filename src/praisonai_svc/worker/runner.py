@@ -19,6 +19,7 @@ from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
 
 log = get_logger("worker")
+REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
 
 
 @dataclass
@@ -43,6 +44,8 @@ class Worker:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._backoff = PollBackoff(self.settings.worker_poll_interval_min, self.settings.worker_poll_interval_max)
+        self._refill_batch = max(1, self.concurrency // 4)
+        self._had_work = False  # the last receive returned messages
 
     @property
     def backend(self) -> Backend:
@@ -86,11 +89,15 @@ class Worker:
             await asyncio.wait([*self._tasks, asyncio.ensure_future(self._stop.wait())],
                                return_when=asyncio.FIRST_COMPLETED)
             return
+        if free < self._refill_batch and self._had_work:  # only while the queue keeps delivering
+            await self._let_slots_free_up()
+            free = self.concurrency - len(self._tasks)
         received = 0
         for spec in list(self.app.services.values()):
             if free - received <= 0 or self._stop.is_set():
                 break
             received += await self._poll(spec, free - received, processor)
+        self._had_work = received > 0
         if received:
             self._backoff.reset()
             return
@@ -116,6 +123,20 @@ class Worker:
         for message in messages:
             self._spawn(spec, message, processor)
         return len(messages)
+
+    async def _let_slots_free_up(self) -> None:
+        """Wait up to REFILL_WINDOW_SECONDS for a quarter of the slots to be free, then receive for all of them.
+
+        A busy worker whose jobs end one at a time would otherwise receive one message per finished job; taking
+        them in larger groups lets their reads and writes share requests (batched reads, group commit).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REFILL_WINDOW_SECONDS
+        while self._tasks and self.concurrency - len(self._tasks) < self._refill_batch and not self._stop.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.wait(set(self._tasks), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
 
     def _spawn(self, spec: HandlerSpec, message: QueueMessage, processor: MessageProcessor) -> None:
         self.stats.messages += 1
