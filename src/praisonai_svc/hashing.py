@@ -6,10 +6,23 @@ import hashlib
 import json
 from typing import Any
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace, so equal payloads give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(value)
+
+
+def hash_canonical(canonical: str, scope: str = "") -> str:
+    """:func:`payload_hash` of a payload whose :func:`canonical_json` the caller already has."""
+    digest = hashlib.sha256()
+    if scope:
+        digest.update(scope.encode())
+        digest.update(b"\x00")
+    digest.update(canonical.encode())
+    return digest.hexdigest()
 
 
 def payload_hash(payload: Any, scope: str = "") -> str:
@@ -17,9 +30,4 @@ def payload_hash(payload: Any, scope: str = "") -> str:
 
     The scope (the service name) keeps two services' identical payloads apart.
     """
-    digest = hashlib.sha256()
-    if scope:
-        digest.update(scope.encode())
-        digest.update(b"\x00")
-    digest.update(canonical_json(payload).encode())
-    return digest.hexdigest()
+    return hash_canonical(canonical_json(payload), scope)

@@ -14,7 +14,7 @@ from typing import Any
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import JobNotFound, JobNotReady, StorageError, StorageUnavailable
-from praisonai_svc.hashing import payload_hash
+from praisonai_svc.hashing import canonical_json, hash_canonical
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
 from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
@@ -52,10 +52,12 @@ class JobService:
         spec.validate_payload(request.payload)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
+        canonical = canonical_json(request.payload)
         job = Job(
             job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
-            payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
+            payload_hash=hash_canonical(canonical, scope=scope), created_utc=now, updated_utc=now,
         )
+        job.remember_canonical_payload(canonical)
         try:
             job = await self.backend.create_and_enqueue(job, spec.queue_name)
         except DuplicateJob as dup:

@@ -7,19 +7,18 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from praisonai_svc._version import __version__
 from praisonai_svc.api import admin, downloads, health, jobs
+from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import open_backend
 from praisonai_svc.job_service import JobService
 from praisonai_svc.logs import get_logger
-from praisonai_svc.observability.http import install_observability
+from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
-from praisonai_svc.security.headers import SecurityHeadersMiddleware
 
 log = get_logger("api")
 
@@ -59,17 +58,18 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api = FastAPI(title=app.name, version=__version__, lifespan=_lifespan(app))
     api.state.service_app = app
     api.state.embedded_worker = embedded_worker
-    api.add_middleware(
-        CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
-        allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type", "X-API-Key", "Authorization"],
-        expose_headers=["Location", "Retry-After"], max_age=600,
+    cors = dict(
+        allow_origins=settings.cors_origins, allow_credentials=False, allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "X-API-Key", "Authorization"], expose_headers=["Location", "Retry-After"],
+        max_age=600,
     )
-    install_observability(api, app)  # request metrics (inside the security headers) and GET /metrics
-    api.add_middleware(SecurityHeadersMiddleware)  # outermost: also on CORS preflights and error responses
+    api.add_middleware(EdgeMiddleware, service=app, cors=cors)  # security headers, CORS, request metrics
     install_error_handlers(api)
+    jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
     api.include_router(jobs.router)
     api.include_router(downloads.router)
     api.include_router(health.router)
     api.include_router(admin.router)
+    api.include_router(metrics_http.router)  # GET /metrics
     install_openapi(api, app)
     return api

@@ -1,16 +1,17 @@
-"""``/jobs``: submit, read, list."""
+"""``/jobs``: submit (:func:`add_submit_route`), read, list (``router``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from praisonai_svc.api.auth import principal_of, require_access
 from praisonai_svc.api.body import parse_document, read_limited, to_job_request
 from praisonai_svc.api.deps import job_body, job_service, service_app
+from praisonai_svc.api.direct_route import DirectRoute
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import JobPage, JobResponse, JobStatus
@@ -39,29 +40,38 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(require_access)])
 Service = Annotated[JobService, Depends(job_service)]
+SERVICE_HELP = "Service to run (default: the first)"
+# Documented here because the endpoint reads it itself (a DirectRoute injects no parameters).
+SERVICE_QUERY = {"name": "service", "in": "query", "required": False, "description": SERVICE_HELP,
+                 "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": SERVICE_HELP}}
 
 
-@router.post(
-    "/jobs", status_code=202, response_model=JobResponse,
-    responses={**ERRORS, 200: {"model": JobResponse, "description": "Identical payload already submitted"}},
-    openapi_extra={**GUARDED_EXTRA, "requestBody": {"required": True, "content": {
-        media: {"schema": {"$ref": "#/components/schemas/JobSubmission"}}
-        for media in ("application/json", "application/yaml", "text/yaml")
-    }}},
-    summary="Submit a job (JSON or YAML)",
-)
-async def submit_job(request: Request, service_name: Annotated[
-        str | None, Query(alias="service", description="Service to run (default: the first)")] = None,
-) -> Response:
-    service: JobService = request.app.state.job_service  # not a Depends: this is the hot path
+async def submit_job(request: Request) -> Response:
+    service: JobService = request.app.state.job_service
     raw = await read_limited(request, service.app.settings.max_payload_size)
-    job_request = to_job_request(parse_document(raw, request.headers.get("content-type", "")), service_name)
+    document = parse_document(raw, request.headers.get("content-type", ""))
+    job_request = to_job_request(document, request.query_params.get("service"))
     submission = await service.submit(job_request, tenant=principal_of(request).tenant)
     body = job_body(request, submission.job).model_dump_json()
     if not submission.created:
         return Response(body, status_code=200, media_type="application/json")
     return Response(body, status_code=202, media_type="application/json",
                     headers={"Location": f"/jobs/{submission.job.job_id}"})
+
+
+def add_submit_route(api: FastAPI) -> None:
+    """``POST /jobs`` on the app's own router, as a DirectRoute (see direct_route.py), behind require_access
+    like every job route. Not on ``router``: FastAPI matches the routes of an included APIRouter through an extra
+    layer per request, a twentieth of a submission's CPU, and this is the hot path."""
+    api.router.add_api_route(
+        "/jobs", submit_job, methods=["POST"], route_class_override=DirectRoute, status_code=202, tags=["jobs"],
+        dependencies=[Depends(require_access)], response_model=JobResponse, summary="Submit a job (JSON or YAML)",
+        responses={**ERRORS, 200: {"model": JobResponse, "description": "Identical payload already submitted"}},
+        openapi_extra={**GUARDED_EXTRA, "parameters": [SERVICE_QUERY], "requestBody": {
+            "required": True, "content": {media: {"schema": {"$ref": "#/components/schemas/JobSubmission"}}
+                                          for media in ("application/json", "application/yaml", "text/yaml")},
+        }},
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse,

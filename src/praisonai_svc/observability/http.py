@@ -1,6 +1,7 @@
-"""The HTTP side: a middleware counting requests by route template and status, and ``GET /metrics``.
+"""The HTTP side: counting requests by route template and status, and ``GET /metrics``.
 
-The middleware also derives two security/usage metrics from responses, so the routers need no metric code:
+:func:`record_request` runs once per response (called by the API's one middleware, :mod:`praisonai_svc.api.edge`)
+and also derives two security/usage metrics from responses, so the routers need no metric code:
 every 401 is a failed authentication (API key, token or admin key; logged with the caller's address), and every
 successful ``GET /jobs/{job_id}/download`` is one freshly minted signed URL.
 
@@ -17,10 +18,9 @@ well under a dollar — but note that scraping a Container App keeps one API rep
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -53,36 +53,15 @@ def record_auth_failure(service: ServiceApp, scope: Any, route: str) -> None:
     log.warning("authentication failed", extra={"kind": kind, "client_ip": address, "route": route})
 
 
-class HttpMetricsMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware): counts every HTTP response, streaming ones included."""
-
-    def __init__(self, app: Any, service: ServiceApp) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            metrics = self.service.metrics
-            metrics.http_request(scope.get("method", ""), route, status, time.perf_counter() - started)
-            if status == 401:
-                record_auth_failure(self.service, scope, route)
-            elif route == DOWNLOAD_ROUTE and status in (200, 307):
-                metrics.download_link_minted()
+def record_request(service: ServiceApp, scope: Any, status: int, seconds: float) -> None:
+    """Count one answered HTTP request (after the app returned, so ``scope`` names the matched route)."""
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    metrics = service.metrics
+    metrics.http_request(scope.get("method", ""), route, status, seconds)
+    if status == 401:
+        record_auth_failure(service, scope, route)
+    elif route == DOWNLOAD_ROUTE and status in (200, 307):
+        metrics.download_link_minted()
 
 
 async def refresh_storage_gauges(app: ServiceApp, store: Backend) -> None:
@@ -110,9 +89,3 @@ async def metrics_endpoint(request: Request) -> Response:
         return Response('{"detail":"Not Found"}', status_code=404, media_type="application/json")
     await refresh_storage_gauges(app, backend(request))
     return Response(app.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
-
-
-def install_observability(api: FastAPI, app: ServiceApp) -> None:
-    """Count every request and serve ``/metrics``."""
-    api.add_middleware(HttpMetricsMiddleware, service=app)
-    api.include_router(router)

@@ -8,6 +8,7 @@ the :class:`Principal` whose ``tenant`` scopes everything the route does.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,7 +20,7 @@ from praisonai_svc.ports import RateLimiter
 from praisonai_svc.security.client_ip import client_ip, rate_key
 from praisonai_svc.security.jwt_tokens import InvalidToken, TokenVerifier
 from praisonai_svc.security.keys import KeyRing
-from praisonai_svc.security.rate_limit import WINDOW_SECONDS, Blocklist, Kind, RateLimits, enforce_all
+from praisonai_svc.security.rate_limit import WINDOW_SECONDS, Blocklist, Kind, RateLimits, enforce, enforce_all
 from praisonai_svc.settings import Settings
 
 
@@ -45,6 +46,14 @@ def auth_configured(settings: Settings) -> bool:
     return bool(settings.api_keys or settings.tenant_key_map or settings.jwt_secret_value)
 
 
+@functools.lru_cache(maxsize=4096)
+def address_key(peer: str | None, forwarded_for: tuple[str, ...], hops: int) -> str:
+    """:func:`rate_key` of :func:`client_ip`, memoised: a client sends many requests, and parsing its address
+    with :mod:`ipaddress` each time costs more than the rest of the guard (bounded, so forged headers cannot
+    grow it)."""
+    return rate_key(client_ip(peer, forwarded_for, hops))
+
+
 def _bearer(header: str) -> str | None:
     scheme, _, token = header.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -67,36 +76,53 @@ class SecurityGuard:
             auth_failures_per_ip=settings.rate_limit_auth_failures_per_minute,
         )
         self.blocked = Blocklist()
+        self._per_address: dict[Kind, bool] = {"submit": self.limits.submit_per_ip > 0,
+                                               "read": self.limits.read_per_ip > 0}
 
     def address(self, request: Request) -> str:
         """The client's address for rate limiting (see :mod:`.client_ip`)."""
-        peer = request.client.host if request.client else None
-        return rate_key(client_ip(peer, request.headers.getlist("x-forwarded-for"), self.hops))
+        client = request.scope.get("client")
+        if self.hops == 0:  # X-Forwarded-For is not believed: the peer alone decides
+            return address_key(client[0] if client else None, (), 0)
+        forwarded = tuple(value.decode("latin-1") for name, value in request.scope.get("headers") or ()
+                          if name == b"x-forwarded-for")
+        return address_key(client[0] if client else None, forwarded, self.hops)
 
     async def admit(self, request: Request, kind: Kind) -> Principal:
         """The caller, once authenticated and within its limits; else AuthenticationFailed or RateLimited."""
-        address = self.address(request)
-        blocked_for = self.blocked.retry_after(address)
-        if blocked_for is not None:
-            raise _too_many_failures(blocked_for)
+        # The address is derived only when something needs it: a blocked address, a failed authentication or
+        # a per-address limit. With those off (or nothing blocked) admitting a caller costs no parsing.
+        address = self.address(request) if self.blocked or self._per_address[kind] else None
+        if self.blocked:
+            assert address is not None
+            blocked_for = self.blocked.retry_after(address)
+            if blocked_for is not None:
+                raise _too_many_failures(blocked_for)
         try:
             principal = self.authenticate(request)
         except AuthenticationFailed:
-            await self._count_failure(address)
+            await self._count_failure(address or self.address(request))
             raise
         await self.count(principal, address, kind)
         return principal
 
-    async def count(self, principal: Principal, address: str, kind: Kind) -> None:
-        """Count the request against the limits of its kind; RateLimited when one is reached."""
+    async def count(self, principal: Principal, address: str | None, kind: Kind) -> None:
+        """Count the request against the limits of its kind; RateLimited when one is reached.
+
+        ``address`` may be None only when the per-address limit of ``kind`` is off.
+        """
         if kind == "read":
-            await enforce_all(self.limiter, [(f"read:ip:{address}", self.limits.read_per_ip, "reads")])
+            if self.limits.read_per_ip > 0:
+                await enforce(self.limiter, f"read:ip:{address}", self.limits.read_per_ip, "reads")
             return
-        checks = [(f"submit:ip:{address}", self.limits.submit_per_ip, "job submissions from one address")]
-        if principal.subject is not None:
+        checks = []
+        if self.limits.submit_per_ip > 0:
+            checks.append((f"submit:ip:{address}", self.limits.submit_per_ip, "job submissions from one address"))
+        if principal.subject is not None and self.limits.submit_per_key > 0:
             checks.append((f"submit:key:{principal.subject}", self.limits.submit_per_key,
                            "job submissions per key"))
-        await enforce_all(self.limiter, checks)
+        if checks:
+            await enforce_all(self.limiter, checks)
 
     def authenticate(self, request: Request) -> Principal:
         """The principal the request's credentials prove; AuthenticationFailed with a clear reason otherwise."""

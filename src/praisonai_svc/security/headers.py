@@ -1,4 +1,4 @@
-"""Security headers on every response (pure ASGI middleware, so streaming and file responses pass untouched).
+"""Security headers on every response (added by the API's one middleware, :mod:`praisonai_svc.api.edge`).
 
 API responses get a CSP that allows nothing (they are JSON, never rendered), may not be framed and are not
 cached. The interactive docs (``/docs``, ``/redoc``) are HTML that loads Swagger UI / ReDoc from the CDN FastAPI
@@ -7,8 +7,6 @@ uses, so they get a CSP that allows exactly that, and still may not be framed. A
 """
 
 from __future__ import annotations
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CDN = "https://cdn.jsdelivr.net"
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
@@ -34,28 +32,25 @@ def headers_for(path: str) -> dict[str, str]:
     return {**COMMON, "Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else API_CSP}
 
 
-def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+Header = tuple[bytes, bytes]
+
+
+def _raw(headers: dict[str, str]) -> list[Header]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
 
 
-class SecurityHeadersMiddleware:
-    """Pure ASGI; the encoded headers are computed once, since this runs on every response."""
+class SecurityHeaders:
+    """The headers encoded once, since they are added to every response."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self._api = _raw(headers_for(""))
         self._docs = _raw(headers_for(next(iter(DOCS_PATHS))))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = self._docs if scope.get("path", "") in DOCS_PATHS else self._api
+    def for_path(self, path: str) -> list[Header]:
+        return self._docs if path in DOCS_PATHS else self._api
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _value in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in present)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    @staticmethod
+    def added(headers: list[Header], extra: list[Header]) -> list[Header]:
+        """``headers`` plus those of ``extra`` it does not set itself (names are lower-case, as ASGI sends them)."""
+        present = {name.lower() for name, _value in headers}
+        return [*headers, *(h for h in extra if h[0] not in present)]

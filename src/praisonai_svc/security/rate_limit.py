@@ -48,6 +48,10 @@ class Blocklist:
         self._until: dict[str, float] = {}
         self._max = max_entries
 
+    def __len__(self) -> int:
+        """Addresses remembered (expired ones included until they are looked up or pruned)."""
+        return len(self._until)
+
     def retry_after(self, address: str) -> int | None:
         until = self._until.get(address)
         if until is None:

@@ -9,7 +9,6 @@ from typing import Any
 from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
 from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.errors import ConcurrencyConflict, JobNotFound
-from praisonai_svc.hashing import canonical_json
 from praisonai_svc.models.job import Job, JobStatus
 from praisonai_svc.ports import DuplicateJob, JobListing, JobStore
 
@@ -44,21 +43,25 @@ class SqliteJobStore(JobStore):
 
     def insert_claimed(self, conn: sqlite3.Connection, job: Job) -> Job:
         """Claim the hash and insert the job inside the caller's write transaction."""
-        row = conn.execute(_BY_HASH, (job.payload_hash,)).fetchone()
-        if row is not None:
-            holder = _load(row)
-            if holder.status is not JobStatus.ERROR:
-                raise DuplicateJob(holder)
-        conn.execute(
-            "INSERT OR REPLACE INTO job_hashes (payload_hash, job_id) VALUES (?, ?)",
+        # Claim first: a new payload (the common case) costs one statement, not a lookup and then an insert.
+        claimed = conn.execute(
+            "INSERT INTO job_hashes (payload_hash, job_id) VALUES (?, ?) ON CONFLICT (payload_hash) DO NOTHING",
             (job.payload_hash, job.job_id),
-        )
+        ).rowcount
+        if not claimed:
+            row = conn.execute(_BY_HASH, (job.payload_hash,)).fetchone()
+            if row is not None:
+                holder = _load(row)
+                if holder.status is not JobStatus.ERROR:
+                    raise DuplicateJob(holder)
+            # The holder failed (a new job may take the hash over), or its row is gone.
+            conn.execute("UPDATE job_hashes SET job_id = ? WHERE payload_hash = ?", (job.job_id, job.payload_hash))
         conn.execute(
             "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload, tenant)"
             " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
             (
                 job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash,
-                _dump(job), canonical_json(job.payload), job.tenant,
+                _dump(job), job.canonical_payload(), job.tenant,
             ),
         )
         return job.model_copy(update={"etag": "1"})

@@ -38,6 +38,7 @@ class SqliteJobQueue(JobQueue):
         self.poison_name = poison_name
         self._signal = signal_file
         self._seen_signal = self._signal_mtime()
+        self._notify_pending = False
 
     def _signal_mtime(self) -> int:
         try:
@@ -62,7 +63,15 @@ class SqliteJobQueue(JobQueue):
         return str(cur.lastrowid)
 
     def notify(self) -> None:
-        """Wake idle workers (they watch the signal file)."""
+        """Wake idle workers (they watch the signal file): one touch per event-loop turn, however many submits
+        of one group commit call this (a touch is a system call; the worker needs only one)."""
+        if self._notify_pending:
+            return
+        self._notify_pending = True
+        asyncio.get_running_loop().call_soon(self._notify_now)
+
+    def _notify_now(self) -> None:
+        self._notify_pending = False
         self._touch_signal()
 
     async def send(self, job_id: str, *, delay: float = 0.0) -> str:
