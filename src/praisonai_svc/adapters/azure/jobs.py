@@ -2,7 +2,9 @@
 
 Schema (see :mod:`.entities`): one partition ``praison``; per job a ``job`` entity (RowKey = job id), a small
 ``list`` entry keyed by inverted creation time, and a ``hash`` claim entity for its payload hash. Because they
-share the partition, each write below is **one entity group transaction**: atomic, and one storage request.
+share the partition, each write below is **one entity group transaction**: atomic, and one storage request —
+shared with the writes of concurrent callers (:mod:`.group_commit`). Concurrent reads of job entities share one
+range query (:mod:`.batched_reads`).
 
 * ``create``: insert claim + job + list entry together. A 409 on the claim means the hash is held: read the
   claim and its holder; a live holder → :class:`DuplicateJob`; an ``error`` (or vanished) holder is taken over
@@ -16,15 +18,15 @@ share the partition, each write below is **one entity group transaction**: atomi
 * ``list`` — why a separate list entry: the seed fixes RowKey = job id, which sorts by id, not by time, and a
   table has no other index. Chosen: one range query over the list entries (RowKey between ``list:`` and
   ``list;``, Service/Status/Tenant filtered by the service, newest first, the SDK following continuation tokens when
-  filters skip rows), then the page's jobs by point reads, concurrently. So a page of N costs 1 + N requests,
-  but a list entry is tiny (job writes do not carry the payload twice) and every job handed out carries the
+  filters skip rows), then the page's jobs, read concurrently (so usually by one range query, else by point
+  reads: a page of N costs 2 to 1 + N requests), but a list entry is tiny (job writes do not carry the payload twice) and every job handed out carries the
   job entity's own ETag, exactly as from ``get``. The cursor is the shared (created, job id) cursor, turned
   back into a RowKey bound. A job that changed status or vanished between query and read is left out.
 
-Storage requests of one short job end to end (small payload): create 1 (claim + job + list entry in one
+Storage requests of one short job alone, end to end (small payload): create 1 (claim + job + list entry in one
 transaction) + enqueue 1 + receive 1 + get 1 + update→processing 1 + put result blob 1 + update→done 1 +
-delete message 1 = **8**. A payload of 32 KiB or more adds one blob upload at create and one blob read per
-``get``.
+delete message 1 = **8**; under load the table requests and receives are shared and a job costs about 4. A
+payload of 32 KiB or more adds one blob upload at create and one blob read per ``get``.
 """
 
 from __future__ import annotations
