@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from praisonai_svc.cli.options import F, env_option, export_overrides, load, target_argument
@@ -64,6 +62,7 @@ def worker(target: str | None, data_dir: str | None, worker_concurrency: int | N
                      worker_metrics_port=worker_metrics_port)
     app = load(target)
     start_observability(app, worker=True)
+    from praisonai_svc.event_loop import run
     from praisonai_svc.worker import run_worker
 
-    asyncio.run(run_worker(app))
+    run(run_worker(app))
