@@ -61,9 +61,14 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> N
 
 
 def wrk(url: str, seconds: int, connections: int = 32) -> float:
-    """Requests per second of POST /jobs with unique payloads (wrk, one thread)."""
+    """Requests per second of POST /jobs with unique payloads (wrk, one thread).
+
+    Each call passes the script a fresh run id, so payloads are unique across calls too: a warm-up run would
+    otherwise make the measured run's first requests idempotent hits.
+    """
+    run_id = f"{time.time_ns():x}"
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(BENCH / "post_unique.lua"), url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(BENCH / "post_unique.lua"), url, "--", run_id],
         capture_output=True, text=True, check=True,
     ).stdout
     match = re.search(r"RESULT requests=(\d+) seconds=([\d.]+) errors=(\d+)", out)

@@ -17,12 +17,8 @@ def canonical_json(value: Any) -> str:
 
 def hash_canonical(canonical: str, scope: str = "") -> str:
     """:func:`payload_hash` of a payload whose :func:`canonical_json` the caller already has."""
-    digest = hashlib.sha256()
-    if scope:
-        digest.update(scope.encode())
-        digest.update(b"\x00")
-    digest.update(canonical.encode())
-    return digest.hexdigest()
+    text = f"{scope}\x00{canonical}" if scope else canonical  # one buffer, one update
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def payload_hash(payload: Any, scope: str = "") -> str:

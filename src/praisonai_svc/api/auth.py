@@ -8,31 +8,38 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from praisonai_svc.job_service import JobService
+from praisonai_svc.backend import Backend
 from praisonai_svc.security.guard import ANONYMOUS, Principal, SecurityGuard
 from praisonai_svc.security.keys import key_matches
 from praisonai_svc.security.rate_limit import Kind
+from praisonai_svc.settings import Settings
 
-__all__ = ["guard_for", "key_matches", "limit_reads", "principal_of", "require_access", "require_api_key"]
+PRINCIPAL = "principal"  # the key in the per-request state dict (request.state.principal)
+__all__ = [
+    "build_guard", "guard_for", "key_matches", "limit_reads", "principal_of", "require_access", "require_api_key",
+]
+
+
+def build_guard(settings: Settings, backend: Backend) -> SecurityGuard:
+    """The app's guard, counting in the backend's shared rate limiter (in process memory if it has none)."""
+    from praisonai_svc.adapters.memory import MemoryRateLimiter
+
+    return SecurityGuard(settings, backend.rate_limiter or MemoryRateLimiter(), backend=backend)
 
 
 def guard_for(request: Request) -> SecurityGuard:
-    """The app's guard, built on first use from the settings and the backend the lifespan opened."""
-    service: JobService = request.app.state.job_service
-    guard: SecurityGuard | None = getattr(request.app.state, "security_guard", None)
-    if guard is None or guard.backend is not service.backend:
-        from praisonai_svc.adapters.memory import MemoryRateLimiter
-
-        limiter = service.backend.rate_limiter or MemoryRateLimiter()  # a Backend built without one
-        guard = SecurityGuard(service.app.settings, limiter, backend=service.backend)
-        request.app.state.security_guard = guard
+    """The guard the lifespan built with the backend it opened (see factory.py)."""
+    guard: SecurityGuard = request.app.state.security_guard
     return guard
 
 
 async def require_access(request: Request) -> None:
     """Authenticate the caller and count the request against its limits (401 / 429 otherwise)."""
     kind: Kind = "submit" if request.method == "POST" else "read"
-    request.state.principal = await guard_for(request).admit(request, kind)
+    principal = await guard_for(request).admit(request, kind)
+    # The per-request state dict (what ``request.state`` wraps), written directly: building the State wrapper
+    # and reading it back through attribute lookups cost more than the rest of an unauthenticated admit.
+    request.scope.setdefault("state", {})[PRINCIPAL] = principal
 
 
 async def limit_reads(request: Request) -> None:
@@ -42,7 +49,8 @@ async def limit_reads(request: Request) -> None:
 
 
 def principal_of(request: Request) -> Principal:
-    principal: Principal = getattr(request.state, "principal", ANONYMOUS)
+    """The caller require_access admitted (``request.state.principal``); ANONYMOUS on unguarded routes."""
+    principal: Principal = request.scope.get("state", {}).get(PRINCIPAL, ANONYMOUS)
     return principal
 
 

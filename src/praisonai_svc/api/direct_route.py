@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
 
 RequestCheck = Callable[[Request], Awaitable[None]]
 
@@ -36,6 +37,17 @@ class DirectRoute(APIRoute):
             if depends.dependency is None or not _takes_only_the_request(depends.dependency):
                 raise TypeError(f"DirectRoute {path}: dependencies must be `async def check(request)`.")
         super().__init__(path, endpoint, **kwargs)
+        if self.max_body_size is None:  # else keep FastAPI's app, which enforces that limit
+            handle = self.get_route_handler()
+
+            async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+                # FastAPI's request_response adds two exit stacks (for dependencies with ``yield``, which a
+                # DirectRoute has none of) and a second exception-handling layer; an error raised here reaches
+                # the same handlers through the app's ExceptionMiddleware.
+                response = await handle(Request(scope, receive, send))
+                await response(scope, receive, send)
+
+            self.app = serve
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint

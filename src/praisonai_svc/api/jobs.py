@@ -50,7 +50,8 @@ async def submit_job(request: Request) -> Response:
     service: JobService = request.app.state.job_service
     raw = await read_limited(request, service.app.settings.max_payload_size)
     document = parse_document(raw, request.headers.get("content-type", ""))
-    job_request = to_job_request(document, request.query_params.get("service"))
+    named = request.query_params.get("service") if request.scope.get("query_string") else None  # parse only if any
+    job_request = to_job_request(document, named)
     submission = await service.submit(job_request, tenant=principal_of(request).tenant)
     body = job_body(request, submission.job).model_dump_json()
     if not submission.created:

@@ -12,6 +12,7 @@ from praisonai_svc.adapters.local.rate_limits import SqliteRateLimiter
 from praisonai_svc.adapters.local.signing import load_or_create_key
 from praisonai_svc.backend import Backend
 from praisonai_svc.models.job import Job
+from praisonai_svc.ports import DuplicateJob
 from praisonai_svc.settings import Settings
 
 
@@ -42,14 +43,17 @@ async def open_local_backend(settings: Settings) -> Backend:
         queue = backend.queue(queue_name)
         assert isinstance(queue, SqliteJobQueue)
 
-        def both(conn: sqlite3.Connection) -> Job:
-            created = jobs.insert_claimed(conn, job)
-            queue.insert_message(conn, created.job_id)
-            return created
+        def both(conn: sqlite3.Connection) -> tuple[Job, bool]:
+            stored, created = jobs.insert_claimed(conn, job)
+            if created:
+                queue.insert_message(conn, stored.job_id)
+            return stored, created
 
-        created = await db.write(both)
+        stored, created = await db.write(both)
+        if not created:
+            raise DuplicateJob(stored)
         queue.notify()
-        return created
+        return stored
 
     backend.atomic_submit = atomic_submit
     return backend

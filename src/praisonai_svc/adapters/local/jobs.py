@@ -9,6 +9,7 @@ from typing import Any
 from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
 from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.errors import ConcurrencyConflict, JobNotFound
+from praisonai_svc.hashing import canonical_json
 from praisonai_svc.models.job import Job, JobStatus
 from praisonai_svc.ports import DuplicateJob, JobListing, JobStore
 
@@ -39,10 +40,19 @@ class SqliteJobStore(JobStore):
         self._db = db
 
     async def create(self, job: Job) -> Job:
-        return await self._db.write(lambda conn: self.insert_claimed(conn, job))
+        stored, created = await self._db.write(lambda conn: self.insert_claimed(conn, job))
+        if not created:
+            raise DuplicateJob(stored)
+        return stored
 
-    def insert_claimed(self, conn: sqlite3.Connection, job: Job) -> Job:
-        """Claim the hash and insert the job inside the caller's write transaction."""
+    def insert_claimed(self, conn: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
+        """Claim the hash and insert the job inside the caller's write transaction: (the stored job, True), or
+        (the live job that holds the hash, False) having written nothing.
+
+        The caller raises DuplicateJob once the transaction is over: raised in here, the exception would be
+        kept by the group commit with its traceback, whose frames refer back to it, a reference cycle per
+        idempotent hit that only the garbage collector can free.
+        """
         # Claim first: a new payload (the common case) costs one statement, not a lookup and then an insert.
         claimed = conn.execute(
             "INSERT INTO job_hashes (payload_hash, job_id) VALUES (?, ?) ON CONFLICT (payload_hash) DO NOTHING",
@@ -53,7 +63,7 @@ class SqliteJobStore(JobStore):
             if row is not None:
                 holder = _load(row)
                 if holder.status is not JobStatus.ERROR:
-                    raise DuplicateJob(holder)
+                    return holder, False
             # The holder failed (a new job may take the hash over), or its row is gone.
             conn.execute("UPDATE job_hashes SET job_id = ? WHERE payload_hash = ?", (job.job_id, job.payload_hash))
         conn.execute(
@@ -61,10 +71,10 @@ class SqliteJobStore(JobStore):
             " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
             (
                 job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash,
-                _dump(job), job.canonical_payload(), job.tenant,
+                _dump(job), canonical_json(job.payload), job.tenant,
             ),
         )
-        return job.model_copy(update={"etag": "1"})
+        return job.model_copy(update={"etag": "1"}), True
 
     async def get(self, job_id: str) -> Job:
         row = await self._db.call(lambda c: c.execute(_SELECT + " WHERE job_id = ?", (job_id,)).fetchone())
