@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
-from praisonai_svc.hashing import canonical_json, payload_hash
+from praisonai_svc.hashing import payload_hash
 
 
 def utcnow() -> datetime:
@@ -80,18 +80,6 @@ class Job(BaseModel):
     tenant: str | None = None  # the tenant whose key or token submitted it; None: an untenanted caller
     history: list[JobOutcome] = Field(default_factory=list)  # earlier outcomes, oldest first (requeues)
     etag: str | None = Field(default=None, exclude=True)
-    # canonical_json(payload), kept once made: the submit hashes it and the local store writes the same text.
-    _canonical_payload: str | None = PrivateAttr(default=None)
-
-    def canonical_payload(self) -> str:
-        """The payload as canonical JSON (:func:`~praisonai_svc.hashing.canonical_json`), computed once."""
-        if self._canonical_payload is None:
-            self._canonical_payload = canonical_json(self.payload)
-        return self._canonical_payload
-
-    def remember_canonical_payload(self, text: str) -> None:
-        """Record ``canonical_json(self.payload)`` that the caller already computed."""
-        self._canonical_payload = text
 
     @property
     def retry_count(self) -> int:
