@@ -15,15 +15,11 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
-def hash_canonical(canonical: str, scope: str = "") -> str:
-    """:func:`payload_hash` of a payload whose :func:`canonical_json` the caller already has."""
-    text = f"{scope}\x00{canonical}" if scope else canonical  # one buffer, one update
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def payload_hash(payload: Any, scope: str = "") -> str:
     """sha256 hex of ``scope`` + the canonical JSON of ``payload``.
 
     The scope (the service name) keeps two services' identical payloads apart.
     """
-    return hash_canonical(canonical_json(payload), scope)
+    canonical = canonical_json(payload)
+    text = f"{scope}\x00{canonical}" if scope else canonical  # one buffer, one update
+    return hashlib.sha256(text.encode()).hexdigest()

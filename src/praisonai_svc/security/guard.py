@@ -62,7 +62,7 @@ def _bearer(header: str) -> str | None:
 class SecurityGuard:
     def __init__(self, settings: Settings, limiter: RateLimiter, *, backend: object = None) -> None:
         self.limiter = limiter
-        self.backend = backend  # whose limiter this is: a restarted app with a new backend builds a new guard
+        self.backend = backend  # whose limiter this is (the API's lifespan builds one guard per backend it opens)
         self.required = auth_configured(settings)
         self.keys = KeyRing(settings.api_keys, settings.tenant_key_map)
         secret = settings.jwt_secret_value
