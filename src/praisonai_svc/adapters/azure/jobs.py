@@ -19,9 +19,10 @@ range query (:mod:`.batched_reads`).
   table has no other index. Chosen: one range query over the list entries (RowKey between ``list:`` and
   ``list;``, Service/Status/Tenant filtered by the service, newest first, the SDK following continuation tokens when
   filters skip rows), then the page's jobs, read concurrently (so usually by one range query, else by point
-  reads: a page of N costs 2 to 1 + N requests), but a list entry is tiny (job writes do not carry the payload twice) and every job handed out carries the
-  job entity's own ETag, exactly as from ``get``. The cursor is the shared (created, job id) cursor, turned
-  back into a RowKey bound. A job that changed status or vanished between query and read is left out.
+  reads: a page of N costs 2 to 1 + N requests); a list entry is tiny (job writes do not carry the payload
+  twice) and every job handed out carries the job entity's own ETag, exactly as from ``get``. The cursor is the
+  shared (created, job id) cursor, turned back into a RowKey bound. A job that changed status or vanished
+  between query and read is left out.
 
 Storage requests of one short job alone, end to end (small payload): create 1 (claim + job + list entry in one
 transaction) + enqueue 1 + receive 1 + get 1 + update→processing 1 + put result blob 1 + update→done 1 +
