@@ -22,7 +22,7 @@ from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
 from praisonai_svc.adapters.azure import open_azure_backend
-from praisonai_svc.adapters.azure.connection import derive_service_url
+from praisonai_svc.adapters.azure.connection import derive_service_url, open_clients, proxy_configured
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import ConcurrencyConflict, ConfigError, JobNotFound, StorageUnavailable
 from praisonai_svc.hashing import payload_hash
@@ -358,3 +358,31 @@ def test_queue_and_table_urls_are_derived_from_the_blob_account_url() -> None:
     assert derive_service_url("acct.blob.core.chinacloudapi.cn", "table") == "https://acct.table.core.chinacloudapi.cn"
     with pytest.raises(ConfigError, match="PRAISONAI_AZURE_STORAGE_ACCOUNT_URL"):
         derive_service_url("http://127.0.0.1:10000/devstoreaccount1", "queue")
+
+
+@pytest.mark.parametrize(("environ", "configured"), [
+    ({}, False), ({"PATH": "/bin", "HOME": "/root"}, False), ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+    ({"https_proxy": "http://proxy:3128"}, True), ({"NETRC": "/etc/netrc"}, True), ({"HTTP_PROXY": ""}, False),
+])
+def test_the_environment_is_read_only_when_a_proxy_or_netrc_is_configured(
+    environ: dict[str, str], configured: bool
+) -> None:
+    assert proxy_configured(environ) is configured
+
+
+async def test_clients_do_not_trust_the_environment_without_a_proxy(
+    own_azurite: AzuriteHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp with trust_env looks for ~/.netrc on every request: the clients must not, unless asked to.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    clients = open_clients(unique_settings(own_azurite.connection_string))
+    try:
+        await clients.blobs.get_account_information()  # opens the aiohttp session
+        transport = clients.blobs._pipeline._transport
+        while not hasattr(transport, "session"):
+            transport = transport._transport
+        assert transport.session is not None and transport.session.trust_env is False
+    finally:
+        await clients.close()

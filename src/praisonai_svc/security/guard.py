@@ -111,18 +111,15 @@ class SecurityGuard:
 
         ``address`` may be None only when the per-address limit of ``kind`` is off.
         """
+        # enforce/enforce_all skip a limit of 0, so a None address (its limit is off) is never counted.
         if kind == "read":
-            if self.limits.read_per_ip > 0:
-                await enforce(self.limiter, f"read:ip:{address}", self.limits.read_per_ip, "reads")
+            await enforce(self.limiter, f"read:ip:{address}", self.limits.read_per_ip, "reads")
             return
-        checks = []
-        if self.limits.submit_per_ip > 0:
-            checks.append((f"submit:ip:{address}", self.limits.submit_per_ip, "job submissions from one address"))
-        if principal.subject is not None and self.limits.submit_per_key > 0:
+        checks = [(f"submit:ip:{address}", self.limits.submit_per_ip, "job submissions from one address")]
+        if principal.subject is not None:
             checks.append((f"submit:key:{principal.subject}", self.limits.submit_per_key,
                            "job submissions per key"))
-        if checks:
-            await enforce_all(self.limiter, checks)
+        await enforce_all(self.limiter, checks)
 
     def authenticate(self, request: Request) -> Principal:
         """The principal the request's credentials prove; AuthenticationFailed with a clear reason otherwise."""

@@ -18,6 +18,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from praisonai_svc.adapters.waiters import fail_all
+
 # (lowest, highest, at most this many entities) → (entities, whether the range was read to its end)
 RangeQuery = Callable[[str, str, int], Awaitable[tuple[list[Any], bool]]]
 PointRead = Callable[[str], Awaitable[Any]]  # the entity, or None when it does not exist
@@ -51,14 +53,7 @@ class BatchedReads:
         try:
             found = await self._fetch(sorted(waiting))
         except BaseException as exc:
-            for futures in waiting.values():
-                for future in futures:
-                    if future.done():
-                        continue
-                    if isinstance(exc, Exception):
-                        future.set_exception(exc)
-                    else:
-                        future.cancel()
+            fail_all((future for futures in waiting.values() for future in futures), exc)
             if not isinstance(exc, Exception):
                 raise
             return

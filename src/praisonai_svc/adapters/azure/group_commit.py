@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from praisonai_svc.adapters.azure.errors import TransactionRejected
+from praisonai_svc.adapters.waiters import fail_all
 
 Operation = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], dict[str, Any]]
 Results = list[Mapping[str, Any]]
@@ -131,13 +132,7 @@ class GroupCommit:
             while batch:
                 batch = await self._send(batch)
         except BaseException as exc:
-            for unit in batch:
-                if unit.future.done():
-                    continue
-                if isinstance(exc, Exception):
-                    unit.future.set_exception(exc)
-                else:
-                    unit.future.cancel()
+            fail_all((unit.future for unit in batch), exc)
             if not isinstance(exc, Exception):
                 raise
         finally:

@@ -139,7 +139,7 @@ class AzureJobStore(JobStore):
         known = self._memo.get(job_id)
         if known is not None:
             return known
-        entity = await self._read(job_id, f"read job {job_id}")
+        entity = await self._read_job_entity(job_id)
         if entity is None or entity.get("Kind") != KIND_JOB:
             raise JobNotFound()
         return self._remember_entity(entity)
@@ -362,7 +362,7 @@ class AzureJobStore(JobStore):
             return
         with_copy = True
         for _ in range(_DELETE_ROUNDS):
-            entity = await self._read(job_id, f"read job {job_id}")
+            entity = await self._read_job_entity(job_id)
             if entity is None or entity.get("Kind") != KIND_JOB:
                 return
             claim = await self._read(claim_key(entity["JobHash"]), "read hash claim")

@@ -25,6 +25,7 @@ from azure.data.tables import EdmType, EntityProperty, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from praisonai_svc.adapters.azure.errors import is_missing_item, status_of, storage_errors
+from praisonai_svc.adapters.waiters import fail_all
 from praisonai_svc.adapters.windows import current_window, decide, key_digest
 from praisonai_svc.ports import RateDecision, RateLimiter
 
@@ -86,9 +87,7 @@ class AzureRateLimiter(RateLimiter):
             try:
                 first = await self._count(slot, key, window_seconds, limit, len(batch))
             except BaseException as exc:
-                for future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                fail_all(batch, exc)
                 if not isinstance(exc, Exception):
                     raise
                 continue

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from praisonai_svc.adapters.waiters import fail_all
 from praisonai_svc.errors import StorageUnavailable
 
 T = TypeVar("T")
@@ -105,12 +106,6 @@ def _deliver(batch: list[_Write], outcomes: list[tuple[bool, Any]]) -> None:
             future.set_result(value)
         else:
             future.set_exception(value)
-
-
-def _fail_all(batch: list[_Write], exc: BaseException) -> None:
-    for _fn, future in batch:
-        if not future.done():
-            future.set_exception(exc)
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[tuple[bool, Any]]:
@@ -226,7 +221,8 @@ class Database:
             outcomes = _run_batch(self._inline, batch)
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
-                _fail_all(batch, StorageUnavailable(f"Local database {self.path} is not usable: {exc}"))
+                unusable = StorageUnavailable(f"Local database {self.path} is not usable: {exc}")
+                fail_all((future for _fn, future in batch), unusable)
                 return
             self.fallbacks += 1
             task = asyncio.ensure_future(self._flush_on_thread(batch))
@@ -242,7 +238,7 @@ class Database:
         try:
             outcomes = await self._threaded_call(lambda conn: _run_batch(conn, batch))
         except Exception as exc:
-            _fail_all(batch, exc)
+            fail_all((future for _fn, future in batch), exc)
             return
         _deliver(batch, outcomes)
 
