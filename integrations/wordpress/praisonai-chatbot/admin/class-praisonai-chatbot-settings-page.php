@@ -199,7 +199,7 @@ final class PraisonAI_Chatbot_Settings_Page {
 	 */
 	public static function field_user_limit() {
 		self::input( 'number', 'user_limit', PraisonAI_Chatbot_Options::get( 'user_limit' ), 'small-text', '10', array( 'min' => 0, 'max' => 10000 ) );
-		echo ' ' . esc_html__( 'jobs per hour', 'praisonai-chatbot' );
+		echo ' ' . esc_html__( 'requests per hour (every attempt counts, accepted or not)', 'praisonai-chatbot' );
 		self::description( __( 'Per user (per address for visitors). 0 means no limit.', 'praisonai-chatbot' ) );
 	}
 
