@@ -144,7 +144,7 @@ final class PraisonAI_Chatbot_Settings_Page {
 	 * API key field (write-only).
 	 */
 	public static function field_api_key() {
-		self::secret_field( 'api_key', __( 'Sent as X-API-Key by this server (one of the keys in the service\'s PRAISONAI_API_KEY).', 'praisonai-chatbot' ) );
+		self::secret_field( 'api_key', __( 'Sent as X-API-Key by this server. Best a key from the service\'s PRAISONAI_SITE_KEYS: the service then limits each visitor on their own (a key from PRAISONAI_API_KEY works too, but all visitors share one limit).', 'praisonai-chatbot' ) );
 	}
 
 	/**
