@@ -41,6 +41,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(require_access)])
 Service = Annotated[JobService, Depends(job_service)]
+RECEIPT_DOC = {RECEIPT_HEADER: {"description": "Bearer-token submissions only: the receipt (same as the body's)",
+                                "schema": {"type": "string"}}}
 SERVICE_HELP = "Service to run (default: the first)"
 # Documented here because the endpoint reads it itself (a DirectRoute injects no parameters).
 SERVICE_QUERY = {"name": "service", "in": "query", "required": False, "description": SERVICE_HELP,
@@ -76,7 +78,9 @@ def add_submit_route(api: FastAPI) -> None:
     api.router.add_api_route(
         "/jobs", submit_job, methods=["POST"], route_class_override=DirectRoute, status_code=202, tags=["jobs"],
         dependencies=[Depends(require_access)], response_model=JobResponse, summary="Submit a job (JSON or YAML)",
-        responses={**ERRORS, 200: {"model": JobResponse, "description": "Identical payload already submitted"}},
+        responses={**ERRORS, 202: {"description": "Queued", "headers": RECEIPT_DOC},
+                   200: {"model": JobResponse, "description": "Identical payload already submitted",
+                         "headers": RECEIPT_DOC}},
         openapi_extra={**GUARDED_EXTRA, "parameters": [SERVICE_QUERY], "requestBody": {
             "required": True, "content": {media: {"schema": {"$ref": "#/components/schemas/JobSubmission"}}
                                           for media in ("application/json", "application/yaml", "text/yaml")},
