@@ -103,7 +103,6 @@ final class PraisonAI_Chatbot_Access {
 		if ( $limit <= 0 ) {
 			return true;
 		}
-		PraisonAI_Chatbot_Attempts::prune( HOUR_IN_SECONDS );
 		$id     = PraisonAI_Chatbot_Attempts::add( $owner );
 		$recent = PraisonAI_Chatbot_Attempts::recent( $owner, HOUR_IN_SECONDS );
 		if ( $recent['count'] <= $limit ) {

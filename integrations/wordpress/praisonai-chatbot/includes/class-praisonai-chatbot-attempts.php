@@ -55,14 +55,18 @@ final class PraisonAI_Chatbot_Attempts {
 		return (int) $owner['user_id'] > 0 ? 'user:' . (int) $owner['user_id'] : 'ip:' . (string) $owner['ip_hash'];
 	}
 
+	/** Rows older than this are dropped: the per-user limit counts one hour. */
+	const KEEP_SECONDS = HOUR_IN_SECONDS;
+
 	/**
-	 * Log one attempt now; its row id.
+	 * Log one attempt now (and drop the expired ones); its row id.
 	 *
 	 * @param array<string, mixed> $owner Owner.
 	 * @return int
 	 */
 	public static function add( $owner ) {
 		global $wpdb;
+		self::prune( self::KEEP_SECONDS );
 		$wpdb->insert( // phpcs:ignore WordPress.DB.DirectDatabaseQuery.DirectQuery
 			self::table(),
 			array(
