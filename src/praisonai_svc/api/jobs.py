@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from praisonai_svc.api.auth import guard_for, principal_of, require_access
+from praisonai_svc.api.auth import principal_of, require_access
 from praisonai_svc.api.body import parse_document, read_limited, to_job_request
 from praisonai_svc.api.deps import job_body, job_service, service_app
 from praisonai_svc.api.direct_route import DirectRoute
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
+from praisonai_svc.api.receipts import submission_receipt
 from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import JobPage, JobResponse, JobStatus
 from praisonai_svc.security.receipts import RECEIPT_HEADER
@@ -55,20 +56,14 @@ async def submit_job(request: Request) -> Response:
     document = parse_document(raw, request.headers.get("content-type", ""))
     named = request.query_params.get("service") if request.scope.get("query_string") else None  # parse only if any
     job_request = to_job_request(document, named)
-    principal = principal_of(request)
-    submission = await service.submit(job_request, tenant=principal.tenant)
+    submission = await service.submit(job_request, tenant=principal_of(request).tenant)
     job = job_body(request, submission.job)
-    headers: dict[str, str] = {}
-    if principal.token is not None:  # a bearer token: a receipt proves who submitted (security/receipts.py)
-        signer = guard_for(request).receipts
-        if signer is not None:
-            job.receipt = headers[RECEIPT_HEADER] = signer.issue(
-                job_id=job.job_id, service=job.service, subject=principal.token.subject,
-                issuer=principal.token.issuer, tenant=principal.token.tenant)
-    if submission.created:
-        headers["Location"] = f"/jobs/{job.job_id}"
-    return Response(job.model_dump_json(), status_code=202 if submission.created else 200,
-                    media_type="application/json", headers=headers or None)
+    job.receipt = submission_receipt(request, job)  # bearer tokens only: proof of who submitted
+    headers = {RECEIPT_HEADER: job.receipt} if job.receipt else {}
+    if not submission.created:
+        return Response(job.model_dump_json(), status_code=200, media_type="application/json", headers=headers)
+    return Response(job.model_dump_json(), status_code=202, media_type="application/json",
+                    headers={**headers, "Location": f"/jobs/{submission.job.job_id}"})
 
 
 def add_submit_route(api: FastAPI) -> None:
