@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
     )
 
-    @field_validator("api_key", "cors_origins", mode="before")
+    @field_validator("api_key", "cors_origins", "site_keys", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         return _split_csv(value)
@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         return queue_name + self.poison_queue_suffix
 
     # --- security and abuse controls (SECURITY.md) ---
+    site_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Operator keys of sites that call for their visitors (the WordPress proxy), comma-separated: "
+        "with one, the visitor address in X-PraisonAI-Forwarded-For gets its own per-address limits.",
+    )
     tenant_keys: Annotated[dict[str, list[SecretStr]], NoDecode] = Field(
         default_factory=dict,
         description="API keys that belong to a tenant, which then sees only its own jobs: 'acme:key1,globex:key2' "
@@ -187,8 +192,10 @@ class Settings(BaseSettings):
         from praisonai_svc.security.jwt_tokens import MIN_SECRET_LENGTH
         from praisonai_svc.security.tenants import check_tenant_keys
 
+        if set(self.site_key_values) & set(self.api_keys):
+            raise ValueError("PRAISONAI_SITE_KEYS: a site key must not also be in PRAISONAI_API_KEY")
         try:
-            check_tenant_keys(self.tenant_key_map, self.api_keys)
+            check_tenant_keys(self.tenant_key_map, self.api_keys + self.site_key_values)
         except ValueError as exc:
             raise ValueError(f"PRAISONAI_TENANT_KEYS: {exc}") from None
         secret = self.jwt_secret_value
@@ -203,6 +210,11 @@ class Settings(BaseSettings):
             tenant: [key.get_secret_value() for key in keys if key.get_secret_value()]
             for tenant, keys in self.tenant_keys.items()
         }
+
+    @property
+    def site_key_values(self) -> list[str]:
+        """PRAISONAI_SITE_KEYS as plain text."""
+        return [key.get_secret_value() for key in self.site_keys if key.get_secret_value()]
 
     @property
     def jwt_secret_value(self) -> str | None:
