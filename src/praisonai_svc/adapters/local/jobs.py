@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
@@ -143,6 +145,25 @@ class SqliteJobStore(JobStore):
         for status, count in rows:
             counts[JobStatus(status)] = int(count)
         return counts
+
+    async def release_claim(self, payload_hash: str, job_id: str) -> None:
+        await self._db.write(lambda conn: conn.execute(
+            "DELETE FROM job_hashes WHERE payload_hash = ? AND job_id = ?", (payload_hash, job_id)
+        ))
+
+    async def prunable(self, *, before: datetime, limit: int = 100) -> builtins.list[Job]:
+        # One range of the (status, created_utc) index per terminal status: never a scan of the live jobs.
+        terminal = [status.value for status in JobStatus if status.is_terminal]
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM ({_SELECT} WHERE status = ? AND created_utc < ? ORDER BY created_utc LIMIT ?)"
+            for _ in terminal
+        )
+        args: list[Any] = []
+        for status in terminal:
+            args += [status, before.isoformat(), int(limit)]
+        rows = await self._db.call(lambda c: c.execute(sql, args).fetchall())
+        jobs = sorted((_load(row) for row in rows), key=lambda job: (job.created_utc, job.job_id))
+        return jobs[:limit]
 
     async def check(self) -> None:
         await self._db.call(lambda c: c.execute("SELECT 1").fetchone())
