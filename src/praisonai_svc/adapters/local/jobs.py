@@ -100,7 +100,12 @@ class SqliteJobStore(JobStore):
 
     async def delete(self, job_id: str) -> None:
         def remove(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM job_hashes WHERE job_id = ?", (job_id,))
+            # By the claim's key (job_hashes has no index on job_id: a scan per delete would hold the write
+            # lock for as long as the table is big); a claim taken over by another job stays with it.
+            conn.execute(
+                "DELETE FROM job_hashes WHERE payload_hash = (SELECT payload_hash FROM jobs WHERE job_id = ?)"
+                " AND job_id = ?", (job_id, job_id),
+            )
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
 
         await self._db.write(remove)
