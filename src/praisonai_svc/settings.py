@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import difflib
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from praisonai_svc.durations import parse_duration
 from praisonai_svc.errors import ConfigError
 
 ENV_PREFIX = "PRAISONAI_"
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 # Read by the CLI, not by the service: PRAISONAI_APP (the service target) and PRAISONAI_URL (for `submit`).
 _KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
@@ -83,6 +86,26 @@ class Settings(BaseSettings):
     table_name: str = Field("jobs", description="Azure table of job records.")
     container_name: str = Field("praison-output", description="Azure blob container of outputs.")
 
+    # --- retention (docs/operations.md "What is kept, for how long") ---
+    job_retention: Duration = Field(
+        timedelta(days=30), description="Terminal jobs (done, error, cancelled) older than this are removed with "
+        "their outputs, list entries and hash claims, e.g. 30d, 12h.",
+    )
+    idempotency_window: Duration = Field(
+        timedelta(hours=24), description="The same payload within this long returns the existing job; after it a "
+        "new job is made (never longer than PRAISONAI_JOB_RETENTION).",
+    )
+    file_retention: Duration = Field(timedelta(days=30), description="Uploaded files and their extractions.")
+    execution_retention: Duration = Field(timedelta(days=30), description="Workflow executions (also capped per "
+                                          "workflow by PRAISONAI_WORKFLOW_MAX_EXECUTIONS).")
+    webhook_delivery_retention: Duration = Field(timedelta(days=7), description="Webhook delivery records.")
+    usage_hourly_retention: Duration = Field(timedelta(days=35), description="Hourly usage buckets.")
+    usage_daily_retention: Duration = Field(timedelta(days=400), description="Daily usage rollups.")
+    prune_interval: Duration = Field(
+        timedelta(minutes=5), description="How often the pruner (one per cluster) removes what is past retention."
+    )
+    prune_batch_size: int = Field(200, ge=1, le=5000, description="Records the pruner removes per batch.")
+
     # --- logging ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["auto", "json", "text"] = Field("auto", description="json in containers, text on a TTY.")
@@ -119,6 +142,11 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.worker_poll_interval_max < self.worker_poll_interval_min:
             raise ValueError("PRAISONAI_WORKER_POLL_INTERVAL_MAX must be >= PRAISONAI_WORKER_POLL_INTERVAL_MIN")
+        if self.idempotency_window > self.job_retention:
+            raise ValueError(
+                "PRAISONAI_IDEMPOTENCY_WINDOW must not be longer than PRAISONAI_JOB_RETENTION (a job cannot be "
+                "returned again after it has been removed)"
+            )
         return self
 
     @property
