@@ -24,6 +24,7 @@ from praisonai_svc.errors import (
 )
 from praisonai_svc.logs import get_logger
 from praisonai_svc.security.headers import headers_for
+from praisonai_svc.workflows.errors import ExecutionFinished, ExecutionNotFound, WorkflowNotFound, WorkflowNotRunnable
 
 log = get_logger("api")
 RETRY_AFTER_SECONDS = "5"
@@ -38,6 +39,10 @@ _STATUS: list[tuple[type[PraisonSvcError], int]] = [
     (StorageUnavailable, 503),
     (AuthenticationFailed, 401),
     (RateLimited, 429),
+    (WorkflowNotFound, 404),
+    (ExecutionNotFound, 404),
+    (WorkflowNotRunnable, 409),
+    (ExecutionFinished, 409),
 ]
 
 

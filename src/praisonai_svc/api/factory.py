@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from fastapi import FastAPI
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs
+from praisonai_svc.api import admin, downloads, health, jobs, workflows
 from praisonai_svc.api.auth import build_guard
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
@@ -103,6 +103,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.include_router(downloads.router)
     api.include_router(health.router)
     api.include_router(admin.router)
+    api.include_router(workflows.router)
     api.include_router(metrics_http.router)  # GET /metrics
     install_openapi(api, app)
     return api

@@ -22,6 +22,7 @@ from praisonai_svc.backend import Backend
 from praisonai_svc.context import JobContext
 from praisonai_svc.errors import (
     ConcurrencyConflict,
+    JobDeferred,
     JobFailed,
     JobNotFound,
     JobTimeout,
@@ -148,7 +149,8 @@ class MessageProcessor:
         keeper.start()
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
-            logger=run.log, _sink=run.progress_sink(asyncio.get_running_loop()),
+            logger=run.log, _sink=run.progress_sink(asyncio.get_running_loop()), tenant=run.job.tenant,
+            backend=self.backend,
         )
         started = time.monotonic()
         try:
@@ -158,6 +160,10 @@ class MessageProcessor:
             message = await keeper.stop()
             await asyncio.shield(self._release_on_shutdown(run, queue, message))
             raise
+        except JobDeferred as deferred:
+            message = await keeper.stop()
+            await self._defer(run, queue, message, deferred.delay)
+            return
         except Exception as exc:
             message = await keeper.stop()
             await self._on_failure(run, queue, message, exc, max_attempts)
@@ -213,6 +219,12 @@ class MessageProcessor:
         ran = (now - run.job.started_utc).total_seconds() if run.job.started_utc else None
         self.app.metrics.job_finished(run.spec.name, JobStatus.ERROR, ran)
         self.app.metrics.job_poisoned(run.spec.name)
+
+    async def _defer(self, run: JobRun, queue: JobQueue, message: QueueMessage, delay: float) -> None:
+        """Queued again after ``delay`` seconds; the attempt is not counted (only crashes and failures are)."""
+        await run.save(status=JobStatus.QUEUED, attempts=max(run.job.attempts - 1, 0), started_utc=None)
+        await _quietly(queue.release(message, delay=delay), run.log)
+        run.log.debug("job deferred", extra={"delay_s": round(delay, 3)})
 
     async def _release_on_shutdown(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:
         """Give the job back without spending an attempt: status queued, attempts as before this one."""

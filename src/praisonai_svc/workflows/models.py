@@ -84,7 +84,8 @@ class StepRecord(BaseModel):
     # What a waiting step waits for: a child job, a file's extraction, a wake-up time, a retry.
     job_id: str | None = None
     file_id: str | None = None
-    wake_at: datetime | None = None
+    wake_at: datetime | None = None  # a ``delay`` step's end
+    retry_at: datetime | None = None  # a failed attempt's retry (exponential backoff)
     polls: int = 0
 
 

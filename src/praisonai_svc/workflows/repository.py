@@ -55,14 +55,15 @@ class WorkflowRepository:
     def __init__(self, records: RecordStore) -> None:
         self.records = records
 
-    async def get_workflow(self, workflow_id: str, *, tenant: str | None = None, check_tenant: bool = False,
+    async def get_workflow(self, workflow_id: str, *, tenant: str | None = None,
                            include_deleted: bool = False) -> Workflow:
+        """The workflow; WorkflowNotFound also when ``tenant`` is given and it belongs to another one."""
         try:
             record = await self.records.get(WORKFLOW, workflow_id)
         except RecordNotFound:
             raise WorkflowNotFound() from None
         workflow = Workflow.model_validate(record.body)
-        if check_tenant and workflow.tenant != tenant:
+        if tenant is not None and workflow.tenant != tenant:
             raise WorkflowNotFound()  # another tenant's ids reveal nothing
         if workflow.status is WorkflowStatus.DELETED and not include_deleted:
             raise WorkflowNotFound()
@@ -80,14 +81,14 @@ class WorkflowRepository:
         assert record is not None
         return Workflow.model_validate(record.body)
 
-    async def get_execution(self, execution_id: str, *, tenant: str | None = None,
-                            check_tenant: bool = False) -> tuple[Execution, Record]:
+    async def get_execution(self, execution_id: str, *,
+                            tenant: str | None = None) -> tuple[Execution, Record]:
         try:
             record = await self.records.get(EXECUTION, execution_id)
         except RecordNotFound:
             raise ExecutionNotFound() from None
         execution = Execution.model_validate(record.body)
-        if check_tenant and execution.tenant != tenant:
+        if tenant is not None and execution.tenant != tenant:
             raise ExecutionNotFound()
         return execution, record
 
