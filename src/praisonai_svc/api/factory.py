@@ -22,6 +22,7 @@ from praisonai_svc.logs import get_logger
 from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
 from praisonai_svc.security.receipts import RECEIPT_HEADER
+from praisonai_svc.workflows.file_triggers import install_file_triggers
 
 log = get_logger("api")
 
@@ -64,6 +65,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
                         "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
+        file_triggers = install_file_triggers(app, backend)  # uploads publish their events in this process
         worker_task = None
         if getattr(api.state, "embedded_worker", False):
             from praisonai_svc.worker import Worker
@@ -76,6 +78,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             with garbage_collection_tuned():
                 yield
         finally:
+            file_triggers()
             if worker_task is not None:
                 worker.stop()
                 await worker_task

@@ -20,7 +20,7 @@ def submission_model(app: ServiceApp) -> type[BaseModel]:
     payload_type: Any = dict[str, Any]
     for model in payload_types:
         payload_type = model | payload_type
-    names = tuple(app.services) or ("default",)
+    names = _submittable(app)
     service_type: Any = Literal[names]
     return create_model(
         "JobSubmission",
@@ -28,6 +28,11 @@ def submission_model(app: ServiceApp) -> type[BaseModel]:
         payload=(payload_type, Field(description="The job's input, validated against the service's model")),
         service=(service_type | None, Field(default=None, description="Which service runs it; default: first")),
     )
+
+
+def _submittable(app: ServiceApp) -> tuple[str, ...]:
+    """The services a client may name on /jobs: built-ins are reached through their own routes."""
+    return tuple(name for name, spec in app.services.items() if not spec.builtin) or ("default",)
 
 
 def enumerate_services(schema: dict[str, Any], names: tuple[str, ...]) -> None:
@@ -51,7 +56,7 @@ def install_openapi(api: FastAPI, app: ServiceApp) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(submission.pop("$defs", {}))
         components["JobSubmission"] = submission
-        enumerate_services(schema, tuple(app.services) or ("default",))
+        enumerate_services(schema, _submittable(app))
         from praisonai_svc.api.openapi_security import document_security
 
         document_security(schema, app.settings)

@@ -31,8 +31,10 @@ from praisonai_svc.workflows.views import (
 
 router = APIRouter(tags=["workflows"], dependencies=[Depends(require_access)])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No such workflow or execution (or another tenant's)")}
-INVALID: dict[int | str, dict[str, Any]] = {400: _error("Invalid workflow definition; the message names the step and field")}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("Not possible in the current state (inactive, paused, disabled, finished)")}
+INVALID: dict[int | str, dict[str, Any]] = {
+    400: _error("Invalid workflow definition; the message names the step and field")}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: _error("Not possible in the current state (inactive, paused, disabled, finished)")}
 Skip = Annotated[int, Query(ge=0, le=100_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 

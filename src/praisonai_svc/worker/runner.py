@@ -17,6 +17,7 @@ from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.worker.backoff import PollBackoff
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
+from praisonai_svc.workflows.runtime import WorkflowRuntime
 
 log = get_logger("worker")
 REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
@@ -67,6 +68,8 @@ class Worker:
         if self._backend is None:
             self._backend = await open_backend(self.settings)
         processor = MessageProcessor(self.app, self.backend)
+        workflows = WorkflowRuntime(self.app, self.backend, role="worker", scheduler=True)
+        await workflows.start()
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
@@ -76,6 +79,7 @@ class Worker:
                 await self._cycle(processor)
         finally:
             reaper.cancel()
+            await workflows.stop()
             for observer in observers:
                 observer.cancel()
             await self._drain()

@@ -61,7 +61,7 @@ class ExecutionEngine:
             return None
 
     async def _start(self, execution: Execution) -> float | None:
-        if execution.definition.overlap == "queue" and execution.trigger_type != "manual":
+        if execution.definition.overlap == "queue" and execution.trigger_type == "scheduled":
             ahead = [other for other in await self.repo.live_executions(execution.workflow_id, limit=50)
                      if other.id > execution.id and other.status is ExecutionStatus.RUNNING]
             if ahead and not execution.cancel_requested:
