@@ -12,17 +12,20 @@ from fastapi.responses import JSONResponse
 from praisonai_svc._version import __version__
 from praisonai_svc.api.deps import backend, service_app
 from praisonai_svc.errors import StorageError
+from praisonai_svc.workflows.health import scheduler_health
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 5.0
 READY_CACHE_SECONDS = 30.0
+SCHEDULER_CACHE_SECONDS = 5.0
 
 
 @router.get("/health", summary="Service information")
 async def health(request: Request) -> dict[str, Any]:
     app = service_app(request)
+    scheduler = await _scheduler_info(request)
     return {"status": "ok", "app": app.name, "version": __version__, "services": list(app.services),
-            "backend": backend(request).kind}
+            "backend": backend(request).kind, "scheduler": scheduler}
 
 
 @router.get("/live", summary="Liveness probe")
@@ -45,7 +48,24 @@ async def _storage_check(request: Request) -> str:
     return "ok"
 
 
-@router.get("/ready", summary="Readiness probe: 503 when storage or the worker is unusable",
+async def _scheduler_info(request: Request) -> dict[str, Any]:
+    """The cron scheduler's heartbeat, read at most once per SCHEDULER_CACHE_SECONDS (probes come every 15 s)."""
+    now = time.monotonic()
+    cached = getattr(request.app.state, "scheduler_info", None)
+    if cached is not None and now - cached[0] < SCHEDULER_CACHE_SECONDS:
+        return dict(cached[1])
+    app = service_app(request)
+    info = await scheduler_health(backend(request).records, app.settings.workflow_scheduler_lease_seconds)
+    request.app.state.scheduler_info = (now, info)
+    return info
+
+
+async def _scheduler_check(request: Request) -> str:
+    return str((await _scheduler_info(request))["state"])
+
+
+@router.get("/ready", summary="Readiness probe: 503 when storage or the worker is unusable, or the cron scheduler "
+            "has had no leader for twice its lease",
             responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> JSONResponse:
     checks: dict[str, str] = {"storage": await _storage_check(request)}
@@ -54,6 +74,7 @@ async def ready(request: Request) -> JSONResponse:
         checks["worker"] = "not managed by this process"
     else:
         checks["worker"] = "ok" if probe() else "down"
-    ok = checks["storage"] == "ok" and checks["worker"] != "down"
+    checks["scheduler"] = await _scheduler_check(request)
+    ok = checks["storage"] == "ok" and checks["worker"] != "down" and checks["scheduler"] != "leaderless"
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
                         status_code=200 if ok else 503, headers=None if ok else {"Retry-After": "5"})

@@ -25,6 +25,7 @@ from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.workflows.cron import CronError, due_between, next_due
 from praisonai_svc.workflows.definition import CronTrigger
+from praisonai_svc.workflows.health import status_record
 from praisonai_svc.workflows.ids import cron_execution_id, due_key
 from praisonai_svc.workflows.models import Workflow
 from praisonai_svc.workflows.repository import WORKFLOW
@@ -66,6 +67,7 @@ class CronScheduler:
         self._slots: dict[tuple[str, int], Slot] = {}
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._reported_at: datetime | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -82,6 +84,7 @@ class CronScheduler:
                 if now >= next_refresh:
                     await self._refresh_quietly(now)
                     next_refresh = now + timedelta(seconds=refresh_every)
+                    await self._heartbeat(now)
                 self._fire_due(utcnow())
                 self.status.last_tick = utcnow()
                 wake = min([slot.next_due for slot in self._slots.values()] + [next_refresh])
@@ -94,6 +97,22 @@ class CronScheduler:
                 await asyncio.wait(set(self._inflight), timeout=10)
             self.status.running = False
             log.info("cron scheduler stopped", extra={"fired": self.status.fired})
+
+    async def _heartbeat(self, now: datetime) -> None:
+        """The status record /health and /ready read; written at most once per lease period (idle cost)."""
+        every = timedelta(seconds=self.app.settings.workflow_scheduler_lease_seconds)
+        if self._reported_at is not None and now - self._reported_at < every:
+            return
+        status = self.status
+        next_due = min((s.next_due for s in self._slots.values()), default=None)
+        try:
+            await self.backend.records.replace(status_record(
+                instance=status.instance, last_tick=now, next_due=next_due,
+                scheduled_workflows=status.scheduled_workflows, fired=status.fired))
+        except StorageError as exc:
+            log.warning("could not write the scheduler heartbeat", extra={"error": str(exc)})
+            return
+        self._reported_at = now
 
     async def _refresh_quietly(self, now: datetime) -> None:
         try:
