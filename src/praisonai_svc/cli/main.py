@@ -13,6 +13,7 @@ from praisonai_svc.cli.poison import poison
 from praisonai_svc.cli.prune import prune
 from praisonai_svc.cli.serve import api, run, worker
 from praisonai_svc.cli.submit import submit
+from praisonai_svc.cli.workflows import workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -24,7 +25,7 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, deploy, logs, poison, prune):
+for command in (new, run, api, worker, submit, deploy, logs, poison, prune, workflows):
     cli.add_command(command)
 
 
