@@ -33,6 +33,7 @@ from praisonai_svc.workflows.use_cases import WorkflowService
 
 log = get_logger("workflows.scheduler")
 MAX_SLEEP_SECONDS = 30.0
+MAX_CATCH_UP = 100  # due times one slot fires in one tick after a stall (older ones wait for the next tick)
 
 
 @dataclass
@@ -172,17 +173,25 @@ class CronScheduler:
         log.warning("missed cron due times skipped", extra={"workflow_id": workflow.id, "count": count, "why": why})
 
     def _fire_due(self, now: datetime) -> None:
+        """Fire every due time that has come; a busy process that woke late still fires each one (within grace)."""
         for slot in self._slots.values():
-            if slot.next_due > now:
-                continue
-            due = slot.next_due
-            task = asyncio.create_task(self._fire(slot.workflow, due), name=f"cron-{slot.workflow.id[:12]}")
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            grace = timedelta(seconds=slot.workflow.definition.misfire_grace_seconds)
             try:
-                slot.next_due = next_due(slot.trigger.expression, slot.trigger.timezone, max(due, now))
+                if now - slot.next_due > grace:  # stalled past the grace: skip to the due times still in it
+                    self._log_skipped(slot.workflow, 1, f"late by more than {grace.total_seconds():g} s")
+                    slot.next_due = next_due(slot.trigger.expression, slot.trigger.timezone, now - grace)
+                fired = 0
+                while slot.next_due <= now and fired < MAX_CATCH_UP:
+                    self._spawn_fire(slot.workflow, slot.next_due)
+                    fired += 1
+                    slot.next_due = next_due(slot.trigger.expression, slot.trigger.timezone, slot.next_due)
             except CronError:
                 slot.next_due = now + timedelta(days=365)
+
+    def _spawn_fire(self, workflow: Workflow, due: datetime) -> None:
+        task = asyncio.create_task(self._fire(workflow, due), name=f"cron-{workflow.id[:12]}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
 
     async def _fire(self, workflow: Workflow, due: datetime) -> None:
         """Start the execution of ``workflow`` for ``due`` (once, whoever else tries too)."""
