@@ -33,4 +33,6 @@ echo
 .venv/bin/python bench/bench_core.py "$@" || { status=$?; echo "run.sh: bench_core.py failed ($status)" >&2; }
 echo
 .venv/bin/python bench/bench_azure.py "$@" || { status=$?; echo "run.sh: bench_azure.py failed ($status)" >&2; }
+echo
+.venv/bin/python bench/bench_workflows.py "$@" || { status=$?; echo "run.sh: bench_workflows.py failed ($status)" >&2; }
 exit "${status}"
