@@ -50,6 +50,7 @@ def lateness(due_times: int) -> None:
     print(f"[1] Scheduler lateness over {due_times} due times (every-2-seconds cron, 2 API + 2 worker processes)")
     with tempfile.TemporaryDirectory() as data:
         env = env_with(PRAISONAI_DATA_DIR=data, PRAISONAI_WORKFLOW_SCHEDULE_REFRESH_SECONDS="2",
+                       PRAISONAI_WORKER_POLL_INTERVAL_MIN="0.05",
                        PRAISONAI_WORKER_POLL_INTERVAL_MAX="0.5")
         ports = [free_port(), free_port()]
         with process([python(), "-m", "praisonai_svc", "api", NOOP, "--port", str(ports[0])], env,

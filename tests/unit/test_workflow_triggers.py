@@ -177,3 +177,38 @@ async def test_file_events_stay_in_their_tenant() -> None:
 def test_due_ids_are_stable_across_processes() -> None:
     due = datetime(2026, 12, 3, 18, 0, 2, 123456, tzinfo=UTC)
     assert cron_execution_id("wf", due) == cron_execution_id("wf", due.replace(microsecond=0))
+
+
+async def test_resume_after_a_crash_starts_at_the_first_unfinished_step() -> None:
+    from praisonai_svc.logs import job_logger
+    from praisonai_svc.workflows.engine import ExecutionEngine
+    from praisonai_svc.workflows.gateways import Gateways
+    from praisonai_svc.workflows.models import ExecutionStatus, StepRecord
+    from praisonai_svc.workflows.repository import WorkflowRepository
+
+    app = make_app()
+    assert app.backend is not None
+    service = WorkflowService(app, app.backend)
+    workflow = await service.create({"name": "Three", "steps": [
+        {"id": "one", "type": "log", "message": "one"}, {"id": "two", "type": "log", "message": "two"},
+        {"id": "three", "type": "log", "message": "three {{ steps.one.message }}"}]}, tenant=None)
+    execution = await service.trigger(workflow.id, {}, tenant=None)
+    repo = WorkflowRepository(app.backend.records)
+
+    def crashed_in_step_two(current: Any) -> Any:  # what a kill -9 inside step "two" leaves behind
+        now = utcnow()
+        current.status, current.started_at, current.phase, current.cursor = ExecutionStatus.RUNNING, now, "running", 1
+        current.steps = {"one": StepRecord(status="completed", attempt=1, result={"message": "one"}),
+                         "two": StepRecord(status="running", attempt=1, started_at=now)}
+        return current
+
+    await repo.change_execution(execution.id, crashed_in_step_two)
+    engine = ExecutionEngine(app, app.backend, Gateways(), job_logger("workflow-execution", "j", 2))
+    assert await engine.advance(execution.id) is None
+    done = await service.execution(execution.id, tenant=None)
+    assert done.status == "completed"
+    assert [entry.step for entry in done.log if entry.step] == ["two", "two", "three"]  # resumed, then ran on
+    assert done.steps["one"].attempt == 1 and done.steps["two"].attempt == 1  # same attempt, not a new one
+    assert done.steps["three"].result == {"message": "three one"}
+    assert await engine.advance(execution.id) is None  # a finished execution does nothing more
+    assert (await service.execution(execution.id, tenant=None)).log == done.log
