@@ -273,3 +273,45 @@ def test_health_shows_the_scheduler_and_ready_fails_without_a_leader() -> None:
         client.app.state.scheduler_info = None  # type: ignore[attr-defined]
         ready = client.get("/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["scheduler"] == "leaderless"
+
+
+class RecordingHttp:
+    """Stands in for the safe fetcher (not in this build): answers with the next status and records requests."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.requests: list[dict[str, Any]] = []
+
+    async def request(self, method: str, url: str, *, headers: dict[str, str], content: bytes | None,
+                      timeout: float, max_bytes: int) -> Any:
+        from praisonai_svc.workflows.gateways import HttpReply
+
+        self.requests.append({"method": method, "url": url, "headers": headers, "content": content})
+        status = self.statuses.pop(0) if self.statuses else 200
+        return HttpReply(status, b'{"ok": true}', "application/json")
+
+
+def test_http_step_signs_its_body_and_retries_server_errors() -> None:
+    from praisonai_svc.workflows.gateways import Gateways
+    from praisonai_svc.workflows.signing import verify
+
+    app = make_app()
+    http = RecordingHttp([503, 200, 400])
+    app._workflow_gateways = Gateways(http=http)  # type: ignore[attr-defined]
+    with TestClient(create_api(app, embedded_worker=True)) as client:
+        workflow = create(client, {"name": "Hook", "max_retries": 2, "steps": [
+            {"id": "up", "type": "job", "service": "upper", "payload": {"text": "deck"}},
+            {"id": "tell", "type": "http", "url": "https://hooks.example/x", "secret": "{{ trigger.key }}",
+             "body": {"url": "{{ steps.up.download_url }}", "text": "{{ steps.up.content }}"}}]})
+        done = wait_finished(client, trigger(client, workflow["id"], {"key": "s3cret"})["id"])
+        assert done["status"] == "completed" and done["steps"][1]["attempt"] == 2, done
+        assert done["steps"][1]["result"] == {"status_code": 200, "content_type": "application/json",
+                                              "body": {"ok": True}}
+        first, second = http.requests
+        assert first["content"] == second["content"] and b'"text":"DECK"' in second["content"]
+        assert verify("s3cret", second["headers"]["X-PraisonAI-Signature"], second["content"])
+        assert not verify("other", second["headers"]["X-PraisonAI-Signature"], second["content"])
+        assert second["headers"]["X-PraisonAI-Delivery"] == f"{done['id']}:tell"
+        refused = wait_finished(client, trigger(client, workflow["id"], {"key": "k"})["id"])
+        assert refused["status"] == "failed" and "answered HTTP 400" in refused["error_message"]
+        assert refused["retry_count"] == 0  # a 4xx is not retried
