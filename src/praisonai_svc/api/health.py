@@ -24,7 +24,9 @@ SCHEDULER_CACHE_SECONDS = 5.0
 async def health(request: Request) -> dict[str, Any]:
     app = service_app(request)
     scheduler = await _scheduler_info(request)
-    return {"status": "ok", "app": app.name, "version": __version__, "services": list(app.services),
+    builtins = [name for name, spec in app.services.items() if spec.builtin]
+    return {"status": "ok", "app": app.name, "version": __version__,
+            "services": [name for name in app.services if name not in builtins], "builtin_services": builtins,
             "backend": backend(request).kind, "scheduler": scheduler}
 
 
