@@ -55,6 +55,10 @@ class StorageUnavailable(StorageError):
     """The storage backend cannot be reached right now; retry shortly."""
 
 
+class Overloaded(PraisonSvcError):
+    """The API is too busy to take this request now; retry after Retry-After seconds."""
+
+
 class ConcurrencyConflict(StorageError):
     """Someone else changed this record first (ETag mismatch); re-read it and decide again."""
 

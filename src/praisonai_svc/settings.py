@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
     download_url_expiry_seconds: int = Field(3600, ge=1, description="Lifetime of signed download links.")
+    parse_threads: int = Field(
+        2, ge=1, le=32, description="Threads that parse request bodies, off the event loop (at most this many at once)."
+    )
+    parse_time_budget_seconds: float = Field(
+        5.0, gt=0, le=60, description="Longest a body may take to parse (400 past it; 503 if it waited this long)."
+    )
 
     # --- worker / job semantics ---
     max_job_duration_minutes: float = Field(10, gt=0, description="Hard time limit of one job attempt.")

@@ -9,6 +9,7 @@ from fastapi import Request
 from praisonai_svc.errors import PayloadError, PayloadTooLarge
 from praisonai_svc.models.job import JobRequest
 from praisonai_svc.safe_parse import parse_json, parse_yaml
+from praisonai_svc.yaml_limits import DeadlineExceeded
 
 JSON_TYPES = {"application/json", "text/json"}
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
@@ -29,8 +30,14 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_document(raw: bytes, content_type: str) -> Any:
-    """JSON or YAML by Content-Type; anything else is tried as JSON, then YAML."""
+def parse_document(raw: bytes, content_type: str, *, deadline: float | None = None,
+                   budget_seconds: float | None = None) -> Any:
+    """JSON or YAML by Content-Type; anything else is tried as JSON, then YAML.
+
+    CPU work chosen by the sender: the API calls it only through :class:`~praisonai_svc.api.parse_pool.ParsePool`,
+    off the event loop. ``deadline`` (:func:`time.monotonic`) bounds the parse (see :mod:`praisonai_svc.safe_parse`).
+    """
+    limits = {"deadline": deadline, "budget_seconds": budget_seconds}
     if not raw.strip():
         raise PayloadError('Empty body: send {"payload": {...}} as JSON or YAML.')
     try:
@@ -39,13 +46,15 @@ def parse_document(raw: bytes, content_type: str) -> Any:
         raise PayloadError("Body is not UTF-8 text.") from None
     media = content_type.split(";")[0].strip().lower()
     if media in JSON_TYPES:
-        return parse_json(text)
+        return parse_json(text, **limits)
     if media in YAML_TYPES:
-        return parse_yaml(text)
+        return parse_yaml(text, **limits)
     try:
-        return parse_json(text)
+        return parse_json(text, **limits)
+    except DeadlineExceeded:
+        raise
     except PayloadError:
-        return parse_yaml(text)
+        return parse_yaml(text, **limits)
 
 
 def to_job_request(document: Any, service: str | None) -> JobRequest:

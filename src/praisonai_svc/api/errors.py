@@ -16,6 +16,7 @@ from praisonai_svc.errors import (
     InvalidSignature,
     JobNotFound,
     JobNotReady,
+    Overloaded,
     PayloadError,
     PayloadTooLarge,
     PraisonSvcError,
@@ -36,6 +37,7 @@ _STATUS: list[tuple[type[PraisonSvcError], int]] = [
     (JobNotReady, 409),
     (InvalidSignature, 403),
     (StorageUnavailable, 503),
+    (Overloaded, 503),
     (AuthenticationFailed, 401),
     (RateLimited, 429),
 ]
