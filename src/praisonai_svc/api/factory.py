@@ -15,7 +15,7 @@ from praisonai_svc.api.auth import build_guard
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
-from praisonai_svc.api.parse_pool import ParsePool
+from praisonai_svc.api.parse_pool import ParsePool, gil_handed_over_often
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import open_backend
 from praisonai_svc.job_service import JobService
@@ -74,7 +74,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             api.state.worker_probe = lambda: not worker_task.done()
         log.info("api started", extra={"app": app.name, "services": list(app.services), "backend": backend.kind})
         try:
-            with garbage_collection_tuned():
+            with garbage_collection_tuned(), gil_handed_over_often():
                 yield
         finally:
             api.state.parse_pool.close()
