@@ -115,6 +115,8 @@ def parse_yaml(text: str, *, deadline: float | None = None, budget_seconds: floa
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1} column {where.column + 1}" if where else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if "maximum nesting depth" in problem:  # libyaml's own limit (1,000), met while it reads ahead
+            raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.") from None
         raise PayloadError(f"Malformed YAML{at}: {problem}.") from None
     # Make sure it is JSON-representable (dates, sets, binary and recursive aliases are not); this also turns
     # non-string mapping keys into strings, as JSON would.
