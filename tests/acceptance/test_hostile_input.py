@@ -140,7 +140,7 @@ def test_live_answers_while_large_yaml_bodies_are_parsed(tmp_path):
         while len(answers) < len(senders):
             before = len(answers)
             assert client.get("/live").status_code == 200
-            if 1 <= before and len(answers) < len(senders):
+            if before >= 1 and len(answers) < len(senders):
                 live_while_parsing += 1
         for sender in senders:
             sender.join()
