@@ -168,6 +168,11 @@ class Settings(BaseSettings):
     rate_limit_auth_failures_per_minute: int = Field(
         20, ge=0, description="Failed authentications per client address per minute before it gets 429 (0: no limit)."
     )
+    rate_limit_ipv6_prefix: int = Field(
+        64, ge=32, le=128,
+        description="IPv6 clients are counted per network of this prefix length (a subscriber usually has a whole "
+        "/64; 128: per address).",
+    )
     trusted_proxy_hops: int = Field(
         0, ge=0, le=10,
         description="Proxies in front of the API whose X-Forwarded-For entries are believed (Azure Container Apps: 1; "
