@@ -98,6 +98,10 @@ class Settings(BaseSettings):
         None, description="Key for /admin/* (header X-Admin-Key); unset: the admin endpoints answer 404."
     )
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_key: SecretStr | None = Field(
+        None, description="Key GET /metrics requires (Authorization: Bearer <key>); unset: /metrics is open to anyone "
+        "who reaches the port (deploy azure turns it off without one)."
+    )
     metrics_status_window: int = Field(
         1000, ge=0, le=100_000, description="Newest jobs counted by status on each /metrics scrape (0: off)."
     )
