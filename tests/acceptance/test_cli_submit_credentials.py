@@ -30,7 +30,7 @@ def recording_relay(target: list[str]) -> Iterator[tuple[str, list[dict[str, str
     seen: list[dict[str, str]] = []
 
     class Relay(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_GET(self) -> None:
             seen.append({name.lower(): value for name, value in self.headers.items()})
             with urllib.request.urlopen(target[0] + self.path) as upstream:  # no credentials of its own
                 body = upstream.read()
