@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
     download_url_expiry_seconds: int = Field(3600, ge=1, description="Lifetime of signed download links.")
+    body_read_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest a request body may take to arrive once the request started (408)."
+    )
     parse_threads: int = Field(
         2, ge=1, le=32, description="Threads that parse request bodies, off the event loop (at most this many at once)."
     )
