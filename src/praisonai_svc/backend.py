@@ -1,4 +1,4 @@
-"""The storage backend: the three ports bundled, chosen from settings.
+"""The storage backend: the ports bundled (jobs, queues, blobs, records, rate limits), chosen from settings.
 
 No connection string → the embedded ``local`` backend in ``PRAISONAI_DATA_DIR``; an Azure connection string
 or account URL → ``azure``. Adapters are imported lazily so the local path never imports the Azure SDK.
@@ -13,23 +13,28 @@ from dataclasses import dataclass, field
 from praisonai_svc.errors import StorageError
 from praisonai_svc.models.job import Job
 from praisonai_svc.ports import BlobStore, DuplicateJob, JobQueue, JobStore, RateLimiter
+from praisonai_svc.records import RecordStore
 from praisonai_svc.settings import Settings
 
 
 @dataclass
 class Backend:
-    """One storage backend: a job store, a blob store and a queue per service."""
+    """One storage backend: a job store, a blob store, a queue per service and a record store."""
 
     kind: str
     jobs: JobStore
     blobs: BlobStore
     queue_factory: Callable[[str], JobQueue]
+    records: RecordStore
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Adapters whose job store and queue share a database set this to do both in one transaction.
     atomic_submit: Callable[[Job, str], Awaitable[Job]] | None = None
     # Rate-limit counters in this backend's own storage, so that every replica shares them (None: the API
     # counts in its own process memory instead).
     rate_limiter: RateLimiter | None = None
+    # Give space back after the pruner removed records (local: incremental vacuum + WAL truncation; with
+    # True a full one-off VACUUM). None: the storage reclaims space itself (Azure).
+    compact: Callable[[bool], Awaitable[None]] | None = None
     _queues: dict[str, JobQueue] = field(default_factory=dict)
 
     def queue(self, name: str) -> JobQueue:
@@ -65,6 +70,7 @@ class Backend:
         """Raise StorageUnavailable if any part of the backend is unusable."""
         await self.jobs.check()
         await self.blobs.check()
+        await self.records.check()
         for queue in list(self._queues.values()):
             await queue.check()
 
@@ -73,6 +79,7 @@ class Backend:
             await queue.close()
         await self.jobs.close()
         await self.blobs.close()
+        await self.records.close()
         if self.rate_limiter is not None:
             await self.rate_limiter.close()
         for closer in self.closers:
@@ -82,9 +89,10 @@ class Backend:
 def memory_backend() -> Backend:
     """A fresh in-memory backend (tests and handler authors' tests)."""
     from praisonai_svc.adapters.memory import MemoryBlobStore, MemoryJobQueue, MemoryJobStore, MemoryRateLimiter
+    from praisonai_svc.adapters.memory_records import MemoryRecordStore
 
     return Backend("memory", MemoryJobStore(), MemoryBlobStore(), lambda _name: MemoryJobQueue(),
-                   rate_limiter=MemoryRateLimiter())
+                   MemoryRecordStore(), rate_limiter=MemoryRateLimiter())
 
 
 async def open_backend(settings: Settings) -> Backend:

@@ -108,3 +108,15 @@ class HandlerResultError(JobFailed):
 
 class JobTimeout(PraisonSvcError):
     """The job ran past its time limit."""
+
+
+class RecordNotFound(PraisonSvcError):
+    """No record with that kind and id exists."""
+
+
+class RecordExists(StorageError):
+    """A record with that kind and id already exists."""
+
+
+class RecordTooLarge(StorageError):
+    """The record's body is too large for the record store; keep large content in the blob store."""
