@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         2, ge=1, le=32, description="Threads that parse request bodies, off the event loop (at most this many at once)."
     )
     parse_time_budget_seconds: float = Field(
-        5.0, gt=0, le=60, description="Longest a body may take to parse (400 past it; 503 if it waited this long)."
+        10.0, gt=0, le=60, description="Longest a body may take to parse (400 past it; 503 if it waited this long)."
     )
 
     # --- worker / job semantics ---

@@ -56,7 +56,7 @@ CASES = [
 
 @pytest.fixture
 def local_service(tmp_path):
-    # A generous parse budget: on a busy test machine the 5 s default could end a large parse before its limit.
+    # A generous parse budget: on a busy test machine the 10 s default could end a large parse before its limit.
     env = {"PRAISONAI_DATA_DIR": str(tmp_path / "data"), "PRAISONAI_DOWNLOAD_URL_EXPIRY_SECONDS": "1",
            "PRAISONAI_PARSE_TIME_BUDGET_SECONDS": "60"}
     with running_service(HANDLERS, env, tmp_path / "logs") as svc:

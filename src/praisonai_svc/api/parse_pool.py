@@ -9,9 +9,9 @@ more); on the event loop it would stall every other request, ``/live`` included.
 * parsing holds the GIL most of the time, so the loop gets it only when a parse thread hands it over: the
   API asks for that every millisecond instead of CPython's default 5 ms (:func:`gil_handed_over_often`), and
   parse threads run at a lower OS priority, so on busy CPUs the kernel prefers the loop's thread. Measured
-  (bench/bench_parse_load.py): ``/live`` p99 under 50 ms while 4 clients send 1 MB YAML bodies in a loop;
-  with the defaults it was 180-400 ms;
-* each document has PRAISONAI_PARSE_TIME_BUDGET_SECONDS (default 5) once its parse starts; past it the parse
+  (bench/bench_parse_load.py, 2 CPUs): ``/live`` p99 ~40-50 ms while 4 clients send 1 MB YAML bodies in a
+  loop; with CPython's defaults it was 180-400 ms;
+* each document has PRAISONAI_PARSE_TIME_BUDGET_SECONDS (default 10) once its parse starts; past it the parse
   stops (YAML: at the next check, every 1,024 nodes) and the request is answered 400;
 * a body that waits for a thread longer than that budget is answered 503 with ``Retry-After`` without being
   parsed: the pool is busy, the document is not at fault;
