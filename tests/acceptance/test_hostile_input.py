@@ -116,6 +116,7 @@ YAML_FLOOD = b"payload: {a: [" + b",".join([b"1"] * 500_000) + b"]}"
 LARGEST_LEGAL_YAML = b"payload: {a: [" + b",".join([b"1"] * 199_995) + b"]}"  # 5 + 199,995 = the node limit
 
 
+@pytest.mark.timeout(600)  # four bodies of ~1 s of parsing each, one after the other: minutes on a busy machine
 def test_live_answers_while_large_yaml_bodies_are_parsed(tmp_path):
     """Finding 1: a 1 MB YAML body was parsed on the event loop, and /live did not answer until it was done.
 
