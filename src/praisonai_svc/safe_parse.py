@@ -8,7 +8,8 @@ their time budget (``deadline``, a :func:`time.monotonic` value).
 
 YAML is limited while it is composed (:mod:`praisonai_svc.yaml_limits`). JSON is parsed by the standard
 library's C parser, which is linear in the size of the text (~20 ms per MB on a slow CPU) and cannot be
-interrupted: its value count is taken from the text before parsing, the deadline is checked right after it.
+interrupted: its value count, depth and the deadline are checked right after it (the count only when the text
+has more separators than the limit allows), before anything is done with the value.
 The API runs both off the event loop (:mod:`praisonai_svc.api.parse_pool`).
 """
 
@@ -55,41 +56,34 @@ _CONTAINERS = (dict, list)
 
 
 def _walk(value: Any, check_text: bool) -> None:
-    """Depth of a parsed JSON value, and (when asked) that every string is valid Unicode."""
+    """Depth and value count (keys included) of a parsed JSON value, and (when asked) that every string is
+    valid Unicode. Only containers are visited one by one; their scalars are counted by ``len``."""
     stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 1
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.")
-        children = item.values() if isinstance(item, dict) else item
+        is_dict = isinstance(item, dict)
+        nodes += 2 * len(item) if is_dict else len(item)
+        if nodes > MAX_NODES:
+            raise PayloadError(f"JSON document has more than {MAX_NODES} values; refusing it. "
+                               "Send a smaller document.")
+        children = item.values() if is_dict else item
         if check_text:
-            for text in (*item, *children) if isinstance(item, dict) else children:
+            for text in (*item, *children) if is_dict else children:
                 if isinstance(text, str):
                     check_text_value(text)
         stack.extend((child, depth + 1) for child in children if child.__class__ in _CONTAINERS)
 
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-
-
-def _count_values(text: str) -> int:
-    """How many values (keys included) the JSON ``text`` holds, counted before parsing it.
-
-    Outside strings each value after the first follows exactly one ``[``, ``{``, ``,`` or ``:``. The count of
-    those characters in the whole text is an upper bound; only when it exceeds the limit are the strings taken
-    out (by one C-speed regular expression) to count exactly, so a long document of short strings is not
-    refused for the commas inside them.
-    """
-    def structural(source: str) -> int:
-        return 1 + source.count("[") + source.count("{") + source.count(",") + source.count(":")
-
-    bound = structural(text)
-    return bound if bound <= MAX_NODES else structural(_STRING.sub("", text))
+def _most_values(text: str) -> int:
+    """No JSON text holds more values than this: each one after the first follows a ``[``, ``{``, ``,`` or ``:``
+    (those inside strings make it an over-estimate, never an under-estimate)."""
+    return 1 + text.count("[") + text.count("{") + text.count(",") + text.count(":")
 
 
 def parse_json(text: str, *, deadline: float | None = None, budget_seconds: float | None = None) -> Any:
-    if _count_values(text) > MAX_NODES:
-        raise PayloadError(f"JSON document has more than {MAX_NODES} values; refusing it. Send a smaller document.")
     try:
         value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
     except RecursionError:
@@ -101,7 +95,8 @@ def parse_json(text: str, *, deadline: float | None = None, budget_seconds: floa
                            "string.") from exc
     check_deadline(deadline, budget_seconds)
     check_text = _SURROGATE_ESCAPE.search(text) is not None  # a lone surrogate can only come from an escape
-    if check_text or text.count("[") + text.count("{") > MAX_DEPTH:  # fewer brackets cannot nest too deep
+    # Cheap bounds from the text first: fewer brackets cannot nest too deep, fewer separators hold fewer values.
+    if check_text or text.count("[") + text.count("{") > MAX_DEPTH or _most_values(text) > MAX_NODES:
         _walk(value, check_text)
     return value
 
