@@ -31,6 +31,10 @@ class PayloadTooLarge(PayloadError):
     """The request body is larger than PRAISONAI_MAX_PAYLOAD_SIZE; nothing was queued."""
 
 
+class RequestTimeout(PayloadError):
+    """The request body did not arrive in time; nothing was queued. Send the whole body promptly."""
+
+
 class UnknownService(PayloadError):
     """The request names a service this app does not host."""
 
@@ -53,6 +57,10 @@ class StorageError(PraisonSvcError):
 
 class StorageUnavailable(StorageError):
     """The storage backend cannot be reached right now; retry shortly."""
+
+
+class Overloaded(PraisonSvcError):
+    """The API is too busy to take this request now; retry after Retry-After seconds."""
 
 
 class ConcurrencyConflict(StorageError):

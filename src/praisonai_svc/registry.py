@@ -21,6 +21,17 @@ from praisonai_svc.errors import ConfigError, HandlerResultError, PayloadError
 
 Handler = Callable[..., Any]
 _SERVICE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+# RFC 9110 §8.3.1 media type: token "/" token, then parameters ";" token "=" (token / quoted-string). No control
+# characters anywhere, so the value is always a safe Content-Type header (and a safe Azure rsct override).
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_QUOTED = r'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e]|\\[\t\x20-\x7e])*"'
+_MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|{_QUOTED}))*")
+MAX_MEDIA_TYPE_LENGTH = 255
+
+
+def is_media_type(text: str) -> bool:
+    """Whether ``text`` is a well-formed media type (``type/subtype`` with optional parameters)."""
+    return len(text) <= MAX_MEDIA_TYPE_LENGTH and _MEDIA_TYPE.fullmatch(text) is not None
 
 
 def normalize_service_name(name: str) -> str:
@@ -105,8 +116,11 @@ def coerce_output(value: Any) -> HandlerOutput:
     data, content_type, filename = value
     if not isinstance(data, bytes | bytearray | memoryview):
         raise HandlerResultError(f"Handler's first return value must be bytes, not {type(data).__name__}.")
-    if not isinstance(content_type, str) or "/" not in content_type:
-        raise HandlerResultError(f"Handler's content type must be a MIME type string, not {content_type!r}.")
+    if not isinstance(content_type, str) or not is_media_type(content_type):
+        raise HandlerResultError(
+            f"Handler's content type {content_type!r} is not a valid media type: return one such as "
+            "'application/pdf' or 'text/plain; charset=utf-8' (type/subtype, then optional ; name=value)."
+        )
     if not isinstance(filename, str) or not filename.strip():
         raise HandlerResultError(f"Handler's filename must be a non-empty string, not {filename!r}.")
     return HandlerOutput(bytes(data), content_type, filename)

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
     download_url_expiry_seconds: int = Field(3600, ge=1, description="Lifetime of signed download links.")
+    body_read_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest a request body may take to arrive once the request started (408)."
+    )
+    parse_threads: int = Field(
+        2, ge=1, le=32, description="Threads that parse request bodies, off the event loop (at most this many at once)."
+    )
+    parse_time_budget_seconds: float = Field(
+        10.0, gt=0, le=60, description="Longest a body may take to parse (400 past it; 503 if it waited this long)."
+    )
 
     # --- worker / job semantics ---
     max_job_duration_minutes: float = Field(10, gt=0, description="Hard time limit of one job attempt.")
@@ -115,6 +124,10 @@ class Settings(BaseSettings):
         None, description="Key for /admin/* (header X-Admin-Key); unset: the admin endpoints answer 404."
     )
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_key: SecretStr | None = Field(
+        None, description="Key GET /metrics requires (Authorization: Bearer <key>); unset: /metrics is open to anyone "
+        "who reaches the port (deploy azure turns it off without one)."
+    )
     metrics_status_window: int = Field(
         1000, ge=0, le=100_000, description="Newest jobs counted by status on each /metrics scrape (0: off)."
     )
@@ -194,6 +207,11 @@ class Settings(BaseSettings):
     )
     rate_limit_auth_failures_per_minute: int = Field(
         20, ge=0, description="Failed authentications per client address per minute before it gets 429 (0: no limit)."
+    )
+    rate_limit_ipv6_prefix: int = Field(
+        64, ge=32, le=128,
+        description="IPv6 clients are counted per network of this prefix length (a subscriber usually has a whole "
+        "/64; 128: per address).",
     )
     trusted_proxy_hops: int = Field(
         0, ge=0, le=10,

@@ -15,6 +15,7 @@ from praisonai_svc.api.auth import build_guard
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
+from praisonai_svc.api.parse_pool import ParsePool, gil_handed_over_often
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import open_backend
 from praisonai_svc.job_service import JobService
@@ -61,6 +62,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         backend = app.backend or await open_backend(app.settings)
         api.state.job_service = JobService(app, backend)
         api.state.security_guard = build_guard(app.settings, backend)
+        api.state.parse_pool = ParsePool(app.settings.parse_threads, app.settings.parse_time_budget_seconds)
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
                         "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
@@ -73,9 +75,10 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             api.state.worker_probe = lambda: not worker_task.done()
         log.info("api started", extra={"app": app.name, "services": list(app.services), "backend": backend.kind})
         try:
-            with garbage_collection_tuned():
+            with garbage_collection_tuned(), gil_handed_over_often():
                 yield
         finally:
+            api.state.parse_pool.close()
             if worker_task is not None:
                 worker.stop()
                 await worker_task

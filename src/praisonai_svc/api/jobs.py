@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from praisonai_svc.api.auth import principal_of, require_access
-from praisonai_svc.api.body import parse_document, read_limited, to_job_request
+from praisonai_svc.api.body import read_limited, to_job_request
 from praisonai_svc.api.deps import job_body, job_service, service_app
 from praisonai_svc.api.direct_route import DirectRoute
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
@@ -38,6 +38,7 @@ GUARDED: dict[int | str, dict[str, Any]] = {
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     **GUARDED, 400: _error("Malformed or invalid request; nothing queued"), 413: _error("Body too large"),
+    408: _error("The body did not arrive in time; nothing queued"),
 }
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(require_access)])
@@ -52,8 +53,9 @@ SERVICE_QUERY = {"name": "service", "in": "query", "required": False, "descripti
 
 async def submit_job(request: Request) -> Response:
     service: JobService = request.app.state.job_service
-    raw = await read_limited(request, service.app.settings.max_payload_size)
-    document = parse_document(raw, request.headers.get("content-type", ""))
+    settings = service.app.settings
+    raw = await read_limited(request, settings.max_payload_size, settings.body_read_timeout_seconds)
+    document = await request.app.state.parse_pool.parse(raw, request.headers.get("content-type", ""))
     named = request.query_params.get("service") if request.scope.get("query_string") else None  # parse only if any
     job_request = to_job_request(document, named)
     submission = await service.submit(job_request, tenant=principal_of(request).tenant)
