@@ -20,6 +20,8 @@ from praisonai_svc.errors import (
     PayloadTooLarge,
     PraisonSvcError,
     RateLimited,
+    ServiceDisabled,
+    ServiceNotFound,
     StorageUnavailable,
 )
 from praisonai_svc.logs import get_logger
@@ -36,6 +38,8 @@ _STATUS: list[tuple[type[PraisonSvcError], int]] = [
     (JobNotReady, 409),
     (InvalidSignature, 403),
     (StorageUnavailable, 503),
+    (ServiceDisabled, 503),
+    (ServiceNotFound, 404),
     (AuthenticationFailed, 401),
     (RateLimited, 429),
 ]

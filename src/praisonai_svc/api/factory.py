@@ -7,11 +7,11 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Iterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs
-from praisonai_svc.api.auth import build_guard
+from praisonai_svc.api import admin, downloads, health, jobs, services
+from praisonai_svc.api.auth import build_guard, require_access
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
@@ -21,6 +21,7 @@ from praisonai_svc.job_service import JobService
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
+from praisonai_svc.services.runtime import ServiceRuntime
 
 log = get_logger("api")
 
@@ -63,14 +64,19 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
                         "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
+        embedded = bool(getattr(api.state, "embedded_worker", False))
+        runtime = ServiceRuntime(app, backend, "all" if embedded else "api")
+        api.state.service_runtime = runtime
+        await runtime.start()
         worker_task = None
-        if getattr(api.state, "embedded_worker", False):
+        if embedded:
             from praisonai_svc.worker import Worker
 
-            worker = Worker(app, backend)
+            worker = Worker(app, backend, runtime=runtime)
             worker_task = asyncio.create_task(worker.run(), name="embedded-worker")
             api.state.worker_probe = lambda: not worker_task.done()
-        log.info("api started", extra={"app": app.name, "services": list(app.services), "backend": backend.kind})
+        log.info("api started", extra={"app": app.name, "services": app.registration_order,
+                                       "backend": backend.kind})
         try:
             with garbage_collection_tuned():
                 yield
@@ -78,6 +84,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             if worker_task is not None:
                 worker.stop()
                 await worker_task
+            api.state.abandoned = await runtime.close()
             if owns:
                 await backend.close()
 
@@ -87,7 +94,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
 def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     """The HTTP API of ``app``; with ``embedded_worker`` a worker runs inside the API process."""
     settings = app.settings
-    api = FastAPI(title=app.name, version=__version__, lifespan=_lifespan(app))
+    api = FastAPI(title=app.title, version=app.config.app.version or __version__, lifespan=_lifespan(app))
     api.state.service_app = app
     api.state.embedded_worker = embedded_worker
     cors = dict(
@@ -103,5 +110,10 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.include_router(health.router)
     api.include_router(admin.router)
     api.include_router(metrics_http.router)  # GET /metrics
+    api.include_router(services.router)  # GET /, /services; POST /services/{name}/start|stop|configure
+    for name, spec in app.background.items():  # each background service's own routes, after ours
+        if spec.service.router is not None:
+            api.include_router(spec.service.router, prefix=f"/services/{name}", tags=[f"service: {name}"],
+                               dependencies=[Depends(require_access), Depends(services.service_route_guard(name))])
     install_openapi(api, app)
     return api

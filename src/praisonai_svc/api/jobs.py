@@ -91,7 +91,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> JobPage:
-    name = service_app(request).service(service_name).name if service_name is not None else None
+    name = service_app(request).job_spec(service_name).name if service_name is not None else None
     page = await service.list(service=name, status=status, limit=limit, cursor=cursor,
                               tenant=principal_of(request).tenant)
     return JobPage(jobs=[job_body(request, job) for job in page.jobs], next_cursor=page.next_cursor)
