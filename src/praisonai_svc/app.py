@@ -242,7 +242,9 @@ class ServiceApp:
         """
         from praisonai_svc.supervisor import run_service
 
-        run_service(self, host=host, port=port, workers=self.settings.workers if workers is None else workers)
+        code = run_service(self, host=host, port=port, workers=self.settings.workers if workers is None else workers)
+        if code:
+            raise SystemExit(code)
 
     def __repr__(self) -> str:
         return f"ServiceApp({self.name!r}, services={list(self.services)})"
