@@ -152,7 +152,7 @@ def test_per_service_variables_are_not_unknown_settings(monkeypatch: pytest.Monk
 
 def test_explicit_config_file_must_exist_and_wins_over_the_neighbour(tmp_path: Path) -> None:
     app = make_app(tmp_path, "services: {video: {enabled: false}}\n", config_file=tmp_path / "missing.yaml")
-    with pytest.raises(ConfigError, match="missing.yaml"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml"):
         app.config  # noqa: B018
     other = tmp_path / "other.yaml"
     other.write_text("app: {title: Other}\n")
