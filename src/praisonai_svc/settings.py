@@ -119,7 +119,7 @@ class Settings(BaseSettings):
         None, ge=3, description="Lease of a runs_on='one' service's leader (file: server.leader_lease_seconds; 30)."
     )
     heartbeat_seconds: float | None = Field(
-        None, ge=1, description="How often each process reports its services (file: server.heartbeat_seconds; 30)."
+        None, ge=1, description="How often each process reports its services (file: server.heartbeat_seconds; 60)."
     )
 
     @field_validator("api_key", "cors_origins", mode="before")

@@ -30,7 +30,8 @@ async def test_control_changes_are_seen_by_other_processes(backend: Backend, twi
 async def test_concurrent_changes_are_never_lost(backend: Backend, twin_backend: Backend) -> None:
     stores = [ControlStore(backend.records), ControlStore(twin_backend.records)]
     await asyncio.gather(*(stores[i % 2].change(f"svc{i % 3}", f"who{i}", desired="stopped") for i in range(12)))
-    await asyncio.gather(stores[0].change("svc0", "a", config={"x": 1}), stores[1].change("svc0", "b", desired="running"))
+    await asyncio.gather(stores[0].change("svc0", "a", config={"x": 1}),
+                         stores[1].change("svc0", "b", desired="running"))
     final = (await stores[0].read_all())["svc0"]
     assert final.config == {"x": 1} and final.desired == "running"  # both fields landed
 

@@ -3,8 +3,8 @@
 One record per service (kind ``service_control``, id = the service name) holds what operators asked for:
 ``running`` or ``stopped``, and settings sent with ``POST /services/{name}/configure``. A service without a
 record wants what praisonai.yaml says (``autostart``). Every process keeps a :class:`ControlView`, a cached copy
-read with **one** request (a list of the kind); workers refresh it with their queue poll, at most
-:data:`BUSY_MAX_AGE_SECONDS` old whenever they are about to take a job.
+read with **one** request (a list of the kind), once per heartbeat interval; a worker also refreshes it when a
+poll has brought jobs and its copy is older than :data:`BUSY_MAX_AGE_SECONDS`, before it starts them.
 """
 
 from __future__ import annotations

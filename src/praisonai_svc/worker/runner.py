@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, open_backend
-from praisonai_svc.errors import StorageError
+from praisonai_svc.errors import LeaseLost, StorageError
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability.worker import start_worker_observers
 from praisonai_svc.ports import JobQueue, QueueMessage
@@ -23,6 +23,7 @@ from praisonai_svc.worker.reaper import reap_stuck_jobs
 
 log = get_logger("worker")
 REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
+STOPPED_RELEASE_DELAY_SECONDS = 5.0  # jobs received for a service stopped meanwhile reappear after this
 
 
 @dataclass
@@ -140,12 +141,11 @@ class Worker:
             pending.cancel()
 
     async def _active_services(self) -> list[HandlerSpec]:
-        """The job services that may start jobs now, from a control state at most BUSY_MAX_AGE_SECONDS old.
+        """The job services whose queues this worker polls: not stopped as far as its control copy knows.
 
-        Read with the poll (piggyback): an idle worker polls rarely, so it reads rarely; a busy one re-reads
-        every few seconds. A stopped service's queue is not polled at all: its jobs stay queued.
+        A stopped service's queue is not polled at all, so its jobs stay queued. The copy may be old here; it
+        is refreshed before a received job starts (:meth:`_may_start`).
         """
-        await self.runtime.refresh_control(BUSY_MAX_AGE_SECONDS)
         active = [spec for spec in self.app.services.values() if self.runtime.accepts_jobs(spec.name)]
         for name, tasks in self._by_service.items():
             if tasks and not self.runtime.accepts_jobs(name) and name not in self._stop_timers:
@@ -188,9 +188,30 @@ class Worker:
             return 0
         if not messages:
             self.stats.empty_polls += 1
+            return 0
+        if not await self._may_start(spec, queue, messages):
+            return 0
         for message in messages:
             self._spawn(spec, message, processor)
         return len(messages)
+
+    async def _may_start(self, spec: HandlerSpec, queue: JobQueue, messages: list[QueueMessage]) -> bool:
+        """Whether ``spec`` may start the jobs just received, by a control copy at most BUSY_MAX_AGE_SECONDS old.
+
+        The control state is read only here, with jobs in hand and a stale copy (piggyback on the poll): an
+        idle worker never reads it for its polls, a busy one at most every few seconds. A stop therefore
+        reaches every worker before its next job start, within BUSY_MAX_AGE_SECONDS. Jobs of a service stopped
+        meanwhile go back to the queue untouched (still ``queued``, no attempt spent).
+        """
+        await self.runtime.refresh_control(BUSY_MAX_AGE_SECONDS)
+        if self.runtime.accepts_jobs(spec.name):
+            return True
+        for message in messages:
+            with contextlib.suppress(StorageError, LeaseLost):
+                await queue.release(message, delay=STOPPED_RELEASE_DELAY_SECONDS)
+        log.info("service stopped: received jobs go back to the queue", extra={"service": spec.name,
+                                                                                "jobs": len(messages)})
+        return False
 
     async def _let_slots_free_up(self) -> None:
         """Wait up to REFILL_WINDOW_SECONDS for a quarter of the slots to be free, then receive for all of them.
