@@ -239,3 +239,13 @@ def test_shutdown_stops_background_services(make_client: Callable[..., TestClien
     client.__exit__(None, None, None)
     assert ticker.state == ServiceState.STOPPED
     assert client.app.state.abandoned == []  # type: ignore[attr-defined]
+
+
+def test_api_prefix_serves_every_route_under_it(tmp_path: Path) -> None:
+    app = make_app(tmp_path, api_prefix="/api")
+    with TestClient(create_api(app, embedded_worker=True)) as client:
+        created = client.post("/api/jobs?service=other", json={"payload": {"n": 1}})
+        assert created.status_code == 202 and created.headers["location"].startswith("/api/jobs/")
+        assert wait_status(client, created.json()["job_id"])["status"] == "done"
+        assert client.get(created.headers["location"]).json()["download_url"].startswith("http://testserver/api/")
+        assert client.get("/api/services/other").json()["state"] == "running"

@@ -8,6 +8,7 @@ import gc
 from collections.abc import AsyncIterator, Iterator
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
 from praisonai_svc.api import admin, downloads, health, jobs, services
@@ -52,6 +53,21 @@ def garbage_collection_tuned() -> Iterator[None]:
     finally:
         gc.set_threshold(*previous)
         gc.unfreeze()
+
+
+class ApiPrefix:
+    """server.api_prefix / PRAISONAI_API_PREFIX: every route is served under the prefix, and links and /docs
+    include it (a proxy that strips the prefix before forwarding works too). This is the ASGI ``root_path``,
+    set unless the server already set one (``uvicorn --root-path``)."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not scope.get("root_path"):
+            scope["root_path"] = self.prefix
+        await self.app(scope, receive, send)
 
 
 def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
@@ -103,6 +119,8 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
         max_age=600,
     )
     api.add_middleware(EdgeMiddleware, service=app, cors=cors)  # security headers, CORS, request metrics
+    if app.config.server.api_prefix:
+        api.add_middleware(ApiPrefix, prefix=app.config.server.api_prefix)
     install_error_handlers(api)
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
     api.include_router(jobs.router)

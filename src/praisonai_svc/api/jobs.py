@@ -57,7 +57,7 @@ async def submit_job(request: Request) -> Response:
     if not submission.created:
         return Response(body, status_code=200, media_type="application/json")
     return Response(body, status_code=202, media_type="application/json",
-                    headers={"Location": f"/jobs/{submission.job.job_id}"})
+                    headers={"Location": f"{request.scope.get('root_path', '')}/jobs/{submission.job.job_id}"})
 
 
 def add_submit_route(api: FastAPI) -> None:
