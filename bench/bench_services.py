@@ -3,8 +3,8 @@
 1. Idle cost on Azurite: storage requests per minute of each idle process, counted from Azurite's access log,
    split into the services feature's own (the records table: control state, heartbeats, leases) and the job
    queue polls. Three processes run at once, each on its own table/queue names so that every request is
-   attributable: an API hosting a background service, a worker, and a worker that leads a ``runs_on="one"``
-   service. Target: <= 4 requests per minute per process.
+   attributable: an API hosting a background service, workers with one and with two job services, and a worker
+   that leads a ``runs_on="one"`` service. Target: <= 4 requests per minute per process.
 2. Stop latency: ``run --workers 2`` on the local backend, ``ppt`` jobs arriving steadily; seconds from
    ``POST /services/ppt/stop`` to the last ``started_utc`` of any ppt job. p100 over 20 trials (target <= 5 s).
 3. Leader takeover after ``kill -9`` of the leader (an API and two workers compete), on local and on Azurite,
@@ -81,16 +81,17 @@ def azure_env(azurite: AzuriteHandle, tag: str, **extra: str) -> dict[str, str]:
 def idle_cost(workdir: Path, window: float) -> None:
     print("== 1. Idle storage requests per minute per process (Azurite access log)")
     with start_azurite(workdir / "azurite-idle") as azurite, ExitStack() as stack:
-        roles = {
-            "api (hosts a background service)": ("api", "api"),
-            "worker (two job services)": ("worker", "api"),
-            "worker leading a runs_on='one' service": ("worker", "one"),
+        roles = {  # label: (command, where the ticker runs, job services)
+            "api (hosts a background service)": ("api", "api", "1"),
+            "worker (one job service)": ("worker", "api", "0"),
+            "worker (two job services)": ("worker", "api", "1"),
+            "worker leading a runs_on='one' service": ("worker", "one", "0"),
         }
         tags: dict[str, str] = {}
-        for label, (command, runs_on) in roles.items():
+        for label, (command, runs_on, second) in roles.items():
             tag = uuid.uuid4().hex[:10]
             tags[label] = tag
-            env = azure_env(azurite, tag, BENCH_TICKER_RUNS_ON=runs_on)
+            env = azure_env(azurite, tag, BENCH_TICKER_RUNS_ON=runs_on, BENCH_SECOND_SERVICE=second)
             args = [python(), "-m", "praisonai_svc", command, str(APP)]
             if command == "api":
                 args += ["--port", str(free_port())]

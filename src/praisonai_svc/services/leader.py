@@ -8,8 +8,9 @@ storage.
 
 Clocks: the expiry is wall-clock time written by the holder and compared by the others with their own clocks.
 We assume clocks agree within :data:`SKEW_MARGIN_SECONDS` (NTP-synchronised hosts, as on Azure). The holder
-therefore stops trusting its lease that much *before* the expiry, measured on its own monotonic clock from the
-moment it sent the renewal: if it could not renew by then, it stops the service before anyone may take over.
+renews at half the lease (retrying every second after a failure) and stops trusting its lease that much
+*before* the expiry, measured on its own monotonic clock from the moment it sent the renewal: if it could not
+renew by then, it stops the service before anyone may take over.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class LeaderLease:
 
     @property
     def renew_every(self) -> float:
-        return self.ttl / 3
+        """Half the lease: with the skew margin, a failed renewal still leaves time for quick retries."""
+        return self.ttl / 2
 
     def _record(self, etag: str | None) -> Record:
         body = {"holder": self.holder, "expires_at": time.time() + self.ttl}
@@ -102,7 +104,7 @@ class LeaderLease:
             return self._lost(state)
 
     def next_claim_in(self) -> float:
-        """Seconds until the next :meth:`claim`: renew at a third of the lease; else look again at its expiry."""
+        """Seconds until the next :meth:`claim`: renew at half the lease; else look again at its expiry."""
         if self._etag is not None:
             return self.renew_every
         wait = self.seen.expires_at - time.time()

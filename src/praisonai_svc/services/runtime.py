@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 log = get_logger("services")
 JobStates = Callable[[], dict[str, ServiceState]]
+LEASE_RETRY_SECONDS = 1.0  # after a failed lease claim; the lease still has (lease / 2 - skew margin) to go
 
 
 class ServiceRuntime:
@@ -168,10 +169,11 @@ class ServiceRuntime:
             if self.wants_running(name):
                 try:
                     await lease.claim()
+                    delay = lease.next_claim_in()
                 except StorageError as exc:
                     log.warning("lease renewal failed", extra={"service": name, "error": str(exc)})
+                    delay = LEASE_RETRY_SECONDS
                 await self._converge(name, spec, may_run=lease.held)
-                delay = lease.next_claim_in()
             else:
                 await self._converge(name, spec, may_run=False)
                 with contextlib.suppress(StorageError):
