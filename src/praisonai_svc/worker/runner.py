@@ -144,8 +144,12 @@ class Worker:
         """The job services whose queues this worker polls: not stopped as far as its control copy knows.
 
         A stopped service's queue is not polled at all, so its jobs stay queued. The copy may be old here; it
-        is refreshed before a received job starts (:meth:`_may_start`).
+        is refreshed before a received job starts (:meth:`_may_start`), and, while a service is stopped, once
+        per poll cycle at most every BUSY_MAX_AGE_SECONDS, so that a start reaches idle workers quickly too.
         """
+        runtime = self.runtime
+        if any(runtime.enabled(name) and not runtime.accepts_jobs(name) for name in self.app.services):
+            await runtime.refresh_control(BUSY_MAX_AGE_SECONDS)
         active = [spec for spec in self.app.services.values() if self.runtime.accepts_jobs(spec.name)]
         for name, tasks in self._by_service.items():
             if tasks and not self.runtime.accepts_jobs(name) and name not in self._stop_timers:
