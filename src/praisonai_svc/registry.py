@@ -12,6 +12,7 @@ import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -49,6 +50,8 @@ class HandlerSpec:
     description: str = ""
     concurrency: int | None = None  # most jobs of this service one worker process runs at once (None: no cap)
     config_model: type[BaseModel] | None = None  # its own keys in praisonai.yaml → context.config
+    retention: timedelta | None = None  # overrides PRAISONAI_JOB_RETENTION for this service
+    idempotency_window: timedelta | None = None  # overrides PRAISONAI_IDEMPOTENCY_WINDOW for this service
 
     def validate_payload(self, payload: dict[str, Any]) -> Any:
         """Return what the handler receives; raise :class:`PayloadError` with every problem listed."""

@@ -22,6 +22,7 @@ from praisonai_svc.job_service import JobService
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
+from praisonai_svc.security.receipts import RECEIPT_HEADER
 from praisonai_svc.services.runtime import ServiceRuntime
 
 log = get_logger("api")
@@ -115,8 +116,8 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.state.embedded_worker = embedded_worker
     cors = dict(
         allow_origins=settings.cors_origins, allow_credentials=False, allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "X-API-Key", "Authorization"], expose_headers=["Location", "Retry-After"],
-        max_age=600,
+        allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        expose_headers=["Location", "Retry-After", RECEIPT_HEADER], max_age=600,
     )
     api.add_middleware(EdgeMiddleware, service=app, cors=cors)  # security headers, CORS, request metrics
     if app.config.server.api_prefix:
