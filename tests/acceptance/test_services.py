@@ -54,6 +54,12 @@ def run_workers_2(backend_env: dict[str, str], tmp_path: Path) -> Iterator[Servi
         service.stop()
 
 
+def services_cli(service: Service, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``praisonai-svc services ARGS --url <the service>``."""
+    return subprocess.run([*CLI, "services", *args, "--url", service.url], env=env or service.env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
 def describe(client: httpx.Client, name: str) -> dict[str, Any]:
     body: dict[str, Any] = client.get(f"/services/{name}").json()
     return body
@@ -72,8 +78,13 @@ def test_stopped_job_service_queues_until_started(run_workers_2: Service) -> Non
 
         assert client.post("/services/work/stop").status_code == 401
         assert client.post("/services/work/stop", headers={"X-Admin-Key": "wrong"}).status_code == 401
-        stopped = client.post("/services/work/stop", headers=ADMIN)
-        assert stopped.json() == {"status": "stopped", "service": "work"}
+        without_key = {k: v for k, v in run_workers_2.env.items() if k != "PRAISONAI_ADMIN_KEY"}
+        refused = services_cli(run_workers_2, "stop", "work", env=without_key)
+        assert refused.returncode != 0 and "HTTP 401" in refused.stderr
+        stopped = services_cli(run_workers_2, "stop", "work")  # PRAISONAI_ADMIN_KEY from the environment
+        assert stopped.returncode == 0 and "work: stopped" in stopped.stdout, stopped.stderr
+        listed = services_cli(run_workers_2, "list")
+        assert listed.returncode == 0 and "ticker" in listed.stdout and "broken" in listed.stdout, listed.stderr
         poll(lambda: all(i["state"] == "stopped" for i in describe(client, "work")["instances"]
                          if i["role"] == "worker"), 30, "workers never reported work stopped")
 
