@@ -51,7 +51,9 @@ class ServiceDirectory:
     def _instances(self, name: str, live: list[Instance]) -> list[dict[str, Any]]:
         found = []
         own = self.runtime.instance.instance_id
-        for instance in live:
+        # This process answers, so it is alive whatever the age of its last heartbeat (a loaded machine).
+        others = [instance for instance in live if instance.instance_id != own]
+        for instance in [self.runtime.instance, *others]:
             report = self.runtime.states().get(name) if instance.instance_id == own else instance.services.get(name)
             if report is not None:
                 found.append({"instance_id": instance.instance_id, "role": instance.role, "host": instance.host,

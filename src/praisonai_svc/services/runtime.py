@@ -6,8 +6,9 @@
 * writes this process's heartbeat every ``heartbeat_seconds``;
 * at shutdown stops its services in reverse registration order within ``closing_timeout_seconds``.
 
-Idle cost: one heartbeat and at most one control read per heartbeat interval (a worker's poll refreshes the
-control copy instead, so its own loop does not read again); leaders add their lease renewals.
+Idle cost: one heartbeat per heartbeat interval, and one control read per interval in a process that hosts a
+background service (a worker reads the control state with its poll instead, only when it has jobs to start or a
+service is stopped); leaders add their lease renewals.
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ class ServiceRuntime:
             change = self.control.next_change()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(change.wait(), self.heartbeat_seconds)
-            await self.control.refresh(self.heartbeat_seconds * 0.9)
+            if self.hosted:  # nothing here acts on the control state otherwise (a worker reads it with its poll)
+                await self.control.refresh(self.heartbeat_seconds * 0.9)
             await self.apply()
             if time.monotonic() - self._last_beat >= self.heartbeat_seconds * 0.95:
                 await self._beat()
