@@ -10,7 +10,7 @@
 3. Leader takeover after ``kill -9`` of the leader (an API and two workers compete), on local and on Azurite,
    from the kill to the successor's first tick, with the default 30 s lease.
 
-Run: .venv/bin/python bench/bench_services.py [--quick] [--trials N] [--lease SECONDS]
+Run: .venv/bin/python bench/bench_services.py [--quick] [--trials N] [--lease SECONDS] [--only idle,stop,takeover]
 """
 
 from __future__ import annotations
@@ -258,13 +258,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs (less stable figures)")
     parser.add_argument("--trials", type=int, default=None, help="stop-latency trials (default 20; quick 5)")
     parser.add_argument("--lease", type=float, default=30.0, help="leader lease seconds (default 30)")
+    parser.add_argument("--only", default="idle,stop,takeover", help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
     trials = args.trials or (5 if args.quick else 20)
+    parts = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-services-") as tmp:
         workdir = Path(tmp)
-        idle_cost(workdir, window=60.0 if args.quick else 180.0)
-        stop_latency(workdir, trials)
-        leader_takeover(workdir, 1 if args.quick else 2, args.lease)
+        if "idle" in parts:
+            idle_cost(workdir, window=60.0 if args.quick else 180.0)
+        if "stop" in parts:
+            stop_latency(workdir, trials)
+        if "takeover" in parts:
+            leader_takeover(workdir, 1 if args.quick else 2, args.lease)
 
 
 if __name__ == "__main__":
