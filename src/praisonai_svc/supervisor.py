@@ -115,5 +115,6 @@ def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = 
         serve_http(api, host, port)
     finally:
         if group is not None:
-            code = group.stop(max(settings.shutdown_grace_seconds, app.config.server.closing_timeout_seconds))
+            # a worker drains its jobs (the grace), then stops its services (closing_timeout_seconds)
+            code = group.stop(settings.shutdown_grace_seconds + app.config.server.closing_timeout_seconds)
     return EXIT_ABANDONED if getattr(api.state, "abandoned", None) else code
