@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from praisonai_svc._version import __version__
 from praisonai_svc.api.auth import guard_for, require_access
 from praisonai_svc.api.deps import service_app
+from praisonai_svc.api.jobs import GUARDED
+from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.errors import ServiceDisabled, ServiceNotRunning
 from praisonai_svc.security.client_ip import client_ip
 from praisonai_svc.services.directory import ServiceDirectory
@@ -26,6 +28,7 @@ from praisonai_svc.services.state import IllegalTransition, ServiceState
 router = APIRouter(tags=["services"])
 CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong X-Admin-Key"},
+    503: {"description": "Storage unavailable; retry after Retry-After seconds"},
     403: {"description": "No admin key configured and the client is not on this machine"},
     404: {"description": "No such service"},
     409: {"description": "Not possible in the service's current state (the detail names it)"},
@@ -84,7 +87,8 @@ def _conflict(exc: IllegalTransition) -> HTTPException:
 
 
 @router.get("/", summary="The app and its services' states (a browser asking for HTML goes to /docs)",
-            dependencies=[Depends(require_access)])
+            dependencies=[Depends(require_access)], openapi_extra=GUARDED_EXTRA,
+            responses={**GUARDED, 307: {"description": "To /docs, for a client that asks for HTML"}})
 async def root(request: Request, services: Directory) -> Response:
     if "text/html" in request.headers.get("accept", "") and "json" not in request.headers.get("accept", ""):
         return RedirectResponse("/docs", status_code=307)
@@ -98,13 +102,13 @@ async def root(request: Request, services: Directory) -> Response:
 
 
 @router.get("/services", summary="Every service: kind, state, desired state, instances",
-            dependencies=[Depends(require_access)])
+            dependencies=[Depends(require_access)], responses=GUARDED, openapi_extra=GUARDED_EXTRA)
 async def list_services(services: Directory) -> dict[str, Any]:
     return {"services": await services.describe_all()}
 
 
 @router.get("/services/{name}", summary="One service", dependencies=[Depends(require_access)],
-            responses={404: {"description": "No such service"}})
+            responses={**GUARDED, 404: {"description": "No such service"}}, openapi_extra=GUARDED_EXTRA)
 async def get_service(name: str, services: Directory) -> dict[str, Any]:
     return await services.describe(name)
 
