@@ -169,3 +169,21 @@ def test_no_file_means_defaults(tmp_path: Path) -> None:
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"<config>:2: not valid YAML"):
         parse_document("a: 1\nb: x: y\n")
+
+
+class Needs(BaseModel):
+    endpoint: str
+
+
+class NeedsConfig(Ticker):
+    config_model = Needs
+
+
+def test_a_service_with_required_settings_may_wait_for_configure(tmp_path: Path) -> None:
+    app = make_app(tmp_path, "services: {}\n")
+    app.register_service(NeedsConfig, "printer")
+    assert app.config.options("printer").config is None  # no error: it will need POST /services/printer/configure
+    app = make_app(tmp_path, "services:\n  printer: {endpoin: x}\n")
+    app.register_service(NeedsConfig, "printer")
+    with pytest.raises(ConfigError, match="endpoint"):
+        app.config  # noqa: B018

@@ -142,6 +142,8 @@ def _service_options(
                 "one (config_model=...) to have settings of its own."
             )
         config: Any = None
+    elif not own and any(field.is_required() for field in model.model_fields.values()):
+        config = None  # not configured yet: it waits for POST /services/<name>/configure (requires_configuration)
     else:
         config = _validate(model, own, doc, "services", name)
     return ServiceOptions(config=config, **section.model_dump())

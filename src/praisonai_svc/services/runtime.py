@@ -124,7 +124,7 @@ class ServiceRuntime:
         if spec.name in self._applied_config and self._applied_config[spec.name] == config:
             return
         self._applied_config[spec.name] = config
-        if config is not None or spec.service.config_model is not None:
+        if config is not None:
             try:
                 spec.service.configure(config)
             except (ValidationError, ValueError) as exc:
