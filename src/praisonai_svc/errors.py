@@ -39,6 +39,18 @@ class UnknownService(PayloadError):
     """The request names a service this app does not host."""
 
 
+class ServiceDisabled(PraisonSvcError):
+    """The service is disabled (enabled: false in praisonai.yaml); nothing was queued."""
+
+
+class ServiceNotRunning(ServiceDisabled):
+    """The service is not running in this process right now; start it, or try again shortly."""
+
+
+class ServiceNotFound(PraisonSvcError):
+    """This app has no service of that name."""
+
+
 class JobNotFound(PraisonSvcError):
     """No job with that id exists."""
 

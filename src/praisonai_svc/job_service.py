@@ -13,7 +13,7 @@ from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotFound, JobNotReady, StorageError, StorageUnavailable
+from praisonai_svc.errors import JobNotFound, JobNotReady, ServiceDisabled, StorageError, StorageUnavailable
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
@@ -48,7 +48,10 @@ class JobService:
 
         Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs.
         """
-        spec = self.app.service(request.service)
+        spec = self.app.job_spec(request.service)
+        if not self.app.config.options(spec.name).enabled:
+            raise ServiceDisabled(f"Service '{spec.name}' is disabled (enabled: false in praisonai.yaml); "
+                                  "nothing was queued. Enable it there and restart.")
         spec.validate_payload(request.payload)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"

@@ -59,6 +59,8 @@ class HandlerSpec:
     timeout_seconds: float | None = None
     max_attempts: int | None = None
     description: str = ""
+    concurrency: int | None = None  # most jobs of this service one worker process runs at once (None: no cap)
+    config_model: type[BaseModel] | None = None  # its own keys in praisonai.yaml → context.config
     retention: timedelta | None = None  # overrides PRAISONAI_JOB_RETENTION for this service
     idempotency_window: timedelta | None = None  # overrides PRAISONAI_IDEMPOTENCY_WINDOW for this service
 
@@ -92,12 +94,18 @@ def _payload_model(func: Handler) -> tuple[type[BaseModel] | None, bool]:
     return model, len(params) == 2
 
 
-def make_spec(func: Handler, name: str, queue_name: str, **options: Any) -> HandlerSpec:
+def check_service_name(name: str) -> str:
+    """``name`` normalised, or ConfigError when it cannot name a service (queue names are made from it)."""
     service = normalize_service_name(name)
     if not _SERVICE_NAME.match(service):
         raise ConfigError(
             f"Service name {name!r} is not usable: use 1-40 lowercase letters, digits and hyphens."
         )
+    return service
+
+
+def make_spec(func: Handler, name: str, queue_name: str, **options: Any) -> HandlerSpec:
+    service = check_service_name(name)
     model, wants_context = _payload_model(func)
     return HandlerSpec(
         name=service, func=func, is_async=inspect.iscoroutinefunction(func), payload_model=model,

@@ -25,6 +25,8 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 _KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
 DEPLOY_ENV_PREFIX = "PRAISONAI_DEPLOY_"
+# One key of one service in praisonai.yaml: PRAISONAI_SERVICES__<SERVICE>__<KEY> (docs/services.md).
+SERVICES_ENV_PREFIX = "PRAISONAI_SERVICES__"
 
 
 def _split_csv(value: Any) -> Any:
@@ -139,6 +141,21 @@ class Settings(BaseSettings):
     )
     queue_report_interval_seconds: float = Field(
         60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
+    )
+
+    # --- the app's YAML file and service lifecycle (docs/services.md); unset: praisonai.yaml's value ---
+    config_file: Path | None = Field(
+        None, description="The app's YAML file (default: praisonai.yaml beside the handlers file, if any)."
+    )
+    api_prefix: str | None = Field(None, description="Path prefix of every route (file: server.api_prefix; '').")
+    closing_timeout_seconds: float | None = Field(
+        None, gt=0, description="How long services may take to stop (file: server.closing_timeout_seconds; 60)."
+    )
+    leader_lease_seconds: float | None = Field(
+        None, ge=3, description="Lease of a runs_on='one' service's leader (file: server.leader_lease_seconds; 30)."
+    )
+    heartbeat_seconds: float | None = Field(
+        None, ge=1, description="How often each process reports its services (file: server.heartbeat_seconds; 60)."
     )
 
     @field_validator("api_key", "cors_origins", "site_keys", mode="before")
@@ -270,7 +287,9 @@ class Settings(BaseSettings):
 def _check_unknown_env(environ: dict[str, str]) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | _KNOWN_EXTRA
     for name in environ:
-        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(DEPLOY_ENV_PREFIX):
+        if name.startswith((DEPLOY_ENV_PREFIX, SERVICES_ENV_PREFIX)):
+            continue  # deploy options, and per-service overrides of praisonai.yaml (appconfig/schema.py)
+        if name.startswith(ENV_PREFIX) and name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" Did you mean {close[0]}?" if close else ""
             raise ConfigError(f"Unknown setting {name}.{hint} See docs/configuration.md for the full list.")

@@ -23,6 +23,8 @@ from praisonai_svc.errors import (
     PraisonSvcError,
     RateLimited,
     RequestTimeout,
+    ServiceDisabled,
+    ServiceNotFound,
     StorageUnavailable,
 )
 from praisonai_svc.logs import get_logger
@@ -41,6 +43,8 @@ _STATUS: list[tuple[type[PraisonSvcError], int]] = [
     (InvalidSignature, 403),
     (StorageUnavailable, 503),
     (Overloaded, 503),
+    (ServiceDisabled, 503),
+    (ServiceNotFound, 404),
     (AuthenticationFailed, 401),
     (RateLimited, 429),
 ]

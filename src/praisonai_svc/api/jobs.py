@@ -64,8 +64,9 @@ async def submit_job(request: Request) -> Response:
     headers = {RECEIPT_HEADER: job.receipt} if job.receipt else {}
     if not submission.created:
         return Response(job.model_dump_json(), status_code=200, media_type="application/json", headers=headers)
+    location = f"{request.scope.get('root_path', '')}/jobs/{submission.job.job_id}"  # server.api_prefix
     return Response(job.model_dump_json(), status_code=202, media_type="application/json",
-                    headers={**headers, "Location": f"/jobs/{submission.job.job_id}"})
+                    headers={**headers, "Location": location})
 
 
 def add_submit_route(api: FastAPI) -> None:
@@ -101,7 +102,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> JobPage:
-    name = service_app(request).service(service_name).name if service_name is not None else None
+    name = service_app(request).job_spec(service_name).name if service_name is not None else None
     page = await service.list(service=name, status=status, limit=limit, cursor=cursor,
                               tenant=principal_of(request).tenant)
     return JobPage(jobs=[job_body(request, job) for job in page.jobs], next_cursor=page.next_cursor)

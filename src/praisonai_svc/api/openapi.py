@@ -51,17 +51,45 @@ def enumerate_services(schema: dict[str, Any], names: tuple[str, ...]) -> None:
                                            **({"description": description} if description else {})}
 
 
+CONFIGURE_PATH = "/services/{name}/configure"
+
+
+def enumerate_service_paths(schema: dict[str, Any], names: list[str], configurable: list[str]) -> None:
+    """The ``{name}`` of ``/services/{name}...`` is one of the app's services (anything else is a 404); for
+    ``configure``, one that declares a config model (an app without any does not publish ``configure``)."""
+    paths = schema.get("paths", {})
+    if not configurable:
+        paths.pop(CONFIGURE_PATH, None)
+    for path, operations in paths.items():
+        if not path.startswith("/services/{name}"):
+            continue
+        allowed = configurable if path == CONFIGURE_PATH else names
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "path" and parameter.get("name") == "name":
+                    parameter["schema"] = {"type": "string", "enum": allowed, "title": "Service"}
+
+
+def _config_model(app: ServiceApp, name: str) -> type[BaseModel] | None:
+    if name in app.background:
+        return app.background[name].service.config_model
+    return app.services[name].config_model
+
+
 def install_openapi(api: FastAPI, app: ServiceApp) -> None:
     def build() -> dict[str, Any]:
         if api.openapi_schema:
             return api.openapi_schema
-        schema = get_openapi(title=app.name, version=__version__, description=app.description or
-                             f"{app.name}: a praisonai-svc job service.", routes=api.routes)
+        schema = get_openapi(title=app.title, version=app.config.app.version or __version__,
+                             description=app.config.app.description or app.description or
+                             f"{app.title}: a praisonai-svc job service.", routes=api.routes)
         submission = submission_model(app).model_json_schema(ref_template=REF)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(submission.pop("$defs", {}))
         components["JobSubmission"] = submission
         enumerate_services(schema, tuple(app.services) or ("default",))
+        configurable = [name for name in app.registration_order if _config_model(app, name) is not None]
+        enumerate_service_paths(schema, app.registration_order or ["default"], configurable)
         from praisonai_svc.api.openapi_security import document_security
 
         document_security(schema, app.settings)
