@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from praisonai_svc.logs import JobLogger
 
@@ -16,7 +16,7 @@ ProgressSink = Callable[[float | None, str | None], None]
 
 @dataclass
 class JobContext:
-    """The running job: its id, attempt (1-based), service, a logger, and a progress reporter.
+    """The running job: its id, attempt (1-based), service, a logger, its service's config, a progress reporter.
 
     ``progress`` is safe to call from any thread and as often as you like: updates are coalesced so at most one
     storage write a second happens, and the last one always lands.
@@ -27,6 +27,7 @@ class JobContext:
     max_attempts: int
     service: str
     logger: JobLogger
+    config: Any = None  # the service's own settings (its config model) from praisonai.yaml or the API
     _sink: ProgressSink | None = field(default=None, repr=False)
     tenant: str | None = None  # the tenant that submitted the job (None: untenanted)
     # The worker's storage, for built-in services (e.g. file extraction), which run on the worker's event loop.

@@ -13,7 +13,14 @@ from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotFound, JobNotReady, StorageError, StorageUnavailable, UnknownService
+from praisonai_svc.errors import (
+    JobNotFound,
+    JobNotReady,
+    ServiceDisabled,
+    StorageError,
+    StorageUnavailable,
+    UnknownService,
+)
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
@@ -49,9 +56,12 @@ class JobService:
         Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs. Built-in
         services (e.g. ``extract``) take only ``internal`` submissions, from their own features' use cases.
         """
-        spec = self.app.service(request.service)
+        spec = self.app.job_spec(request.service)
         if spec.builtin and not internal:
-            raise UnknownService(f"'{spec.name}' is a built-in service; use its own routes (e.g. POST /files/upload).")
+            raise UnknownService(f"'{spec.name}' is a built-in service; use its own routes (e.g. POST /workflows).")
+        if not self.app.config.options(spec.name).enabled:
+            raise ServiceDisabled(f"Service '{spec.name}' is disabled (enabled: false in praisonai.yaml); "
+                                  "nothing was queued. Enable it there and restart.")
         spec.validate_payload(request.payload)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"

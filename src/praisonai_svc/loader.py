@@ -75,6 +75,9 @@ def load_app(target: str | None = None) -> ServiceApp:
         except ImportError as exc:
             raise HandlerLoadError(f"Cannot import module {path_part!r}: {exc}") from exc
     app = _find_app(module, attr or None, resolved)
+    module_file = getattr(module, "__file__", None)
+    if module_file and app.root_dir is None:
+        app.root_dir = Path(module_file).resolve().parent  # where praisonai.yaml is looked for
     app.target = str(Path(path_part).resolve()) + (f":{attr}" if attr else "") if Path(path_part).is_file() \
         else resolved
     return app

@@ -25,6 +25,8 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 _KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
 DEPLOY_ENV_PREFIX = "PRAISONAI_DEPLOY_"
+# One key of one service in praisonai.yaml: PRAISONAI_SERVICES__<SERVICE>__<KEY> (docs/services.md).
+SERVICES_ENV_PREFIX = "PRAISONAI_SERVICES__"
 
 
 def _split_csv(value: Any) -> Any:
@@ -58,6 +60,15 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
     download_url_expiry_seconds: int = Field(3600, ge=1, description="Lifetime of signed download links.")
+    body_read_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest a request body may take to arrive once the request started (408)."
+    )
+    parse_threads: int = Field(
+        2, ge=1, le=32, description="Threads that parse request bodies, off the event loop (at most this many at once)."
+    )
+    parse_time_budget_seconds: float = Field(
+        10.0, gt=0, le=60, description="Longest a body may take to parse (400 past it; 503 if it waited this long)."
+    )
 
     # --- worker / job semantics ---
     max_job_duration_minutes: float = Field(10, gt=0, description="Hard time limit of one job attempt.")
@@ -130,6 +141,10 @@ class Settings(BaseSettings):
         None, description="Key for /admin/* (header X-Admin-Key); unset: the admin endpoints answer 404."
     )
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_key: SecretStr | None = Field(
+        None, description="Key GET /metrics requires (Authorization: Bearer <key>); unset: /metrics is open to anyone "
+        "who reaches the port (deploy azure turns it off without one)."
+    )
     metrics_status_window: int = Field(
         1000, ge=0, le=100_000, description="Newest jobs counted by status on each /metrics scrape (0: off)."
     )
@@ -141,6 +156,21 @@ class Settings(BaseSettings):
     )
     queue_report_interval_seconds: float = Field(
         60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
+    )
+
+    # --- the app's YAML file and service lifecycle (docs/services.md); unset: praisonai.yaml's value ---
+    config_file: Path | None = Field(
+        None, description="The app's YAML file (default: praisonai.yaml beside the handlers file, if any)."
+    )
+    api_prefix: str | None = Field(None, description="Path prefix of every route (file: server.api_prefix; '').")
+    closing_timeout_seconds: float | None = Field(
+        None, gt=0, description="How long services may take to stop (file: server.closing_timeout_seconds; 60)."
+    )
+    leader_lease_seconds: float | None = Field(
+        None, ge=3, description="Lease of a runs_on='one' service's leader (file: server.leader_lease_seconds; 30)."
+    )
+    heartbeat_seconds: float | None = Field(
+        None, ge=1, description="How often each process reports its services (file: server.heartbeat_seconds; 60)."
     )
 
     @field_validator("api_key", "cors_origins", "site_keys", mode="before")
@@ -210,6 +240,11 @@ class Settings(BaseSettings):
     rate_limit_auth_failures_per_minute: int = Field(
         20, ge=0, description="Failed authentications per client address per minute before it gets 429 (0: no limit)."
     )
+    rate_limit_ipv6_prefix: int = Field(
+        64, ge=32, le=128,
+        description="IPv6 clients are counted per network of this prefix length (a subscriber usually has a whole "
+        "/64; 128: per address).",
+    )
     trusted_proxy_hops: int = Field(
         0, ge=0, le=10,
         description="Proxies in front of the API whose X-Forwarded-For entries are believed (Azure Container Apps: 1; "
@@ -267,7 +302,9 @@ class Settings(BaseSettings):
 def _check_unknown_env(environ: dict[str, str]) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | _KNOWN_EXTRA
     for name in environ:
-        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(DEPLOY_ENV_PREFIX):
+        if name.startswith((DEPLOY_ENV_PREFIX, SERVICES_ENV_PREFIX)):
+            continue  # deploy options, and per-service overrides of praisonai.yaml (appconfig/schema.py)
+        if name.startswith(ENV_PREFIX) and name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" Did you mean {close[0]}?" if close else ""
             raise ConfigError(f"Unknown setting {name}.{hint} See docs/configuration.md for the full list.")

@@ -7,14 +7,16 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Iterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs, workflows
-from praisonai_svc.api.auth import build_guard
+from praisonai_svc.api import admin, downloads, health, jobs, services, workflows
+from praisonai_svc.api.auth import build_guard, require_access
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
+from praisonai_svc.api.parse_pool import ParsePool, gil_handed_over_often
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import open_backend
 from praisonai_svc.job_service import JobService
@@ -22,7 +24,8 @@ from praisonai_svc.logs import get_logger
 from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
 from praisonai_svc.security.receipts import RECEIPT_HEADER
-from praisonai_svc.workflows.file_triggers import install_file_triggers
+from praisonai_svc.services.runtime import ServiceRuntime
+from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("api")
 
@@ -55,6 +58,21 @@ def garbage_collection_tuned() -> Iterator[None]:
         gc.unfreeze()
 
 
+class ApiPrefix:
+    """server.api_prefix / PRAISONAI_API_PREFIX: every route is served under the prefix, and links and /docs
+    include it (a proxy that strips the prefix before forwarding works too). This is the ASGI ``root_path``,
+    set unless the server already set one (``uvicorn --root-path``)."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not scope.get("root_path"):
+            scope["root_path"] = self.prefix
+        await self.app(scope, receive, send)
+
+
 def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -62,26 +80,34 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         backend = app.backend or await open_backend(app.settings)
         api.state.job_service = JobService(app, backend)
         api.state.security_guard = build_guard(app.settings, backend)
+        api.state.parse_pool = ParsePool(app.settings.parse_threads, app.settings.parse_time_budget_seconds)
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
                         "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
-        file_triggers = install_file_triggers(app, backend)  # uploads publish their events in this process
+        file_triggers = attach_workflows(app, backend)  # file triggers; the scheduler leader's storage
+        embedded = bool(getattr(api.state, "embedded_worker", False))
+        runtime = ServiceRuntime(app, backend, "all" if embedded else "api")
+        api.state.service_runtime = runtime
+        await runtime.start()
         worker_task = None
-        if getattr(api.state, "embedded_worker", False):
+        if embedded:
             from praisonai_svc.worker import Worker
 
-            worker = Worker(app, backend)
+            worker = Worker(app, backend, runtime=runtime)
             worker_task = asyncio.create_task(worker.run(), name="embedded-worker")
             api.state.worker_probe = lambda: not worker_task.done()
-        log.info("api started", extra={"app": app.name, "services": list(app.services), "backend": backend.kind})
+        log.info("api started", extra={"app": app.name, "services": app.registration_order,
+                                       "backend": backend.kind})
         try:
-            with garbage_collection_tuned():
+            with garbage_collection_tuned(), gil_handed_over_often():
                 yield
         finally:
             file_triggers()
+            api.state.parse_pool.close()
             if worker_task is not None:
                 worker.stop()
                 await worker_task
+            api.state.abandoned = await runtime.close()
             if owns:
                 await backend.close()
 
@@ -91,7 +117,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
 def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     """The HTTP API of ``app``; with ``embedded_worker`` a worker runs inside the API process."""
     settings = app.settings
-    api = FastAPI(title=app.name, version=__version__, lifespan=_lifespan(app))
+    api = FastAPI(title=app.title, version=app.config.app.version or __version__, lifespan=_lifespan(app))
     api.state.service_app = app
     api.state.embedded_worker = embedded_worker
     cors = dict(
@@ -100,6 +126,8 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
         expose_headers=["Location", "Retry-After", RECEIPT_HEADER], max_age=600,
     )
     api.add_middleware(EdgeMiddleware, service=app, cors=cors)  # security headers, CORS, request metrics
+    if app.config.server.api_prefix:
+        api.add_middleware(ApiPrefix, prefix=app.config.server.api_prefix)
     install_error_handlers(api)
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
     api.include_router(jobs.router)
@@ -108,5 +136,10 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.include_router(admin.router)
     api.include_router(workflows.router)
     api.include_router(metrics_http.router)  # GET /metrics
+    api.include_router(services.router)  # GET /, /services; POST /services/{name}/start|stop|configure
+    for name, spec in app.background.items():  # each background service's own routes, after ours
+        if spec.service.router is not None:
+            api.include_router(spec.service.router, prefix=f"/services/{name}", tags=[f"service: {name}"],
+                               dependencies=[Depends(require_access), Depends(services.service_route_guard(name))])
     install_openapi(api, app)
     return api

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from praisonai_svc.api.auth import principal_of, require_access
-from praisonai_svc.api.body import parse_document, read_limited
+from praisonai_svc.api.body import read_limited
 from praisonai_svc.api.deps import backend, service_app
 from praisonai_svc.api.jobs import GUARDED, _error
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
@@ -51,8 +51,9 @@ def _tenant(request: Request) -> str | None:
 
 
 async def _document(request: Request) -> Any:
-    raw = await read_limited(request, service_app(request).settings.max_payload_size)
-    return parse_document(raw, request.headers.get("content-type", ""))
+    settings = service_app(request).settings
+    raw = await read_limited(request, settings.max_payload_size, settings.body_read_timeout_seconds)
+    return await request.app.state.parse_pool.parse(raw, request.headers.get("content-type", ""))  # off the loop
 
 
 @router.post("/workflows", status_code=201, response_model=WorkflowBody, responses={**GUARDED, **INVALID},

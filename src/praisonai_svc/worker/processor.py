@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -100,10 +101,11 @@ class JobRun:
 class MessageProcessor:
     """Turns one leased message into exactly one outcome for its job."""
 
-    def __init__(self, app: ServiceApp, backend: Backend) -> None:
+    def __init__(self, app: ServiceApp, backend: Backend, *, config_of: Callable[[str], Any] | None = None) -> None:
         self.app = app
         self.backend = backend
         self.settings = app.settings
+        self._config_of = config_of
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
         attempts = spec.max_attempts or self.settings.max_retry_count
@@ -149,8 +151,8 @@ class MessageProcessor:
         keeper.start()
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
-            logger=run.log, _sink=run.progress_sink(asyncio.get_running_loop()), tenant=run.job.tenant,
-            backend=self.backend,
+            logger=run.log, config=self._config_of(run.spec.name) if self._config_of else None,
+            _sink=run.progress_sink(asyncio.get_running_loop()), tenant=run.job.tenant, backend=self.backend,
         )
         started = time.monotonic()
         try:

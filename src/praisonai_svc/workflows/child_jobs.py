@@ -26,7 +26,7 @@ async def submit_child(
     Its id and payload hash both derive from ``(execution, step_key)``, so a worker that dies between submitting
     and recording the submission finds the same job again instead of making a second one.
     """
-    spec = app.service(service)
+    spec = app.job_spec(service)
     spec.validate_payload(payload)
     now = utcnow()
     job = Job(

@@ -1,4 +1,9 @@
-"""What a process runs for workflows: the file-trigger subscriptions and, where it is hosted, the cron scheduler."""
+"""What a process runs for workflows: the file-trigger subscriptions, and the cron scheduler as a leader service.
+
+The scheduler is the background service ``workflow-scheduler`` (``runs_on="one"``): the services feature elects one
+process of the deployment to run it (a lease) and starts it there; :func:`attach_workflows` hands it this
+process's storage first.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +11,60 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from praisonai_svc.app import ServiceApp
-from praisonai_svc.backend import Backend
+from praisonai_svc.services import Service
 from praisonai_svc.workflows.file_triggers import install_file_triggers
-from praisonai_svc.workflows.scheduler import CronScheduler
+
+if TYPE_CHECKING:
+    from praisonai_svc.app import ServiceApp
+    from praisonai_svc.backend import Backend
+    from praisonai_svc.workflows.scheduler import CronScheduler
+
+SCHEDULER_SERVICE = "workflow-scheduler"
 
 
-def instance_name(role: str) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{role}"
+def instance_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class WorkflowRuntime:
-    """``await start()`` when the process has opened its backend, ``await stop()`` before closing it."""
+class SchedulerService(Service):
+    """Fires cron triggers (praisonai_svc.workflows.scheduler); one process of the deployment runs it."""
 
-    def __init__(self, app: ServiceApp, backend: Backend, *, role: str, scheduler: bool) -> None:
-        self.app = app
-        self.backend = backend
-        self.scheduler = CronScheduler(app, backend, instance=instance_name(role)) if scheduler else None
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name or SCHEDULER_SERVICE)
+        self.app: ServiceApp | None = None
+        self.backend: Backend | None = None
+        self.scheduler: CronScheduler | None = None
         self._task: asyncio.Task[None] | None = None
-        self._unsubscribe = install_file_triggers(app, backend)
+
+    def bind(self, app: ServiceApp, backend: Backend) -> None:
+        self.app, self.backend = app, backend
 
     async def start(self) -> None:
-        if self.scheduler is not None:
-            self._task = asyncio.create_task(self.scheduler.run(), name="workflow-scheduler")
-        self.app.workflow_scheduler = self.scheduler  # type: ignore[attr-defined]
+        from praisonai_svc.workflows.scheduler import CronScheduler
+
+        if self.app is None or self.backend is None:
+            raise RuntimeError("workflow-scheduler started before attach_workflows gave it storage")
+        self.scheduler = CronScheduler(self.app, self.backend, instance=instance_name())
+        self._task = asyncio.create_task(self.scheduler.run(), name=SCHEDULER_SERVICE)
 
     async def stop(self) -> None:
-        self._unsubscribe()
         if self.scheduler is not None and self._task is not None:
             self.scheduler.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=15)
+        self._task = None
+
+
+def register_scheduler(app: ServiceApp) -> None:
+    app.register_service(SchedulerService, SCHEDULER_SERVICE, runs_on="one")
+
+
+def attach_workflows(app: ServiceApp, backend: Backend) -> Callable[[], None]:
+    """Give the scheduler service this process's storage and subscribe file triggers; returns the undo."""
+    spec = app.background.get(SCHEDULER_SERVICE)
+    if spec is not None and isinstance(spec.service, SchedulerService):
+        spec.service.bind(app, backend)
+    return install_file_triggers(app, backend)

@@ -59,3 +59,6 @@ def register_workflow_service(app: ServiceApp) -> None:
     spec = make_spec(workflow_execution, EXECUTION_SERVICE, EXECUTION_SERVICE, max_attempts=EXECUTION_JOB_ATTEMPTS)
     app.add_builtin(spec)
     app.retention.track("execution")
+    from praisonai_svc.workflows.runtime import register_scheduler
+
+    register_scheduler(app)

@@ -151,7 +151,7 @@ class WorkflowService:
         return Started(execution, created)
 
     async def _ensure_job(self, execution: Execution) -> None:
-        spec = self.app.service(EXECUTION_SERVICE)
+        spec = self.app.job_spec(EXECUTION_SERVICE)
         payload = {"execution_id": execution.id}
         now = utcnow()
         job = Job(job_id=execution_job_id(execution.id), service=spec.name, payload=payload,
