@@ -63,8 +63,6 @@ def register_scheduler(app: ServiceApp) -> None:
 
 
 def attach_workflows(app: ServiceApp, backend: Backend) -> Callable[[], None]:
-    """Give the scheduler service this process's storage and subscribe file triggers; returns the undo."""
-    spec = app.background.get(SCHEDULER_SERVICE)
-    if spec is not None and isinstance(spec.service, SchedulerService):
-        spec.service.bind(app, backend)
+    """Subscribe this process's file events to workflows; returns the undo. (The scheduler service gets its
+    storage from the services runtime, which calls :meth:`SchedulerService.bind`.)"""
     return install_file_triggers(app, backend)
