@@ -53,6 +53,9 @@ def install_openapi(api: FastAPI, app: ServiceApp) -> None:
         components["JobSubmission"] = submission
         enumerate_services(schema, tuple(app.services) or ("default",))
         from praisonai_svc.api.openapi_security import document_security
+        from praisonai_svc.api.plugin_openapi import document_plugins
+
+        document_plugins(schema, app)  # before security, which reads the guarded marks
 
         document_security(schema, app.settings)
         api.openapi_schema = schema

@@ -67,6 +67,7 @@ class Worker:
         if self._backend is None:
             self._backend = await open_backend(self.settings)
         processor = MessageProcessor(self.app, self.backend)
+        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.target)
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
@@ -79,6 +80,7 @@ class Worker:
             for observer in observers:
                 observer.cancel()
             await self._drain()
+            await self.app.plugins.stop()
             if owns_backend:
                 await self.backend.close()
             log.info("worker stopped", extra={"messages": self.stats.messages})
