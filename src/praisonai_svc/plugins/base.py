@@ -47,13 +47,14 @@ class Upload:
     content_type: str
 
 
-def first_problem(exc: ValidationError) -> str:
+def first_problem(exc: ValidationError, prefix: str = "") -> str:
     """The seed's style of message for the first problem: ``Missing required parameter: image_url``."""
     error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
+    where = prefix + ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return f"Missing required parameter: {where}"
-    return f"Invalid parameter {where}: {error['msg']}" if where else str(error["msg"])
+    return f"Invalid parameter {where}: {message}" if error["loc"] else message
 
 
 class BasePlugin(ABC):

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from praisonai_svc.adapters.s3.errors import MISSING, error_code, s3_errors
 from praisonai_svc.adapters.s3.location import S3Location
+from praisonai_svc.errors import BlobNotFound, StorageUnavailable
 from praisonai_svc.filenames import content_disposition
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.ports import BlobStore, SignedUrl
@@ -114,7 +115,11 @@ class S3BlobStore(BlobStore):
             Bucket=self.bucket, Key=self.location.key(name)))
 
     async def check(self) -> None:
-        await self._call("read the bucket", lambda: self._client.head_bucket(Bucket=self.bucket))
+        try:
+            await self._call("read the bucket", lambda: self._client.head_bucket(Bucket=self.bucket))
+        except BlobNotFound:  # HEAD answers a bare 404 for a missing bucket
+            raise StorageUnavailable(f"S3 bucket {self.bucket} does not exist (or is not visible to these "
+                                     f"credentials); create it, or fix PRAISONAI_BLOB_URL.") from None
 
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)
