@@ -45,8 +45,13 @@ def supported_pillow_formats(supported: list[str]) -> set[str]:
 
 
 def decode(data: bytes, supported: list[str], max_pixels: int) -> Image.Image:
-    """The fully decoded image (PayloadError when it is not a usable image)."""
+    """The fully decoded image (PayloadError when it is not a usable image).
+
+    Runs in the pool's processes, where ``max_pixels`` replaces Pillow's process-wide limit: it is checked on the
+    header's size, before a single pixel is decoded, and the refusal names the size.
+    """
     names = ", ".join(supported)
+    Image.MAX_IMAGE_PIXELS = None
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
