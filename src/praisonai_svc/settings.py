@@ -35,6 +35,11 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
+def _seed_alias(name: str) -> AliasChoices:
+    """``PRAISONAI_<NAME>``, or seed 004's bare ``<NAME>``."""
+    return AliasChoices(ENV_PREFIX + name, name)
+
+
 class Settings(BaseSettings):
     """Every setting, with its environment variable ``PRAISONAI_<NAME>``."""
 
@@ -93,15 +98,22 @@ class Settings(BaseSettings):
         None, description="Public base URL of the blob store (CDN or public bucket): plugin output links become "
         "<base>/<key> instead of signed, expiring links. Seed 004's R2_PUBLIC_URL is read when this is unset.",
     )
-    r2_account_id: str | None = Field(None, validation_alias="R2_ACCOUNT_ID", description="R2_ACCOUNT_ID: "
-                                      "Cloudflare R2 account (with R2_BUCKET_NAME: outputs go to R2).")
-    r2_access_key_id: SecretStr | None = Field(None, validation_alias="R2_ACCESS_KEY_ID",
-                                               description="R2_ACCESS_KEY_ID: R2 API token key id.")
-    r2_secret_access_key: SecretStr | None = Field(None, validation_alias="R2_SECRET_ACCESS_KEY",
-                                                   description="R2_SECRET_ACCESS_KEY: R2 API token secret.")
-    r2_bucket_name: str | None = Field(None, validation_alias="R2_BUCKET_NAME", description="R2_BUCKET_NAME: bucket.")
-    r2_public_url: str | None = Field(None, validation_alias="R2_PUBLIC_URL",
-                                      description="R2_PUBLIC_URL: the bucket's public base URL.")
+    r2_account_id: str | None = Field(
+        None, validation_alias=_seed_alias("R2_ACCOUNT_ID"),
+        description="Cloudflare R2 account (seed 004: R2_ACCOUNT_ID); with the bucket set, outputs go to R2.",
+    )
+    r2_access_key_id: SecretStr | None = Field(
+        None, validation_alias=_seed_alias("R2_ACCESS_KEY_ID"), description="R2 token key id (or R2_ACCESS_KEY_ID).")
+    r2_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_seed_alias("R2_SECRET_ACCESS_KEY"),
+        description="R2 API token secret (or R2_SECRET_ACCESS_KEY).",
+    )
+    r2_bucket_name: str | None = Field(
+        None, validation_alias=_seed_alias("R2_BUCKET_NAME"), description="R2 bucket (or R2_BUCKET_NAME).")
+    r2_public_url: str | None = Field(
+        None, validation_alias=_seed_alias("R2_PUBLIC_URL"),
+        description="The R2 bucket's public base URL (or R2_PUBLIC_URL).",
+    )
 
     # --- plugins (docs/plugins.md) ---
     fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(

@@ -19,7 +19,7 @@ def refusal_reason(address: str) -> str | None:
         ip = ip.ipv4_mapped
     for kind, flagged in (
         ("loopback", ip.is_loopback), ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
-        ("private", ip.is_private), ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved),
+        ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved), ("private", ip.is_private),
     ):
         if flagged:
             return f"a {kind} address"

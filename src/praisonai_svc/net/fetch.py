@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 import httpx
 
@@ -57,15 +57,29 @@ class _Target:
 
 
 def _filename(url: httpx.URL) -> str:
-    name = unquote(url.path.rsplit("/", 1)[-1])
+    name = url.path.rsplit("/", 1)[-1]  # httpx's path is already percent-decoded
     return name or "download"
 
 
-class SafeFetcher:
-    """One shared HTTP client; :meth:`fetch` is safe to call concurrently."""
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-    def __init__(self, allowed: AllowList, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system resolver, off the event loop), in its order."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class SafeFetcher:
+    """One shared HTTP client; :meth:`fetch` is safe to call concurrently. ``transport`` and ``resolve`` are for
+    tests (a recording transport, a resolver that answers differently each time)."""
+
+    def __init__(
+        self, allowed: AllowList, *, transport: httpx.AsyncBaseTransport | None = None,
+        resolve: Resolver = resolve_host,
+    ) -> None:
         self.allowed = allowed
+        self._resolve_host = resolve
         # trust_env=False: a proxy from the environment would resolve names itself and undo the pinning.
         self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, transport=transport,
                                          headers={"User-Agent": USER_AGENT})
@@ -123,10 +137,9 @@ class SafeFetcher:
         host = url.raw_host.decode("ascii")
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+            addresses = await self._resolve_host(host, port)
+        except (OSError, UnicodeError) as exc:
             raise FetchFailed(f"could not resolve host {host}: {exc}") from None
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if not addresses:
             raise FetchFailed(f"could not resolve host {host}")
         if not self.allowed.allows(host, port):
@@ -165,7 +178,7 @@ class SafeFetcher:
         chunks: list[bytes] = []
         size = 0
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
                     raise PayloadTooLarge(f"File size exceeds maximum of {max_bytes} bytes")
