@@ -125,8 +125,7 @@ def main() -> None:
                 naive = measure("naive", f"http://127.0.0.1:{naive_port}", image_url, seconds)
             ours_cmd = [sys.executable, "-m", "praisonai_svc", "api", str(BENCH / "plugin_service.py"),
                         "--port", str(ours_port)]
-            env = env_with(PRAISONAI_DATA_DIR=f"{tmp}/ours", PRAISONAI_FETCH_ALLOWED_HOSTS=f"127.0.0.1:{files_port}",
-                           PRAISONAI_LOG_LEVEL="WARNING")
+            env = env_with(PRAISONAI_DATA_DIR=f"{tmp}/ours", PRAISONAI_FETCH_ALLOWED_HOSTS=f"127.0.0.1:{files_port}")
             with process(ours_cmd, env, f"http://127.0.0.1:{ours_port}/live"):
                 ours = measure("ours", f"http://127.0.0.1:{ours_port}", image_url, seconds)
     ratio = ours[0] / naive[0]

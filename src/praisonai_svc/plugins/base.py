@@ -73,6 +73,8 @@ class BasePlugin(ABC):
     description: ClassVar[str] = ""
     config_model: ClassVar[type[PluginConfig]] = PluginConfig
     input_model: ClassVar[type[BaseModel] | None] = None
+    # Whether process() uses runtime.run_cpu: the API then starts the pool's processes at start-up.
+    uses_process_pool: ClassVar[bool] = True
 
     def __init__(self, config: Mapping[str, Any] | PluginConfig | None = None) -> None:
         self._runtime: PluginRuntime | None = None

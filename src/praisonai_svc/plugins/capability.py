@@ -64,5 +64,6 @@ def capability_plugin(
     FunctionPlugin.display_name = display_name or (func.__doc__ or "").strip().split("\n")[0] or name
     FunctionPlugin.description = (func.__doc__ or "").strip()
     FunctionPlugin.processing_mode = processing_mode
+    FunctionPlugin.uses_process_pool = not is_async
     FunctionPlugin.__name__ = FunctionPlugin.__qualname__ = f"Capability_{func.__name__}"
     return FunctionPlugin(config)

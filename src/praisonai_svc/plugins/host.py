@@ -116,7 +116,7 @@ class PluginHost:
 
     async def warm_up(self) -> None:
         """Start the process pool's children now (the API does, so the first request does not wait)."""
-        if self.runtime is not None:
+        if self.runtime is not None and any(plugin.uses_process_pool for plugin in self.plugins.values()):
             await self.runtime.pool.start()
 
     async def stop(self) -> None:
