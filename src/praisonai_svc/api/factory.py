@@ -19,6 +19,7 @@ from praisonai_svc.api.openapi import install_openapi
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, open_backend
 from praisonai_svc.job_service import JobService
+from praisonai_svc.loader import preloader
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
@@ -62,7 +63,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         api.state.job_service = JobService(app, backend)
         api.state.security_guard = build_guard(app.settings, backend)
         mounted = mount_backend_routes(api, backend)
-        await app.plugins.start(backend.blobs, app.settings, app.target)
+        await app.plugins.start(backend.blobs, app.settings, app.target, preload=preloader(app))
         await app.plugins.warm_up()
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "

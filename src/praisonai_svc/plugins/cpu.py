@@ -35,14 +35,15 @@ def core_count() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
-def _start_child(target: str | None, niceness: int) -> None:
+Preload = Callable[[], object]
+
+
+def _start_child(preload: Preload | None, niceness: int) -> None:
     with contextlib.suppress(OSError):
         os.nice(niceness)
-    if target:
-        from praisonai_svc.loader import load_app
-
+    if preload is not None:
         try:
-            load_app(target)
+            preload()
         except PraisonSvcError as exc:  # the built-in plugins do not need it; a user function will say so
             log.warning("plugin worker could not load the service file", extra={"error": str(exc)})
 
@@ -54,15 +55,17 @@ def _ready() -> int:
 class CpuPool:
     """``await pool.run(func, *args)``: ``func`` and its arguments must be picklable (module-level functions)."""
 
-    def __init__(self, workers: int = 0, *, target: str | None = None) -> None:
+    def __init__(self, workers: int = 0, *, preload: Preload | None = None) -> None:
+        """``preload`` (picklable, e.g. a partial of a module-level function) runs first in each process: it loads
+        the service file, so that functions defined there can be sent to the pool."""
         self.workers = workers or core_count()
-        self._target = target
+        self._preload = preload
         self._executor: ProcessPoolExecutor | None = None
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_child, initargs=(self._target, CHILD_NICENESS),
+            initializer=_start_child, initargs=(self._preload, CHILD_NICENESS),
         )
 
     async def start(self) -> None:

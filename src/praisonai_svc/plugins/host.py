@@ -27,7 +27,7 @@ from praisonai_svc.logs import get_logger
 from praisonai_svc.net import AllowList, SafeFetcher
 from praisonai_svc.plugins.base import CATEGORIES, BasePlugin
 from praisonai_svc.plugins.config import plugin_sections
-from praisonai_svc.plugins.cpu import CpuPool
+from praisonai_svc.plugins.cpu import CpuPool, Preload
 from praisonai_svc.plugins.health import HealthCache
 from praisonai_svc.plugins.outputs import OutputStore
 from praisonai_svc.plugins.runtime import PluginRuntime
@@ -97,7 +97,11 @@ class PluginHost:
             plugin.configure(section.values, section.source)
 
     # --- lifecycle (one runtime per process, shared by the API and an embedded worker) ---------------------
-    async def start(self, blobs: BlobStore, settings: Settings, service_file: str | None) -> None:
+    async def start(
+        self, blobs: BlobStore, settings: Settings, service_file: str | None, *, preload: Preload | None = None
+    ) -> None:
+        """Configure the plugins from the YAML files beside ``service_file`` and give them a runtime on ``blobs``;
+        ``preload`` runs in each pool process first (see :class:`CpuPool`)."""
         async with self._lock:
             self._users += 1
             if self._users > 1 or not self.plugins:
@@ -105,7 +109,7 @@ class PluginHost:
             self.configure(service_file)
             self.runtime = PluginRuntime(
                 fetcher=SafeFetcher(AllowList(settings.fetch_allowed_hosts)),
-                pool=CpuPool(settings.plugin_workers, target=service_file),
+                pool=CpuPool(settings.plugin_workers, preload=preload),
                 outputs=OutputStore(blobs, public_base=settings.public_blob_base,
                                     link_lifetime=timedelta(seconds=settings.download_url_expiry_seconds)),
                 fetch_timeout_seconds=settings.fetch_timeout_seconds,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, open_backend
 from praisonai_svc.errors import StorageError
+from praisonai_svc.loader import preloader
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability.worker import start_worker_observers
 from praisonai_svc.ports import JobQueue, QueueMessage
@@ -67,7 +68,8 @@ class Worker:
         if self._backend is None:
             self._backend = await open_backend(self.settings)
         processor = MessageProcessor(self.app, self.backend)
-        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.target)
+        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.target,
+                                     preload=preloader(self.app))
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,

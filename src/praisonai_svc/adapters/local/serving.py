@@ -6,7 +6,8 @@ the storage service serves its own signed links and there is no such route.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
@@ -15,11 +16,16 @@ from praisonai_svc.adapters.local.signing import BLOBS_ROUTE
 from praisonai_svc.errors import BlobNotFound, InvalidSignature, StorageError
 from praisonai_svc.filenames import content_disposition
 
-if TYPE_CHECKING:
-    from praisonai_svc.adapters.local.blobs import FileBlobStore
+
+class SignedFiles(Protocol):
+    """What the route needs of the store (the FileBlobStore)."""
+
+    def verify_link(self, name: str, expires: str, filename: str, content_type: str, signature: str) -> None: ...
+
+    def path_of(self, name: str) -> Path: ...
 
 
-def link_router(blobs: FileBlobStore) -> APIRouter:
+def link_router(blobs: SignedFiles) -> APIRouter:
     router = APIRouter(tags=["downloads"])
 
     @router.get(BLOBS_ROUTE + "/{name:path}", include_in_schema=False)
