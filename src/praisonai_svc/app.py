@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import ConfigError, PayloadError, UnknownService
+from praisonai_svc.events import EventBus
 from praisonai_svc.plugins.base import BasePlugin, Category, ProcessingMode
 from praisonai_svc.plugins.host import PluginHost
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
@@ -46,6 +47,7 @@ class ServiceApp:
         self._fastapi: FastAPI | None = None
         self.target: str | None = None  # how worker subprocesses re-load this app (set by the loader)
         self._metrics: ServiceMetrics | None = None
+        self.events = EventBus()  # the in-app event seam: job, file and execution events (praisonai_svc.events)
 
     # --- configuration -------------------------------------------------------------------------------------
     @property

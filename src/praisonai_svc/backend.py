@@ -1,4 +1,4 @@
-"""The storage backend: the ports bundled, chosen from settings.
+"""The storage backend: the ports bundled (jobs, queues, blobs, records, rate limits), chosen from settings.
 
 No connection string → the embedded ``local`` backend in ``PRAISONAI_DATA_DIR``; an Azure connection string
 or account URL → ``azure``. ``PRAISONAI_BLOB_URL`` (or seed 004's R2 variables) then puts the outputs in
@@ -16,17 +16,19 @@ from typing import Any
 from praisonai_svc.errors import StorageError
 from praisonai_svc.models.job import Job
 from praisonai_svc.ports import BlobStore, DuplicateJob, JobQueue, JobStore, RateLimiter
+from praisonai_svc.records import RecordStore
 from praisonai_svc.settings import Settings
 
 
 @dataclass
 class Backend:
-    """One storage backend: a job store, a blob store and a queue per service."""
+    """One storage backend: a job store, a blob store, a queue per service and a record store."""
 
     kind: str
     jobs: JobStore
     blobs: BlobStore
     queue_factory: Callable[[str], JobQueue]
+    records: RecordStore
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Adapters whose job store and queue share a database set this to do both in one transaction.
     atomic_submit: Callable[[Job, str], Awaitable[Job]] | None = None
@@ -83,6 +85,7 @@ class Backend:
         """Raise StorageUnavailable if any part of the backend is unusable."""
         await self.jobs.check()
         await self.blobs.check()
+        await self.records.check()
         for queue in list(self._queues.values()):
             await queue.check()
 
@@ -91,6 +94,7 @@ class Backend:
             await queue.close()
         await self.jobs.close()
         await self.blobs.close()
+        await self.records.close()
         if self.rate_limiter is not None:
             await self.rate_limiter.close()
         for closer in self.closers:
@@ -100,9 +104,10 @@ class Backend:
 def memory_backend() -> Backend:
     """A fresh in-memory backend (tests and handler authors' tests)."""
     from praisonai_svc.adapters.memory import MemoryBlobStore, MemoryJobQueue, MemoryJobStore, MemoryRateLimiter
+    from praisonai_svc.adapters.memory_records import MemoryRecordStore
 
     return Backend("memory", MemoryJobStore(), MemoryBlobStore(), lambda _name: MemoryJobQueue(),
-                   rate_limiter=MemoryRateLimiter())
+                   MemoryRecordStore(), rate_limiter=MemoryRateLimiter())
 
 
 async def open_backend(settings: Settings) -> Backend:

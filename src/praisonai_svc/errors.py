@@ -120,3 +120,15 @@ class FetchFailed(PraisonSvcError):
 
 class FetchRefused(FetchFailed):
     """The URL is not allowed: only public http(s) addresses are fetched (see PRAISONAI_FETCH_ALLOWED_HOSTS)."""
+
+
+class RecordNotFound(PraisonSvcError):
+    """No record with that kind and id exists."""
+
+
+class RecordExists(StorageError):
+    """A record with that kind and id already exists."""
+
+
+class RecordTooLarge(StorageError):
+    """The record's body is too large for the record store; keep large content in the blob store."""

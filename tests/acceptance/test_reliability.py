@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import time
@@ -62,7 +63,7 @@ def assert_never_concurrent(marker_dir, job_id):
     for event in events:
         by_attempt.setdefault(event["attempt"], {})[event["event"]] = event["t"]
     attempts = sorted(by_attempt)
-    for earlier, later in zip(attempts, attempts[1:], strict=False):
+    for earlier, later in itertools.pairwise(attempts):
         end = by_attempt[earlier].get("end")
         if end is not None:
             assert by_attempt[later]["start"] >= end, f"{job_id}: attempts {earlier} and {later} overlapped"

@@ -131,7 +131,7 @@ def test_lease_is_renewed_for_jobs_longer_than_the_visibility_timeout():
         workers = [Worker(app, backend) for _ in range(2)]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         job = (await JobService(app, backend).submit(JobRequest(payload={}))).job
-        while not (await backend.jobs.get(job.job_id)).status.is_terminal:
+        while not (await backend.jobs.get(job.job_id)).status.is_terminal:  # noqa: ASYNC110 - polls storage
             await asyncio.sleep(0.05)
         for worker in workers:
             worker.stop()

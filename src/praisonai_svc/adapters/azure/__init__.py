@@ -2,8 +2,8 @@
 
 All calls use the SDKs' async clients, so the event loop never waits on storage. :func:`open_azure_backend`
 checks the names, builds the clients (:mod:`.connection`) and creates the jobs table, the rate-limit table
-(``<table>limits``), the output container, the queue and its poison queue (an existing one is fine) — at open
-time, never at import.
+(``<table>limits``), the records table (``<table>records``), the output container, the queue and its poison
+queue (an existing one is fine) — at open time, never at import.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from praisonai_svc.adapters.azure.errors import storage_errors
 from praisonai_svc.adapters.azure.jobs import AzureJobStore
 from praisonai_svc.adapters.azure.queue import AzureJobQueue
 from praisonai_svc.adapters.azure.rate_limits import AzureRateLimiter, limits_table_name
+from praisonai_svc.adapters.azure.records import AzureRecordStore, records_table_name
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import ConfigError
 from praisonai_svc.settings import Settings
@@ -68,6 +69,7 @@ async def open_azure_backend(settings: Settings) -> Backend:
         outcomes = await asyncio.gather(
             _create_table(clients, settings.table_name),
             _create_table(clients, limits_table_name(settings.table_name)),
+            _create_table(clients, records_table_name(settings.table_name)),
             _create_container(clients, settings.container_name),
             default_queue.create_queues(),
             return_exceptions=True,  # let every creation finish before the clients are closed on failure
@@ -81,11 +83,13 @@ async def open_azure_backend(settings: Settings) -> Backend:
     blobs = AzureBlobStore(clients.blobs, clients.blobs.get_container_client(settings.container_name))
     jobs = AzureJobStore(clients.tables.get_table_client(settings.table_name), blobs)
     limiter = AzureRateLimiter(clients.tables.get_table_client(limits_table_name(settings.table_name)))
-    backend = Backend("azure", jobs, blobs, make_queue, rate_limiter=limiter)
+    records = AzureRecordStore(clients.tables.get_table_client(records_table_name(settings.table_name)))
+    backend = Backend("azure", jobs, blobs, make_queue, records, rate_limiter=limiter)
     backend.closers.append(clients.close)
     return backend
 
 
 __all__ = [
-    "AzureBlobStore", "AzureJobQueue", "AzureJobStore", "AzureRateLimiter", "check_names", "open_azure_backend",
+    "AzureBlobStore", "AzureJobQueue", "AzureJobStore", "AzureRateLimiter", "AzureRecordStore", "check_names",
+    "open_azure_backend",
 ]

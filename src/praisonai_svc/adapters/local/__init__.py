@@ -9,6 +9,7 @@ from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.adapters.local.jobs import SqliteJobStore
 from praisonai_svc.adapters.local.queue import SqliteJobQueue
 from praisonai_svc.adapters.local.rate_limits import SqliteRateLimiter
+from praisonai_svc.adapters.local.records import SqliteRecordStore
 from praisonai_svc.adapters.local.signing import load_or_create_key
 from praisonai_svc.backend import Backend
 from praisonai_svc.models.job import Job
@@ -35,7 +36,9 @@ async def open_local_backend(settings: Settings) -> Backend:
     def make_queue(name: str) -> SqliteJobQueue:
         return SqliteJobQueue(db, name, settings.poison_queue_name(name), signal)
 
-    backend = Backend("local", jobs, FileBlobStore(blobs_dir, signing_key(settings)), make_queue)
+    backend = Backend(
+        "local", jobs, FileBlobStore(blobs_dir, signing_key(settings)), make_queue, SqliteRecordStore(db)
+    )
     backend.closers.append(db.close)
     backend.rate_limiter = SqliteRateLimiter(db)
 
@@ -60,5 +63,6 @@ async def open_local_backend(settings: Settings) -> Backend:
 
 
 __all__ = [
-    "FileBlobStore", "SqliteJobQueue", "SqliteJobStore", "SqliteRateLimiter", "open_local_backend", "signing_key",
+    "FileBlobStore", "SqliteJobQueue", "SqliteJobStore", "SqliteRateLimiter", "SqliteRecordStore",
+    "open_local_backend", "signing_key",
 ]

@@ -68,6 +68,23 @@ CREATE TABLE IF NOT EXISTS rate_limits (  -- fixed-window counters shared by eve
     count INTEGER NOT NULL,
     PRIMARY KEY (key, window_seconds)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (  -- the generic record port (praisonai_svc.records)
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    etag INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    expires REAL,  -- unix seconds; NULL = never
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_by_expiry ON records (kind, expires) WHERE expires IS NOT NULL;
+CREATE TABLE IF NOT EXISTS record_fields (  -- one row per indexed field of a record, for equality filters
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (kind, name, value, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS poison (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
