@@ -11,9 +11,13 @@ import difflib
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
+from praisonai_svc.context import JobContext
 from praisonai_svc.errors import (
     ConfigError,
     FetchRefused,
@@ -34,7 +38,6 @@ from praisonai_svc.plugins.runtime import PluginRuntime
 from praisonai_svc.registry import HandlerOutput
 
 if TYPE_CHECKING:
-    from praisonai_svc.context import JobContext
     from praisonai_svc.ports import BlobStore
     from praisonai_svc.settings import Settings
 
@@ -66,7 +69,7 @@ class PluginHost:
     def __bool__(self) -> bool:
         return bool(self.plugins)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[BasePlugin]:
         return iter(list(self.plugins.values()))
 
     def add(self, plugin: BasePlugin) -> None:
@@ -150,11 +153,12 @@ class PluginHost:
             raise TypeError(f"Plugin '{plugin.name}' returned {type(result).__name__}, not a dict")
         return result
 
-    def job_handler(self, plugin: BasePlugin):  # type: ignore[no-untyped-def]
+    def job_handler(self, plugin: BasePlugin) -> Callable[[Any, JobContext], Awaitable[HandlerOutput]]:
         """The job service of ``plugin``: runs it on the worker's loop; the job's output is the JSON answer."""
 
-        async def run_plugin_job(payload: dict[str, Any], context: JobContext) -> HandlerOutput:
-            data = payload.model_dump(mode="json", exclude_unset=True) if hasattr(payload, "model_dump") else payload
+        async def run_plugin_job(payload: Any, context: JobContext) -> HandlerOutput:
+            # The job spec validates against the plugin's input model; process() takes the plain input.
+            data = payload.model_dump(mode="json", exclude_unset=True) if isinstance(payload, BaseModel) else payload
             started = time.perf_counter()
             try:
                 ok, problem = plugin.validate_input(data)
