@@ -35,6 +35,9 @@ class Backend:
     # Rate-limit counters in this backend's own storage, so that every replica shares them (None: the backend
     # has none, and rate_limiter_or_fallback counts in this process's memory instead).
     rate_limiter: RateLimiter | None = None
+    # Give space back after the pruner removed records (local: incremental vacuum + WAL truncation; with
+    # True a full one-off VACUUM). None: the storage reclaims space itself (Azure).
+    compact: Callable[[bool], Awaitable[None]] | None = None
     _queues: dict[str, JobQueue] = field(default_factory=dict)
     _fallback_limiter: RateLimiter | None = None
 

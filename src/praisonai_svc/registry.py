@@ -12,6 +12,7 @@ import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -47,6 +48,8 @@ class HandlerSpec:
     timeout_seconds: float | None = None
     max_attempts: int | None = None
     description: str = ""
+    retention: timedelta | None = None  # overrides PRAISONAI_JOB_RETENTION for this service
+    idempotency_window: timedelta | None = None  # overrides PRAISONAI_IDEMPOTENCY_WINDOW for this service
     # Awaited on the worker's own event loop instead of a thread of its own: for handlers that never block it
     # (plugins, whose CPU work goes to a process pool) and use the worker process's clients.
     runs_on_loop: bool = False

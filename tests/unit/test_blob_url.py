@@ -54,7 +54,9 @@ async def test_backend_outputs_go_where_the_blob_url_says(tmp_path: Path) -> Non
     backend = await open_backend(settings(data_dir=tmp_path / "data", blob_url=f"file://{tmp_path}/elsewhere"))
     try:
         await backend.blobs.put("a/b.txt", b"x", content_type="text/plain", filename="b.txt")
-        assert (tmp_path / "elsewhere" / "a" / "b.txt").read_bytes() == b"x"
+        assert isinstance(backend.blobs, FileBlobStore)
+        path = backend.blobs.path_of("a/b.txt")
+        assert path.read_bytes() == b"x" and path.is_relative_to(tmp_path / "elsewhere")
         assert backend.kind == "local"
     finally:
         await backend.close()

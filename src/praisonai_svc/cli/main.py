@@ -10,6 +10,7 @@ from praisonai_svc._version import __version__
 from praisonai_svc.cli.deploy import deploy, logs
 from praisonai_svc.cli.new import new
 from praisonai_svc.cli.poison import poison
+from praisonai_svc.cli.prune import prune
 from praisonai_svc.cli.serve import api, run, worker
 from praisonai_svc.cli.submit import submit
 
@@ -23,7 +24,7 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, deploy, logs, poison):
+for command in (new, run, api, worker, submit, deploy, logs, poison, prune):
     cli.add_command(command)
 
 

@@ -107,6 +107,9 @@ class JobResponse(BaseModel):
     content_type: str | None = None
     size: int | None = None
     history: list[JobOutcome] = Field(default_factory=list, description="Earlier outcomes of a requeued job.")
+    receipt: str | None = Field(
+        default=None, description="Only in the answer to POST /jobs with a bearer token: the service's signed proof "
+        "of who submitted the job (SECURITY.md, WordPress modes).")
 
     @classmethod
     def from_job(cls, job: Job, download_url: str | None = None) -> JobResponse:
