@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from tests.support import images
+from tests.support.documents import pdf_with_text
 from tests.support.file_server import FileServer, serving
 from tests.support.service import Service, running_service, wait_job
 
@@ -177,29 +178,10 @@ def test_image_resize_and_pdf_to_text_are_plugins_too(svc: Running) -> None:
         resized = ok(client.post("/api/v1/image/resize", json={
             "image_url": svc.files.url("large.jpg"), "options": {"width": 300, "height": 300, "fit": "cover"}}))
         assert (images.facts(stored(resized)).width, images.facts(stored(resized)).height) == (300, 300)
-        pdf = _pdf_with_text("Hello plugins")
+        pdf = pdf_with_text("Hello plugins")
         text = ok(client.post("/api/v1/document/pdf-to-text", files={"file": ("a.pdf", pdf, "application/pdf")}))
     assert "Hello plugins" in text["text"] and text["metadata"]["pages"] == 1
     assert stored(text).decode() == text["text"]
-
-
-def _pdf_with_text(text: str) -> bytes:
-    """A one-page PDF with ``text`` in Helvetica, written by hand."""
-    stream = f"BT /F1 24 Tf 72 700 Td ({text}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 # --- hostile input: exact status and envelope ------------------------------------------------------------

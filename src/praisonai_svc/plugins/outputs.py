@@ -23,7 +23,8 @@ class StoredOutput:
 
 
 def output_key(data: bytes, filename: str) -> str:
-    """``uploads/{sha256(data)[:16]}_{filename}`` (the seed's layout): the same bytes land on the same key."""
+    """``uploads/{sha256(data)[:16]}_{filename}`` (the seed's layout, ``filename`` made safe): the same bytes land
+    on the same key."""
     return f"{OUTPUT_PREFIX}{hashlib.sha256(data).hexdigest()[:16]}_{safe_filename(filename)}"
 
 
@@ -37,7 +38,7 @@ class OutputStore:
 
     async def store(self, data: bytes, filename: str, content_type: str) -> StoredOutput:
         key = output_key(data, filename)
-        name = key[len(OUTPUT_PREFIX) + 17:]
+        name = safe_filename(filename)
         await self.blobs.put(key, data, content_type=content_type, filename=name)
         if self.public_base is not None:
             return StoredOutput(key, f"{self.public_base}/{quote(key, safe='/')}", None)

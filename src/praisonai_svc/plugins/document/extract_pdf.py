@@ -33,7 +33,11 @@ def extract_text(data: bytes, max_pages: int) -> PdfText:
         for number, page in enumerate(reader.pages[:max_pages], start=1):
             parts.append(f"--- page {number} ---\n{(page.extract_text() or '').strip()}")
         info = reader.metadata
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+    except PayloadError:
+        raise
+    except MemoryError:
+        raise
+    except (PdfReadError, PyPdfError, Exception) as exc:  # any failure to parse untrusted bytes is the input's fault
         raise PayloadError(f"The PDF is corrupt or unreadable: {exc}") from None
     title = str(info.title) if info is not None and info.title else None
     author = str(info.author) if info is not None and info.author else None

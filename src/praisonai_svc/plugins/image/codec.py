@@ -60,6 +60,10 @@ def decode(data: bytes, supported: list[str], max_pixels: int) -> Image.Image:
             raise PayloadError(f"The file is not a valid image (supported formats: {names}).") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise PayloadError("The image declares too many pixels (a decompression bomb?).") from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # a header Pillow cannot parse: the input's fault, whatever the exception
+            raise PayloadError(f"The image is truncated or corrupt: {exc}") from None
         if image.format not in supported_pillow_formats(supported):
             raise PayloadError(f"Unsupported image format: {image.format}; supported: {names}.")
         width, height = image.size
@@ -68,7 +72,9 @@ def decode(data: bytes, supported: list[str], max_pixels: int) -> Image.Image:
                                f"(a decompression bomb?).")
         try:
             image.load()
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # truncated data, a broken stream: the input's fault, whatever the exception
             raise PayloadError(f"The image is truncated or corrupt: {exc}") from None
     return image
 
