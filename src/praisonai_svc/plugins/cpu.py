@@ -1,16 +1,16 @@
 """CPU-bound plugin work in a pool of processes sized to the cores, so the event loop (and the health probes)
 stay responsive while images are compressed.
 
-The children are *spawned* (not forked from a process that runs an event loop and threads), run at a lower
-priority than the API process (``os.nice``) so that a probe never waits behind a compression, load the user's
+The children are *spawned* (not forked from a process that runs an event loop and threads), load the user's
 service file when there is one (so functions defined there can be sent to them), and are started with the pool
-rather than on the first request.
+rather than on the first request. They run at the API's priority: the API process sleeps between requests, and
+the scheduler lets a waking process run promptly; a lower priority for the children bought no probe latency in
+bench_plugins.py but cost them the CPU whenever anything else ran on the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import multiprocessing
 import os
@@ -24,7 +24,6 @@ from praisonai_svc.logs import get_logger
 
 T = TypeVar("T")
 log = get_logger("plugins")
-CHILD_NICENESS = 2  # CFS weight 655 vs 1024: the API process wins the CPU when both want it
 
 
 def core_count() -> int:
@@ -38,9 +37,7 @@ def core_count() -> int:
 Preload = Callable[[], object]
 
 
-def _start_child(preload: Preload | None, niceness: int) -> None:
-    with contextlib.suppress(OSError):
-        os.nice(niceness)
+def _start_child(preload: Preload | None) -> None:
     if preload is not None:
         try:
             preload()
@@ -65,7 +62,7 @@ class CpuPool:
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_child, initargs=(self._preload, CHILD_NICENESS),
+            initializer=_start_child, initargs=(self._preload,),
         )
 
     async def start(self) -> None:
