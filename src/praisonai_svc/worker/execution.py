@@ -55,6 +55,11 @@ def _call_in_thread(
 async def execute(spec: HandlerSpec, payload: Any, ctx: JobContext, timeout: float) -> HandlerOutput:
     """Run the handler; raise what it raises, :class:`JobTimeout` after ``timeout`` seconds."""
     args = (payload, ctx) if spec.wants_context else (payload,)
+    if spec.runs_on_loop:
+        try:
+            return coerce_output(await asyncio.wait_for(spec.func(*args), timeout))
+        except TimeoutError:
+            raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
     holder = _AsyncCall()
     thread = threading.Thread(
