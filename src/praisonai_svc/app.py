@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from praisonai_svc.backend import Backend
 from praisonai_svc.durations import parse_duration
-from praisonai_svc.errors import ConfigError, UnknownService
+from praisonai_svc.errors import ConfigError, PayloadError, UnknownService
 from praisonai_svc.events import EventBus
+from praisonai_svc.plugins.base import BasePlugin, Category, ProcessingMode
+from praisonai_svc.plugins.host import PluginHost
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
 from praisonai_svc.retention.policy import RetentionRegistry
 from praisonai_svc.settings import Settings, load_settings
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from praisonai_svc.services.registry import BackgroundSpec, RunsOn
 
 ServiceClass = TypeVar("ServiceClass", bound="type[Service]")
+
+PluginT = TypeVar("PluginT", bound=BasePlugin)
 
 
 class ServiceApp:
@@ -49,6 +53,7 @@ class ServiceApp:
         self._settings = settings
         self.backend = backend
         self.services: dict[str, HandlerSpec] = {}
+        self.plugins = PluginHost()
         self._fastapi: FastAPI | None = None
         self.target: str | None = None  # how worker subprocesses re-load this app (set by the loader)
         self._metrics: ServiceMetrics | None = None
@@ -229,6 +234,42 @@ class ServiceApp:
 
     def _user_services(self) -> list[HandlerSpec]:
         return [spec for spec in self.services.values() if not spec.builtin]
+
+    def register_plugin(self, plugin: PluginT) -> PluginT:
+        """Serve ``plugin`` at ``POST /api/v1/{category}/{action}`` and as the job service of its name."""
+        self.plugins.add(plugin)
+        if plugin.name in self.services:
+            del self.plugins.plugins[plugin.name]
+            raise ConfigError(f"Plugin '{plugin.name}' has the name of a job service; give one of them another name.")
+
+        def check(payload: dict[str, Any]) -> None:
+            ok, problem = plugin.validate_input(payload)
+            if not ok:
+                raise PayloadError(problem or f"Invalid input for plugin '{plugin.name}'")
+
+        spec = make_spec(self.plugins.job_handler(plugin), plugin.name, self._queue_name_for(plugin.name))
+        self.services[plugin.name] = dataclasses.replace(
+            spec, payload_model=plugin.input_model, runs_on_loop=True, check=check,
+            description=plugin.description or plugin.display_name,
+        )
+        self._keep_builtins_last()
+        self._fastapi = None
+        return plugin
+
+    def capability(
+        self, name: str, *, category: Category, display_name: str = "",
+        processing_mode: ProcessingMode = ProcessingMode.SYNC, config: dict[str, Any] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """``@app.capability("image-thumbnail", category="image")`` on ``def f(input: Model) -> dict``: a plugin
+        from one function (``async def`` runs on the loop; a plain ``def`` in the process pool)."""
+        from praisonai_svc.plugins.capability import capability_plugin
+
+        def register(func: Handler) -> Handler:
+            self.register_plugin(capability_plugin(func, name, category=category, display_name=display_name,
+                                                   processing_mode=processing_mode, config=config))
+            return func
+
+        return register
 
     def _queue_name_for(self, service: str) -> str:
         # The first service keeps the seed's queue name, so single-service deployments match the docs.

@@ -122,6 +122,26 @@ class JobTimeout(PraisonSvcError):
     """The job ran past its time limit."""
 
 
+class PluginNotFound(PraisonSvcError):
+    """Plugin not found"""
+
+
+class PluginDisabled(PraisonSvcError):
+    """This plugin is disabled; enable it in the plugins: section of the configuration."""
+
+
+class PluginTimeout(PraisonSvcError):
+    """The plugin did not answer within its time budget (sync_timeout_seconds); retry with ?mode=async."""
+
+
+class FetchFailed(PraisonSvcError):
+    """Downloading the input failed."""
+
+
+class FetchRefused(FetchFailed):
+    """The URL is not allowed: only public http(s) addresses are fetched (see PRAISONAI_FETCH_ALLOWED_HOSTS)."""
+
+
 class RecordNotFound(PraisonSvcError):
     """No record with that kind and id exists."""
 

@@ -63,12 +63,19 @@ class HandlerSpec:
     config_model: type[BaseModel] | None = None  # its own keys in praisonai.yaml → context.config
     retention: timedelta | None = None  # overrides PRAISONAI_JOB_RETENTION for this service
     idempotency_window: timedelta | None = None  # overrides PRAISONAI_IDEMPOTENCY_WINDOW for this service
-    # Built-in services (file extraction, ...) are ``async def (payload, ctx)`` run on the worker's own loop with
-    # ``ctx.backend``; clients reach them through their own routes, never through POST /jobs.
+    # Built-in services (workflow executions, ...) are ``async def (payload, ctx)`` run on the worker's own loop
+    # with ``ctx.backend``; clients reach them through their own routes, never through POST /jobs.
     builtin: bool = False
+    # Awaited on the worker's own event loop instead of a thread of its own: for handlers that never block it
+    # (plugins, whose CPU work goes to a process pool) and use the worker process's clients.
+    runs_on_loop: bool = False
+    # An extra check of the raw payload at submission (a plugin's validate_input); raises PayloadError.
+    check: Callable[[dict[str, Any]], None] | None = None
 
     def validate_payload(self, payload: dict[str, Any]) -> Any:
         """Return what the handler receives; raise :class:`PayloadError` with every problem listed."""
+        if self.check is not None:
+            self.check(payload)
         if self.payload_model is None:
             return payload
         try:

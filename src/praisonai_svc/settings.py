@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from praisonai_svc.durations import parse_duration
@@ -22,7 +22,7 @@ from praisonai_svc.errors import ConfigError
 ENV_PREFIX = "PRAISONAI_"
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 # Read by the CLI, not by the service: PRAISONAI_APP (the service target) and PRAISONAI_URL (for `submit`).
-_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
+_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL", "PRAISONAI_CONFIG_FILE"}  # the last: the app YAML (plugins/config)
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
 DEPLOY_ENV_PREFIX = "PRAISONAI_DEPLOY_"
 # One key of one service in praisonai.yaml: PRAISONAI_SERVICES__<SERVICE>__<KEY> (docs/services.md).
@@ -40,17 +40,25 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
+def _seed_alias(name: str) -> AliasChoices:
+    """``PRAISONAI_<NAME>``, or seed 004's bare ``<NAME>``."""
+    return AliasChoices(ENV_PREFIX + name, name)
+
+
 class Settings(BaseSettings):
     """Every setting, with its environment variable ``PRAISONAI_<NAME>``."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore",
         validate_default=True, hide_input_in_errors=True,  # errors must never echo a key or connection string
+        populate_by_name=True,  # Settings(api_key=...) still works for the fields read under an alias
     )
 
     # --- API ---
     api_key: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="One API key or a comma-separated list (for rotation)."
+        default_factory=list, description="One API key or a comma-separated list (for rotation). Seed 004's "
+        "PYTHON_SERVICE_API_KEY is read when this is unset.",
+        validation_alias=AliasChoices("PRAISONAI_API_KEY", "PYTHON_SERVICE_API_KEY"),
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Allowed browser origins, comma-separated; '*' for any."
@@ -96,6 +104,38 @@ class Settings(BaseSettings):
     poison_queue_suffix: str = Field("-poison", description="Poison queue name = queue name + this.")
     table_name: str = Field("jobs", description="Azure table of job records.")
     container_name: str = Field("praison-output", description="Azure blob container of outputs.")
+    blob_url: str | None = Field(
+        None, description="Where outputs are stored, by URL: file:///path, azure://container or "
+        "s3://bucket?endpoint_url=...&region=... (default: the job backend's own store). See docs/storage.md.",
+    )
+    blob_public_url: str | None = Field(
+        None, description="Public base URL of the blob store (CDN or public bucket): plugin output links become "
+        "<base>/<key> instead of signed, expiring links. Seed 004's R2_PUBLIC_URL is read when this is unset.",
+    )
+    r2_account_id: str | None = Field(
+        None, validation_alias=_seed_alias("R2_ACCOUNT_ID"),
+        description="Cloudflare R2 account (seed 004: R2_ACCOUNT_ID); with the bucket set, outputs go to R2.",
+    )
+    r2_access_key_id: SecretStr | None = Field(
+        None, validation_alias=_seed_alias("R2_ACCESS_KEY_ID"), description="R2 token key id (or R2_ACCESS_KEY_ID).")
+    r2_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_seed_alias("R2_SECRET_ACCESS_KEY"),
+        description="R2 API token secret (or R2_SECRET_ACCESS_KEY).",
+    )
+    r2_bucket_name: str | None = Field(
+        None, validation_alias=_seed_alias("R2_BUCKET_NAME"), description="R2 bucket (or R2_BUCKET_NAME).")
+    r2_public_url: str | None = Field(
+        None, validation_alias=_seed_alias("R2_PUBLIC_URL"),
+        description="The R2 bucket's public base URL (or R2_PUBLIC_URL).",
+    )
+
+    # --- plugins (docs/plugins.md) ---
+    fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts (host or host:port, comma-separated) that plugins may fetch from "
+        "although they resolve to private or loopback addresses (tests, intranets).",
+    )
+    fetch_timeout_seconds: float = Field(30.0, gt=0, description="Longest one download of a plugin input may take.")
+    plugin_workers: int = Field(0, ge=0, le=256, description="Processes for CPU-bound plugin work (0: one per core).")
 
     # --- retention (docs/operations.md "What is kept, for how long") ---
     job_retention: Duration = Field(
@@ -173,7 +213,7 @@ class Settings(BaseSettings):
         None, ge=1, description="How often each process reports its services (file: server.heartbeat_seconds; 60)."
     )
 
-    @field_validator("api_key", "cors_origins", "site_keys", mode="before")
+    @field_validator("api_key", "cors_origins", "site_keys", "fetch_allowed_hosts", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         return _split_csv(value)
@@ -207,6 +247,11 @@ class Settings(BaseSettings):
         return bool(
             self.azure_storage_connection_string or self.azure_queue_conn_string or self.azure_storage_account_url
         )
+
+    @property
+    def public_blob_base(self) -> str | None:
+        """PRAISONAI_BLOB_PUBLIC_URL, else R2_PUBLIC_URL (for plugin outputs)."""
+        return self.blob_public_url or self.r2_public_url or None
 
     def poison_queue_name(self, queue_name: str) -> str:
         return queue_name + self.poison_queue_suffix

@@ -8,18 +8,20 @@ import gc
 from collections.abc import AsyncIterator, Iterator
 
 from fastapi import Depends, FastAPI
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs, services, workflows
-from praisonai_svc.api.auth import build_guard, require_access
+from praisonai_svc.api import admin, downloads, health, jobs, plugins, services, workflows
+from praisonai_svc.api.auth import build_guard, limit_reads, require_access
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
 from praisonai_svc.api.parse_pool import ParsePool, gil_handed_over_often
 from praisonai_svc.app import ServiceApp
-from praisonai_svc.backend import open_backend
+from praisonai_svc.backend import Backend, open_backend
 from praisonai_svc.job_service import JobService
+from praisonai_svc.loader import preloader
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
@@ -81,6 +83,9 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         api.state.job_service = JobService(app, backend)
         api.state.security_guard = build_guard(app.settings, backend)
         api.state.parse_pool = ParsePool(app.settings.parse_threads, app.settings.parse_time_budget_seconds)
+        mounted = mount_backend_routes(api, backend)
+        await app.plugins.start(backend.blobs, app.settings, app.target, preload=preloader(app))
+        await app.plugins.warm_up()
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
                         "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
@@ -108,10 +113,24 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
                 worker.stop()
                 await worker_task
             api.state.abandoned = await runtime.close()
+            await app.plugins.stop()
+            unmount(api, mounted)
             if owns:
                 await backend.close()
 
     return lifespan
+
+
+def mount_backend_routes(api: FastAPI, backend: Backend) -> list[BaseRoute]:
+    """Mount the routes the backend serves itself (the local store's signed links), behind the read limit."""
+    before = list(api.router.routes)
+    for router in backend.http_routes():
+        api.include_router(router, dependencies=[Depends(limit_reads)])
+    return [route for route in api.router.routes if route not in before]
+
+
+def unmount(api: FastAPI, routes: list[BaseRoute]) -> None:
+    api.router.routes[:] = [route for route in api.router.routes if route not in routes]
 
 
 def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
@@ -131,6 +150,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     install_error_handlers(api)
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
     api.include_router(jobs.router)
+    plugins.add_plugin_routes(api)
     api.include_router(downloads.router)
     api.include_router(health.router)
     api.include_router(admin.router)

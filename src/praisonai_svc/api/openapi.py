@@ -96,6 +96,9 @@ def install_openapi(api: FastAPI, app: ServiceApp) -> None:
         configurable = [name for name in app.registration_order if _config_model(app, name) is not None]
         enumerate_service_paths(schema, app.registration_order or ["default"], configurable)
         from praisonai_svc.api.openapi_security import document_security
+        from praisonai_svc.api.plugin_openapi import document_plugins
+
+        document_plugins(schema, app)  # before security, which reads the guarded marks
 
         document_security(schema, app.settings)
         api.openapi_schema = schema

@@ -66,6 +66,11 @@ async def execute(spec: HandlerSpec, payload: Any, ctx: JobContext, timeout: flo
     args = (payload, ctx) if spec.wants_context else (payload,)
     if spec.builtin:
         return await _run_builtin(spec, args, timeout)
+    if spec.runs_on_loop:
+        try:
+            return coerce_output(await asyncio.wait_for(spec.func(*args), timeout))
+        except TimeoutError:
+            raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
     holder = _AsyncCall()
     thread = threading.Thread(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, open_backend
 from praisonai_svc.errors import LeaseLost, StorageError
+from praisonai_svc.loader import preloader
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability.worker import start_worker_observers
 from praisonai_svc.ports import JobQueue, QueueMessage
@@ -91,6 +92,8 @@ class Worker:
         if owns_runtime:
             await self.runtime.start()
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config)
+        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.target,
+                                     preload=preloader(self.app))
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
@@ -108,6 +111,7 @@ class Worker:
             await self._drain()
             if owns_runtime:
                 self.abandoned = await self.runtime.close()
+            await self.app.plugins.stop()
             if owns_backend:
                 await self.backend.close()
             log.info("worker stopped", extra={"messages": self.stats.messages})
