@@ -170,3 +170,66 @@ def test_cancel_timeout_and_retry_end_in_the_right_status(backend_env: dict[str,
     assert results["retry"]["status"] == "completed" and results["retry"]["retry_count"] == 2
     assert results["exhausted"]["status"] == "failed" and "fails on purpose" in results["exhausted"]["error_message"]
     assert runs(markers_dir, "ok") == 3 and runs(markers_dir, "never") == 2
+
+
+class Receiver:
+    """A local webhook receiver that checks the step's signature (answers 401 when it does not verify)."""
+
+    def __init__(self, secret: str) -> None:
+        import http.server
+        import threading
+
+        from praisonai_svc.workflows.signing import verify
+
+        self.received: list[dict[str, Any]] = []
+        received = self.received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                valid = verify(secret, self.headers.get("X-PraisonAI-Signature", ""), body)
+                received.append({"body": json.loads(body), "valid": valid,
+                                 "delivery": self.headers.get("X-PraisonAI-Delivery")})
+                self.send_response(200 if valid else 401)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"thanks": true}')
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_job_then_signed_http_step_to_an_allowed_local_receiver(backend_env: dict[str, str],
+                                                                tmp_path: Path) -> None:
+    receiver = Receiver("hook-secret")
+    env = {**backend_env, "PRAISONAI_FETCH_ALLOWED_HOSTS": "127.0.0.1"}
+    try:
+        with running_service(HANDLERS, env, tmp_path / "logs") as svc, svc.client() as client:
+            workflow = client.post("/workflows", json={"name": "Notify", "steps": [
+                {"id": "loud", "type": "job", "service": "shout", "payload": {"text": "{{ trigger.word }}"}},
+                {"id": "tell", "type": "http", "url": receiver.url, "secret": "hook-secret",
+                 "body": {"text": "{{ steps.loud.content }}", "url": "{{ steps.loud.download_url }}"}},
+                {"id": "private", "type": "http", "url": "http://10.255.255.1/x", "continue_on_error": True},
+            ]}).json()
+            execution = client.post(f"/workflows/{workflow['id']}/trigger",
+                                    json={"trigger_data": {"word": "ping"}}).json()
+            done = wait_execution(client, execution["id"])
+            link = done["steps"][0]["result"]["download_url"]  # relative on the local backend without PUBLIC_URL
+            downloaded = httpx.get(svc.url + link if link.startswith("/") else link, timeout=10)
+    finally:
+        receiver.close()
+    assert done["status"] == "completed", done
+    [call] = receiver.received
+    assert call["valid"] and call["body"]["text"] == "PING" and call["delivery"] == f"{done['id']}:tell"
+    assert done["steps"][1]["result"]["status_code"] == 200 and done["steps"][1]["result"]["body"] == {"thanks": True}
+    assert downloaded.status_code == 200 and downloaded.content == b"PING"
+    private = done["steps"][2]
+    assert private["status"] == "failed" and "only public addresses" in private["error"] and private["attempt"] == 1

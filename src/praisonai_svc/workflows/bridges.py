@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from praisonai_svc.workflows.gateways import Gateways
+from praisonai_svc.workflows.http_bridge import SafeHttp
 
 if TYPE_CHECKING:
     from praisonai_svc.app import ServiceApp
 
 
 def build_gateways(app: ServiceApp) -> Gateways:
-    return Gateways(http=None, files=None)
+    return Gateways(http=SafeHttp(app.settings), files=None)

@@ -14,7 +14,7 @@ from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import ConcurrencyConflict, PayloadError, PraisonSvcError
+from praisonai_svc.errors import ConcurrencyConflict, FetchRefused, PayloadError, PraisonSvcError
 from praisonai_svc.logs import JobLogger
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.workflows.conditions import ConditionFailed
@@ -27,7 +27,7 @@ from praisonai_svc.workflows.templates import TemplateFailed
 
 MAX_RESULT_BYTES = 16 * 1024
 QUEUE_POLL_SECONDS = 2.0  # overlap "queue": how often a queued execution looks whether its turn has come
-_NOT_RETRYABLE = (TemplateFailed, ConditionFailed, PayloadError)
+_NOT_RETRYABLE = (TemplateFailed, ConditionFailed, PayloadError, FetchRefused)
 
 
 class ExecutionGone(PraisonSvcError):

@@ -173,7 +173,7 @@ async def _http(run: StepRun, step: HttpStep) -> Outcome:
     reply = await http.request(step.method, url, headers=headers, content=content, timeout=step.timeout_seconds,
                                max_bytes=MAX_HTTP_RESPONSE)
     text = reply.body.decode("utf-8", errors="replace")
-    if reply.status >= 400:
+    if reply.status >= 300:  # redirects are not followed: a webhook that moved is a configuration error
         raise StepFailed(f"{step.method} {url} answered HTTP {reply.status}: {text[:200]}",
                          retryable=reply.status >= 500 or reply.status in (408, 429))
     body: Any = text
