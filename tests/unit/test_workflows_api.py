@@ -218,15 +218,13 @@ def test_validate_cron(client: TestClient) -> None:
     assert bad == {"is_valid": False, "error": bad["error"], "next_runs": []} and "5 fields" in bad["error"]
 
 
-def test_http_step_without_the_safe_fetcher_fails_clearly(client: TestClient) -> None:
+def test_http_step_to_a_private_address_is_refused_by_the_safe_fetcher(client: TestClient) -> None:
     workflow = create(client, {"name": "Hook", "steps": [
-        {"id": "tell", "type": "http", "url": "https://hooks.example/x", "secret": "s3cret"}]})
+        {"id": "tell", "type": "http", "url": "http://10.1.2.3/x", "secret": "s3cret"}]})
     assert workflow["steps"][0]["secret"] == "********"  # secrets never leave
     done = wait_finished(client, trigger(client, workflow["id"])["id"])
-    if done["status"] == "failed":  # a build without praisonai_svc.net
-        assert "safe fetcher" in done["error_message"]
-    else:
-        assert done["status"] == "completed"
+    assert done["status"] == "failed" and "only public addresses are fetched" in done["error_message"]
+    assert done["retry_count"] == 0 and done["steps"][0]["attempt"] == 1  # a refusal is not retried
 
 
 def test_tenants_see_only_their_own() -> None:
