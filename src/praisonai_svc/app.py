@@ -75,16 +75,19 @@ class ServiceApp:
     @overload
     def job(
         self, name: str | None = None, /, *, timeout_minutes: float | None = None, max_attempts: int | None = None,
+        isolation: str = "thread", webhook_url: str | None = None,
     ) -> Callable[[Handler], Handler]: ...
 
     def job(
         self, arg: Handler | str | None = None, /, *, timeout_minutes: float | None = None,
-        max_attempts: int | None = None,
+        max_attempts: int | None = None, isolation: str = "thread", webhook_url: str | None = None,
     ) -> Handler | Callable[[Handler], Handler]:
         """Register a handler: ``@app.job`` (service named after the function) or ``@app.job("video")``.
 
         ``timeout_minutes`` and ``max_attempts`` override PRAISONAI_MAX_JOB_DURATION_MINUTES and
-        PRAISONAI_MAX_RETRY_COUNT for this service.
+        PRAISONAI_MAX_RETRY_COUNT for this service. ``isolation="process"`` runs each attempt in a child process
+        that is killed on timeout or cancel (the handler and its results must survive a fork). ``webhook_url``
+        is POSTed every job of this service when it ends (needs PRAISONAI_WEBHOOK_SECRET).
         """
 
         def register(func: Handler, name: str | None = None) -> Handler:
@@ -94,6 +97,8 @@ class ServiceApp:
             options: dict[str, Any] = {
                 "timeout_seconds": timeout_minutes * 60 if timeout_minutes else None,
                 "max_attempts": max_attempts,
+                "isolation": isolation,
+                "webhook_url": webhook_url,
             }
             self.services[service] = make_spec(func, service, self._queue_name_for(service), **options)
             self._fastapi = None

@@ -47,6 +47,12 @@ class HandlerSpec:
     timeout_seconds: float | None = None
     max_attempts: int | None = None
     description: str = ""
+    isolation: str = "thread"  # "process": a child process that is killed on timeout or cancel
+    webhook_url: str | None = None  # POSTed every job of this service when it ends (docs/api.md, webhooks)
+    internal: bool = False  # a built-in service (webhook deliveries): never submitted through POST /jobs
+    inline: bool = False  # a built-in coroutine that only awaits I/O: run on the worker's own loop
+    retry_backoff_seconds: float | None = None  # overrides PRAISONAI_RETRY_BACKOFF_SECONDS for this service
+    retry_backoff_max_seconds: float | None = None
 
     def validate_payload(self, payload: dict[str, Any]) -> Any:
         """Return what the handler receives; raise :class:`PayloadError` with every problem listed."""
@@ -85,6 +91,8 @@ def make_spec(func: Handler, name: str, queue_name: str, **options: Any) -> Hand
             f"Service name {name!r} is not usable: use 1-40 lowercase letters, digits and hyphens."
         )
     model, wants_context = _payload_model(func)
+    if options.get("isolation", "thread") not in ("thread", "process"):
+        raise ConfigError(f"Service {name!r}: isolation must be 'thread' or 'process', not {options['isolation']!r}.")
     return HandlerSpec(
         name=service, func=func, is_async=inspect.iscoroutinefunction(func), payload_model=model,
         wants_context=wants_context, queue_name=queue_name, description=(func.__doc__ or "").strip(), **options,

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
     )
 
-    @field_validator("api_key", "cors_origins", mode="before")
+    @field_validator("api_key", "cors_origins", "fetch_allowed_hosts", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         return _split_csv(value)
@@ -168,6 +168,26 @@ class Settings(BaseSettings):
         "0: the header is ignored).",
     )
 
+    # --- live updates, webhooks, cancellation (docs/api.md) ---
+    events_poll_interval_seconds: float = Field(
+        0.1, gt=0, le=10, description="How often an API process's one watcher reads the job event feed.")
+    events_lookback_seconds: float = Field(
+        3.0, ge=0, le=60, description="How far back each feed read looks (clock skew and slow writers allowed).")
+    events_retention_hours: float = Field(24.0, gt=0, description="How long job events are kept for replay.")
+    progress_event_interval_seconds: float = Field(
+        0.2, ge=0, description="Progress events of one job are coalesced to at most one per this interval.")
+    cancel_poll_interval_seconds: float = Field(
+        0.5, gt=0, le=10, description="How often a worker with running jobs looks for cancel requests.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 secret that signs webhooks (X-PraisonAI-Signature); unset: webhooks are off.")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Time limit of one webhook POST.")
+    webhook_retry_base_seconds: float = Field(
+        2.0, ge=0, description="First webhook retry delay; doubles per attempt up to an hour.")
+    webhook_max_age_hours: float = Field(24.0, gt=0, description="A webhook is retried for at most this long.")
+    fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts outbound calls (webhooks) may reach even on private addresses, comma-separated (tests).")
+
     @field_validator("tenant_keys", mode="before")
     @classmethod
     def _tenant_keys(cls, value: Any) -> Any:
@@ -203,6 +223,10 @@ class Settings(BaseSettings):
             tenant: [key.get_secret_value() for key in keys if key.get_secret_value()]
             for tenant, keys in self.tenant_keys.items()
         }
+
+    @property
+    def webhook_secret_value(self) -> str | None:
+        return self.webhook_secret.get_secret_value() or None if self.webhook_secret is not None else None
 
     @property
     def jwt_secret_value(self) -> str | None:

@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator, Iterator
 from fastapi import FastAPI
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs
+from praisonai_svc.api import admin, downloads, health, jobs, live
 from praisonai_svc.api.auth import build_guard
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import open_backend
+from praisonai_svc.events.consumers import event_log_for, install_consumers
+from praisonai_svc.events.watcher import EventWatcher
 from praisonai_svc.job_service import JobService
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability import http as metrics_http
@@ -60,6 +62,10 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         backend = app.backend or await open_backend(app.settings)
         api.state.job_service = JobService(app, backend)
         api.state.security_guard = build_guard(app.settings, backend)
+        uninstall_consumers = install_consumers(app, backend)
+        watcher = EventWatcher(event_log_for(app, backend), interval=app.settings.events_poll_interval_seconds,
+                               lookback=app.settings.events_lookback_seconds)
+        api.state.event_watcher = watcher
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
                         "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
@@ -78,6 +84,8 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             if worker_task is not None:
                 worker.stop()
                 await worker_task
+            await watcher.stop()
+            uninstall_consumers()
             if owns:
                 await backend.close()
 
@@ -92,13 +100,16 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.state.embedded_worker = embedded_worker
     cors = dict(
         allow_origins=settings.cors_origins, allow_credentials=False, allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "X-API-Key", "Authorization"], expose_headers=["Location", "Retry-After"],
+        allow_headers=["Content-Type", "X-API-Key", "Authorization", "Last-Event-ID"],
+        expose_headers=["Location", "Retry-After"],
         max_age=600,
     )
     api.add_middleware(EdgeMiddleware, service=app, cors=cors)  # security headers, CORS, request metrics
     install_error_handlers(api)
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
     api.include_router(jobs.router)
+    api.include_router(live.router)
+    api.include_router(live.ws_router)
     api.include_router(downloads.router)
     api.include_router(health.router)
     api.include_router(admin.router)
