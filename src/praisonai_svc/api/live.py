@@ -25,7 +25,7 @@ from praisonai_svc.api.jobs import GUARDED, _error
 from praisonai_svc.api.long_poll import watcher_of
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.api.ws_tickets import TicketInvalid, consume_ticket, mint_ticket
-from praisonai_svc.errors import AuthenticationFailed, JobNotFound, PraisonSvcError
+from praisonai_svc.errors import AuthenticationFailed, JobNotFound, PraisonSvcError, RateLimited
 from praisonai_svc.events.job_events import JobEvent
 from praisonai_svc.events.watcher import EventWatcher, Subscription
 from praisonai_svc.job_service import JobService
@@ -143,14 +143,12 @@ async def job_ws(websocket: WebSocket, job_id: str, ticket: str | None = None, a
         principal = await _ws_principal(websocket, job_id, ticket)
         service: JobService = websocket.app.state.job_service
         job = await service.get(job_id, tenant=principal.tenant)
-    except (AuthenticationFailed, TicketInvalid) as exc:
-        await websocket.close(code=4401, reason=exc.message[:120])
-        return
-    except JobNotFound:
-        await websocket.close(code=4404, reason="No such job")
-        return
     except PraisonSvcError as exc:
-        await websocket.close(code=1013, reason=exc.message[:120])
+        # Accepted, then closed with a code a browser can read (a refused handshake shows scripts nothing).
+        code = 4401 if isinstance(exc, AuthenticationFailed | TicketInvalid) else (
+            4404 if isinstance(exc, JobNotFound) else 4429 if isinstance(exc, RateLimited) else 1013)
+        await websocket.accept()
+        await websocket.close(code=code, reason=exc.message[:120])
         return
     await websocket.accept()
     watcher = watcher_of(websocket)
