@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,3 +189,25 @@ def test_stream_of_another_tenant_is_404_and_tickets_are_single_use(backend_env:
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401  # a replayed ticket
         events = list(iter_sse(client, f"/jobs/{job['job_id']}/events", headers=acme))
         assert events[-1]["event"] == "done"
+
+
+def test_cli_submit_wait_follows_the_stream_and_jobs_cancel(live: Service, tmp_path: Path) -> None:
+    from tests.support.service import CLI, clean_env
+
+    request = tmp_path / "steps.json"
+    request.write_text(json.dumps({"payload": {"delay": 0.3, "cli": 1}, "service": "steps"}))
+    env = clean_env({"PRAISONAI_URL": live.url, "TTY_COMPATIBLE": "1", "COLUMNS": "160"})
+    waited = subprocess.run([*CLI, "submit", str(request), "--wait", "-o", str(tmp_path / "out.txt")], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert waited.returncode == 0, waited.stderr
+    assert (tmp_path / "out.txt").read_bytes() == b"ten steps"
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", waited.stderr)
+    assert re.search(r"processing .*step \d", shown), shown  # the bar showed the handler's messages
+    with live.client() as client:
+        job = submit(client, "sleeper", {"seconds": 600, "cli": 1})
+        wait_job(client, job["job_id"], until=("processing",))
+    cancelled = subprocess.run([*CLI, "jobs", "cancel", job["job_id"]], env=env, capture_output=True, text=True,
+                               timeout=60)
+    assert cancelled.returncode == 0, cancelled.stderr
+    with live.client() as client:
+        assert wait_job(client, job["job_id"], until=("cancelled", "done", "error"))["status"] == "cancelled"

@@ -62,7 +62,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 valid = verify(receiver.secret, self.headers.get("X-PraisonAI-Signature", ""), body)
                 with receiver.lock:
