@@ -89,8 +89,10 @@ class Subscription:
 class EventWatcher:
     """Feeds :class:`Subscription` objects from the event log (see the module docstring)."""
 
-    def __init__(self, event_log: EventLog, *, interval: float = 0.1, lookback: float = 3.0) -> None:
+    def __init__(self, event_log: EventLog, *, interval: float = 0.1, lookback: float = 3.0,
+                 autostart: bool = True) -> None:
         self.log = event_log
+        self.autostart = autostart  # False: the caller drives tick() itself (tests, benchmarks)
         self.interval = interval
         self.lookback = lookback
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
@@ -116,7 +118,8 @@ class EventWatcher:
     async def subscribe(self, job_id: str, after_seq: int | None = 0) -> Subscription:
         """A subscription to ``job_id`` from ``after_seq`` on (None: only events from now on), filled at once
         from the job's ring."""
-        self.start()
+        if self.autostart:
+            self.start()
         sub = Subscription(job_id, after_seq or 0)
         self._subs[job_id].add(sub)
         self._active.set()
