@@ -115,11 +115,11 @@ async def test_cancel_a_running_job_ends_it_cancelled_and_never_retried(service:
     jobs = JobService(app, backend)
     try:
         job = (await jobs.submit(JobRequest(payload={"n": 1}, service=service))).job
-        while (await backend.jobs.get(job.job_id)).status is not JobStatus.PROCESSING:
+        while (await backend.jobs.get(job.job_id)).status is not JobStatus.PROCESSING:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         await jobs.cancel(job.job_id)
         async with asyncio.timeout(5):
-            while not (await backend.jobs.get(job.job_id)).status.is_terminal:
+            while not (await backend.jobs.get(job.job_id)).status.is_terminal:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         ended = await backend.jobs.get(job.job_id)
         assert ended.status is JobStatus.CANCELLED and ended.attempts == 1

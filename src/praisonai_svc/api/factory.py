@@ -64,7 +64,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         api.state.security_guard = build_guard(app.settings, backend)
         uninstall_consumers = install_consumers(app, backend)
         watcher = EventWatcher(event_log_for(app, backend), interval=app.settings.events_poll_interval_seconds,
-                               lookback=app.settings.events_lookback_seconds)
+                               lookback=app.settings.events_lookback_seconds, on_read=app.metrics.event_reads.inc)
         api.state.event_watcher = watcher
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "

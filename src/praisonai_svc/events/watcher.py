@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from praisonai_svc.errors import StorageError
 from praisonai_svc.events.job_events import JobEvent, event_data, terminal_event
@@ -90,15 +90,16 @@ class EventWatcher:
     """Feeds :class:`Subscription` objects from the event log (see the module docstring)."""
 
     def __init__(self, event_log: EventLog, *, interval: float = 0.1, lookback: float = 3.0,
-                 autostart: bool = True) -> None:
+                 autostart: bool = True, on_read: Callable[[int], None] | None = None) -> None:
         self.log = event_log
+        self._on_read = on_read
         self.autostart = autostart  # False: the caller drives tick() itself (tests, benchmarks)
         self.interval = interval
         self.lookback = lookback
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
         self._active = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.reads = 0  # storage reads made (feed pages and ring reads), for the benchmark and /metrics
+        self.reads = 0  # storage reads made (feed pages and ring reads), also counted on /metrics
 
     @property
     def watched_jobs(self) -> int:
@@ -128,7 +129,7 @@ class EventWatcher:
         except BaseException:
             self.unsubscribe(sub)
             raise
-        self.reads += 1
+        self._count(1)
         if after_seq is None:
             sub.last_seq = history[-1].seq if history else 0
         else:
@@ -147,6 +148,11 @@ class EventWatcher:
             if not subs:
                 del self._subs[sub.job_id]
 
+    def _count(self, reads: int) -> None:
+        self.reads += reads
+        if self._on_read is not None:
+            self._on_read(reads)
+
     async def _run(self) -> None:
         while True:
             if not self._subs:
@@ -162,7 +168,7 @@ class EventWatcher:
     async def tick(self) -> None:
         """One round: read the feed, hand out its events, then read the rings of jobs with gaps or gone quiet."""
         events = await self.log.recent(since(self.lookback))
-        self.reads += 1
+        self._count(1)
         by_job: dict[str, list[JobEvent]] = defaultdict(list)
         for event in events:
             if event.job_id in self._subs:
@@ -178,7 +184,7 @@ class EventWatcher:
 
     async def _fill(self, job_ids: list[str]) -> None:
         histories = await asyncio.gather(*(self.log.history(job_id) for job_id in job_ids), return_exceptions=True)
-        self.reads += len(job_ids)
+        self._count(len(job_ids))
         for job_id, history in zip(job_ids, histories, strict=True):
             if isinstance(history, BaseException):
                 continue
