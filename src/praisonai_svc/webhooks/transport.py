@@ -10,10 +10,13 @@ still verifies the original host name), redirects are not followed, and the resp
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from urllib.parse import urlsplit, urlunsplit
 
+import certifi
 import httpx
 
 from praisonai_svc.errors import PraisonSvcError
@@ -43,6 +46,12 @@ async def _resolve(host: str, port: int, allowed: bool) -> str:
     return addresses[0]
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every delivery: building one loads the CA bundle, tens of milliseconds of CPU."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 async def post_signed(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> int:
     """POST ``body`` to ``url``; return the HTTP status. Raises RefusedDestination, httpx.HTTPError (timeouts,
     connection errors)."""
@@ -55,7 +64,7 @@ async def post_signed(url: str, body: bytes, headers: dict[str, str], settings: 
     pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
     host_header = parts.netloc.rsplit("@", 1)[-1]
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False,
-                                 trust_env=False) as client:
+                                 trust_env=False, verify=_tls()) as client:
         request = client.build_request("POST", pinned, content=body, headers={**headers, "Host": host_header},
                                        extensions={"sni_hostname": host} if parts.scheme == "https" else {})
         response = await client.send(request, stream=True)
