@@ -81,7 +81,12 @@ class JobRun:
             self.job = await self.backend.jobs.update(self.job.model_copy(update=changes))
 
     async def publish(self, type_: JobEventType, **extra: Any) -> None:
-        """Publish a job event (after the state change it reports was stored); consumers never raise here."""
+        """Publish a job event (after the state change it reports was stored); consumers never raise here.
+
+        Built-in services (webhook deliveries) publish none: nobody follows them, and a delivery's own events
+        would cost storage writes on the path of every webhook."""
+        if self.spec.internal:
+            return
         async with self._event_lock:  # in order: a progress event never overtakes the terminal one
             await publish_job_event(self.bus, self.job, type_, **extra)
 

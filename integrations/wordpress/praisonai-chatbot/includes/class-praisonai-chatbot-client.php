@@ -81,6 +81,72 @@ final class PraisonAI_Chatbot_Client {
 	}
 
 	/**
+	 * POST /jobs/{id}/cancel: the job as it is after the request (cancelled, or still ending).
+	 *
+	 * @param string $job_id Job id.
+	 * @return array<string, mixed>|WP_Error
+	 */
+	public function cancel( $job_id ) {
+		$response = $this->request( 'POST', $this->base_url . '/jobs/' . rawurlencode( $job_id ) . '/cancel', self::timeout( 'cancel', 8 ) );
+		if ( is_wp_error( $response ) ) {
+			return $response;
+		}
+		return self::is_job( $response['body'] ) ? $response['body'] : self::unexpected();
+	}
+
+	/**
+	 * Open GET /jobs/{id}/events (Server-Sent Events) as a PHP stream, resuming after event $after.
+	 *
+	 * The WordPress HTTP API buffers whole responses, so this one request uses a PHP stream: the proxy relays
+	 * each event as it arrives. Redirects are not followed (like every other call to the service).
+	 *
+	 * @param string $job_id  Job id.
+	 * @param int    $after   The last event id the browser has.
+	 * @param int    $timeout Seconds the stream may stay open.
+	 * @return resource|WP_Error
+	 */
+	public function open_events( $job_id, $after, $timeout ) {
+		if ( '' === $this->base_url ) {
+			return new WP_Error( 'praisonai_not_configured', __( 'The chat is not set up yet: the site administrator needs to enter the service URL.', 'praisonai-chatbot' ), array( 'status' => 503 ) );
+		}
+		$headers = array( 'Accept: text/event-stream', 'Last-Event-ID: ' . (int) $after );
+		if ( '' !== $this->api_key ) {
+			$headers[] = 'X-API-Key: ' . $this->api_key;
+		}
+		$context = stream_context_create(
+			array(
+				'http' => array(
+					'method'          => 'GET',
+					'header'          => implode( "\r\n", $headers ),
+					'timeout'         => $timeout,
+					'follow_location' => 0,
+					'ignore_errors'   => true,
+					'user_agent'      => 'praisonai-chatbot/' . PRAISONAI_CHATBOT_VERSION . '; ' . home_url( '/' ),
+				),
+			)
+		);
+		$url    = $this->base_url . '/jobs/' . rawurlencode( $job_id ) . '/events';
+		$stream = @fopen( $url, 'r', false, $context ); // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged,WordPress.WP.AlternativeFunctions.file_system_operations_fopen -- a network stream; failure is handled below.
+		if ( false === $stream ) {
+			self::log( 'event stream from ' . $url . ' failed to open' );
+			return new WP_Error( 'praisonai_unreachable', __( 'The job service cannot be reached right now. Please try again in a moment.', 'praisonai-chatbot' ), array( 'status' => 503 ) );
+		}
+		$meta = stream_get_meta_data( $stream );
+		$code = 0;
+		foreach ( (array) $meta['wrapper_data'] as $header ) {
+			if ( preg_match( '#^HTTP/\S+\s+(\d{3})#', (string) $header, $match ) ) {
+				$code = (int) $match[1]; // the last status line wins (there are no redirects to follow).
+			}
+		}
+		if ( 200 !== $code ) {
+			$body = json_decode( (string) stream_get_contents( $stream, 65536 ), true );
+			fclose( $stream ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fclose -- a network stream.
+			return self::failure( $code, $body, null );
+		}
+		return $stream;
+	}
+
+	/**
 	 * GET /jobs/{id}/download?format=json: a freshly signed, short-lived download link.
 	 *
 	 * @param string $job_id Job id.
