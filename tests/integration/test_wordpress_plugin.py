@@ -383,10 +383,13 @@ def test_live_progress_and_cancel_in_proxy_and_direct_mode(scenario: Scenario, t
             page = scenario.page("alice")
             page.goto(url)
             steps, stoppable = page.locator(WIDGET).nth(0), page.locator(WIDGET).nth(1)
+            streams: list[str] = []
+            page.on("response", lambda r: streams.append(r.url) if "/events" in r.url and r.ok else None)
             steps.locator("textarea").fill('{"payload": {"delay": 0.7}}')
             steps.get_by_role("button", name="Send").click()
             card = steps.locator(".praisonai-chatbot__job >> nth=-1")
             card.get_by_text("step 4").wait_for(timeout=30_000)  # a progress message, live
+            assert streams and all(url.startswith(wp.url) for url in streams)  # relayed by the proxy
             assert card.get_attribute("data-status") == "processing"
             assert card.get_by_role("button", name="Cancel").is_visible()
             shot(steps, "widget-live-progress")
