@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic_core import PydanticUndefined
 
+from praisonai_svc.durations import format_duration
 from praisonai_svc.settings import ENV_PREFIX, Settings
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -45,6 +47,8 @@ def _default(field: object) -> str:
         return "—"
     if isinstance(default, list):
         return ", ".join(str(v) for v in default) or "(empty)"
+    if isinstance(default, timedelta):
+        return f"`{format_duration(default)}`"
     return f"`{default}`"
 
 

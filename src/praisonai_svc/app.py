@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, overload
 
 from praisonai_svc.backend import Backend
+from praisonai_svc.durations import parse_duration
 from praisonai_svc.errors import ConfigError, UnknownService
 from praisonai_svc.events import EventBus
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
+from praisonai_svc.retention.policy import RetentionRegistry
 from praisonai_svc.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -43,6 +46,7 @@ class ServiceApp:
         self.target: str | None = None  # how worker subprocesses re-load this app (set by the loader)
         self._metrics: ServiceMetrics | None = None
         self.events = EventBus()  # the in-app event seam: job, file and execution events (praisonai_svc.events)
+        self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
 
     # --- configuration -------------------------------------------------------------------------------------
     @property
@@ -75,19 +79,23 @@ class ServiceApp:
     @overload
     def job(
         self, name: str | None = None, /, *, timeout_minutes: float | None = None, max_attempts: int | None = None,
+        retention: str | timedelta | None = None, idempotency_window: str | timedelta | None = None,
         isolation: str = "thread", webhook_url: str | None = None,
     ) -> Callable[[Handler], Handler]: ...
 
     def job(
         self, arg: Handler | str | None = None, /, *, timeout_minutes: float | None = None,
-        max_attempts: int | None = None, isolation: str = "thread", webhook_url: str | None = None,
+        max_attempts: int | None = None, retention: str | timedelta | None = None,
+        idempotency_window: str | timedelta | None = None, isolation: str = "thread", webhook_url: str | None = None,
     ) -> Handler | Callable[[Handler], Handler]:
         """Register a handler: ``@app.job`` (service named after the function) or ``@app.job("video")``.
 
         ``timeout_minutes`` and ``max_attempts`` override PRAISONAI_MAX_JOB_DURATION_MINUTES and
-        PRAISONAI_MAX_RETRY_COUNT for this service. ``isolation="process"`` runs each attempt in a child process
-        that is killed on timeout or cancel (the handler and its results must survive a fork). ``webhook_url``
-        is POSTed every job of this service when it ends (needs PRAISONAI_WEBHOOK_SECRET).
+        PRAISONAI_MAX_RETRY_COUNT for this service; ``retention`` and ``idempotency_window`` (e.g. ``"7d"``,
+        ``"1h"``) override PRAISONAI_JOB_RETENTION and PRAISONAI_IDEMPOTENCY_WINDOW. ``isolation="process"`` runs
+        each attempt in a child process that is killed on timeout or cancel (the handler and its results must
+        survive a fork). ``webhook_url`` is POSTed every job of this service when it ends (needs
+        PRAISONAI_WEBHOOK_SECRET).
         """
 
         def register(func: Handler, name: str | None = None) -> Handler:
@@ -97,6 +105,8 @@ class ServiceApp:
             options: dict[str, Any] = {
                 "timeout_seconds": timeout_minutes * 60 if timeout_minutes else None,
                 "max_attempts": max_attempts,
+                "retention": _duration_option("retention", retention),
+                "idempotency_window": _duration_option("idempotency_window", idempotency_window),
                 "isolation": isolation,
                 "webhook_url": webhook_url,
             }
@@ -158,3 +168,12 @@ class ServiceApp:
 
     def __repr__(self) -> str:
         return f"ServiceApp({self.name!r}, services={list(self.services)})"
+
+
+def _duration_option(name: str, value: str | timedelta | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r}: {exc}") from exc

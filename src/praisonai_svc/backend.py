@@ -32,6 +32,9 @@ class Backend:
     # Rate-limit counters in this backend's own storage, so that every replica shares them (None: the API
     # counts in its own process memory instead).
     rate_limiter: RateLimiter | None = None
+    # Give space back after the pruner removed records (local: incremental vacuum + WAL truncation; with
+    # True a full one-off VACUUM). None: the storage reclaims space itself (Azure).
+    compact: Callable[[bool], Awaitable[None]] | None = None
     _queues: dict[str, JobQueue] = field(default_factory=dict)
 
     def queue(self, name: str) -> JobQueue:

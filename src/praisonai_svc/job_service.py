@@ -77,15 +77,35 @@ class JobService:
             callback_url=request.callback_url, webhook_progress=request.webhook_progress,
         )
         try:
-            job = await self.backend.create_and_enqueue(job, spec.queue_name)
-        except DuplicateJob as dup:
-            log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
-            return Submission(dup.existing, created=False)
+            try:
+                job = await self.backend.create_and_enqueue(job, spec.queue_name)
+            except DuplicateJob as dup:
+                if not await self._expired_hit(dup.existing, spec.idempotency_window):
+                    log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
+                    return Submission(dup.existing, created=False)
+                # Past the idempotency window, or its output is gone: let go of its claim and make a new job.
+                await self.backend.jobs.release_claim(dup.existing.payload_hash, dup.existing.job_id)
+                try:
+                    job = await self.backend.create_and_enqueue(job, spec.queue_name)
+                except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
+                    return Submission(again.existing, created=False)
         except StorageError as exc:
             raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
         await publish_job_event(self.app.events, job, "queued")
         return Submission(job, created=True)
+
+    async def _expired_hit(self, existing: Job, window: timedelta | None) -> bool:
+        """Whether ``existing`` may no longer be handed out for an identical payload.
+
+        Idempotency is bounded by PRAISONAI_IDEMPOTENCY_WINDOW, and a ``done`` job whose output was removed
+        (by retention, a lifecycle rule or an operator) would only give the client a broken download.
+        """
+        if existing.created_utc < utcnow() - (window or self.app.settings.idempotency_window):
+            return True
+        if existing.status is JobStatus.DONE and existing.result is not None:
+            return not await self.backend.blobs.exists(existing.result.blob_name)
+        return False
 
     async def get(self, job_id: str, *, tenant: str | None = None) -> Job:
         """The job; :class:`JobNotFound` also when it belongs to another tenant than ``tenant`` (if given)."""

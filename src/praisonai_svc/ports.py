@@ -10,6 +10,7 @@ All methods are coroutines and never block the event loop. Storage that cannot b
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,6 +105,23 @@ class JobStore(ABC):
         ``tenant`` keeps only that tenant's jobs (``Job.tenant`` equal to it); None applies no tenant filter.
 
         Raises :class:`PayloadError` for a cursor this adapter did not issue.
+        """
+
+    @abstractmethod
+    async def release_claim(self, payload_hash: str, job_id: str) -> None:
+        """Let go of the hash claim if ``job_id`` still holds it (else do nothing); the job itself stays.
+
+        Used when the holder may no longer be returned as an idempotent hit (older than the idempotency window,
+        or its output is gone): the next :meth:`create` with that hash then makes a new job. Conditional on the
+        holder, so that of two racing callers the second cannot release the claim the first just took.
+        """
+
+    @abstractmethod
+    async def prunable(self, *, before: datetime, limit: int = 100) -> builtins.list[Job]:
+        """Up to ``limit`` terminal jobs (done, error, cancelled) created before ``before``, in no set order.
+
+        Bounded by ``limit`` per call and served from an index (SQLite) or one range query (Azure), so an idle
+        pruner costs one cheap read.
         """
 
     @abstractmethod

@@ -12,6 +12,7 @@ import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -47,6 +48,8 @@ class HandlerSpec:
     timeout_seconds: float | None = None
     max_attempts: int | None = None
     description: str = ""
+    retention: timedelta | None = None  # overrides PRAISONAI_JOB_RETENTION for this service
+    idempotency_window: timedelta | None = None  # overrides PRAISONAI_IDEMPOTENCY_WINDOW for this service
     isolation: str = "thread"  # "process": a child process that is killed on timeout or cancel
     webhook_url: str | None = None  # POSTed every job of this service when it ends (docs/api.md, webhooks)
     internal: bool = False  # a built-in service (webhook deliveries): never submitted through POST /jobs

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import difflib
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from praisonai_svc.durations import parse_duration
 from praisonai_svc.errors import ConfigError
 
 ENV_PREFIX = "PRAISONAI_"
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 # Read by the CLI, not by the service: PRAISONAI_APP (the service target) and PRAISONAI_URL (for `submit`).
 _KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
@@ -83,6 +86,26 @@ class Settings(BaseSettings):
     table_name: str = Field("jobs", description="Azure table of job records.")
     container_name: str = Field("praison-output", description="Azure blob container of outputs.")
 
+    # --- retention (docs/operations.md "What is kept, for how long") ---
+    job_retention: Duration = Field(
+        timedelta(days=30), description="Terminal jobs (done, error, cancelled) older than this are removed with "
+        "their outputs, list entries and hash claims, e.g. 30d, 12h.",
+    )
+    idempotency_window: Duration = Field(
+        timedelta(hours=24), description="The same payload within this long returns the existing job; after it a "
+        "new job is made (never longer than PRAISONAI_JOB_RETENTION).",
+    )
+    file_retention: Duration = Field(timedelta(days=30), description="Uploaded files and their extractions.")
+    execution_retention: Duration = Field(timedelta(days=30), description="Workflow executions (also capped per "
+                                          "workflow by PRAISONAI_WORKFLOW_MAX_EXECUTIONS).")
+    webhook_delivery_retention: Duration = Field(timedelta(days=7), description="Webhook delivery records.")
+    usage_hourly_retention: Duration = Field(timedelta(days=35), description="Hourly usage buckets.")
+    usage_daily_retention: Duration = Field(timedelta(days=400), description="Daily usage rollups.")
+    prune_interval: Duration = Field(
+        timedelta(minutes=5), description="How often the pruner (one per cluster) removes what is past retention."
+    )
+    prune_batch_size: int = Field(200, ge=1, le=5000, description="Records the pruner removes per batch.")
+
     # --- logging ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["auto", "json", "text"] = Field("auto", description="json in containers, text on a TTY.")
@@ -105,7 +128,7 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
     )
 
-    @field_validator("api_key", "cors_origins", "fetch_allowed_hosts", mode="before")
+    @field_validator("api_key", "cors_origins", "site_keys", "fetch_allowed_hosts", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         return _split_csv(value)
@@ -119,6 +142,11 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.worker_poll_interval_max < self.worker_poll_interval_min:
             raise ValueError("PRAISONAI_WORKER_POLL_INTERVAL_MAX must be >= PRAISONAI_WORKER_POLL_INTERVAL_MIN")
+        if self.idempotency_window > self.job_retention:
+            raise ValueError(
+                "PRAISONAI_IDEMPOTENCY_WINDOW must not be longer than PRAISONAI_JOB_RETENTION (a job cannot be "
+                "returned again after it has been removed)"
+            )
         return self
 
     @property
@@ -139,6 +167,11 @@ class Settings(BaseSettings):
         return queue_name + self.poison_queue_suffix
 
     # --- security and abuse controls (SECURITY.md) ---
+    site_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Operator keys of sites that call for their visitors (the WordPress proxy), comma-separated: "
+        "with one, the visitor address in X-PraisonAI-Forwarded-For gets its own per-address limits.",
+    )
     tenant_keys: Annotated[dict[str, list[SecretStr]], NoDecode] = Field(
         default_factory=dict,
         description="API keys that belong to a tenant, which then sees only its own jobs: 'acme:key1,globex:key2' "
@@ -207,8 +240,10 @@ class Settings(BaseSettings):
         from praisonai_svc.security.jwt_tokens import MIN_SECRET_LENGTH
         from praisonai_svc.security.tenants import check_tenant_keys
 
+        if set(self.site_key_values) & set(self.api_keys):
+            raise ValueError("PRAISONAI_SITE_KEYS: a site key must not also be in PRAISONAI_API_KEY")
         try:
-            check_tenant_keys(self.tenant_key_map, self.api_keys)
+            check_tenant_keys(self.tenant_key_map, self.api_keys + self.site_key_values)
         except ValueError as exc:
             raise ValueError(f"PRAISONAI_TENANT_KEYS: {exc}") from None
         secret = self.jwt_secret_value
@@ -223,6 +258,11 @@ class Settings(BaseSettings):
             tenant: [key.get_secret_value() for key in keys if key.get_secret_value()]
             for tenant, keys in self.tenant_keys.items()
         }
+
+    @property
+    def site_key_values(self) -> list[str]:
+        """PRAISONAI_SITE_KEYS as plain text."""
+        return [key.get_secret_value() for key in self.site_keys if key.get_secret_value()]
 
     @property
     def webhook_secret_value(self) -> str | None:

@@ -94,7 +94,8 @@ def test_full_deploy_applies_capped_separate_apps_with_secrets_by_reference(
 
     [policy_call] = find(log, "storage", "account", "management-policy", "create")
     [rule] = json.loads(policy_call["files"]["--policy"])["rules"]
-    assert rule["definition"]["actions"]["baseBlob"]["delete"] == {"daysAfterModificationGreaterThan": 30}
+    # A backstop one day after the 30-day job retention, so an output never disappears before its row.
+    assert rule["definition"]["actions"]["baseBlob"]["delete"] == {"daysAfterModificationGreaterThan": 31}
     assert rule["definition"]["filters"]["prefixMatch"] == ["praison-output/"]
 
     [build] = find(log, "acr", "build")
@@ -129,6 +130,7 @@ def test_full_deploy_applies_capped_separate_apps_with_secrets_by_reference(
         "name": "PRAISONAI_AZURE_STORAGE_CONNECTION_STRING", "secretRef": "storage-conn"}
     assert api_env["PRAISONAI_API_KEY"]["secretRef"] == "api-key"
     assert api_env["PRAISONAI_ADMIN_KEY"]["secretRef"] == "admin-key"
+    assert api_env["PRAISONAI_JOB_RETENTION"]["value"] == worker_env["PRAISONAI_JOB_RETENTION"]["value"] == "30d"
     assert worker_env["PRAISONAI_AZURE_STORAGE_CONNECTION_STRING"]["secretRef"] == "storage-conn"
     for env in (api_env, worker_env):
         plain = " ".join(str(e.get("value", "")) for e in env.values())
@@ -195,7 +197,7 @@ def test_dry_run_prints_everything_and_needs_no_az(workdir: Path, az_env: dict[s
     assert env_of(api)["APPLICATIONINSIGHTS_CONNECTION_STRING"]["secretRef"] == "appinsights-conn"
     assert all(s["value"] == "<redacted>" for s in api["properties"]["configuration"]["secrets"])
     assert API_KEY not in out and "EXTRA_PIP_PACKAGES=praisonai-svc[azure-monitor]" in out
-    assert '"daysAfterModificationGreaterThan": 30' in out and "--quota 0.5" in out
+    assert '"daysAfterModificationGreaterThan": 31' in out and "--quota 0.5" in out
 
 
 def test_key_vault_reference_and_managed_identity_options(workdir: Path, az_env: dict[str, str]) -> None:

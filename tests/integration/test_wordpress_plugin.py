@@ -4,7 +4,8 @@ service with an API key, and headless Chromium (Debian's, driven by Python playw
 a subscriber and an anonymous visitor.
 
 The tests form one scenario and run in file order, sharing the site: install → configure → generate a deck → fail
-a job → privacy and access → history → limits → direct mode → nothing secret reached a browser → uninstall.
+a job → privacy and access → history → limits → direct mode → claiming another user's job → one visitor spamming
+the site → nothing secret reached a browser → uninstall.
 Screenshots of every widget state are written to docs/img/ for docs/wordpress.md.
 """
 
@@ -25,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from tests.integration.wordpress_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    CLIENT_IP_HEADER,
     PLUGIN_SRC,
     PPT_SAMPLE,
     REPO,
@@ -50,8 +53,9 @@ pytestmark = [pytest.mark.wordpress, pytest.mark.timeout(900)]
 
 DOCS_IMG = REPO / "docs" / "img"
 LIVE_HANDLERS = REPO / "tests" / "acceptance" / "svc" / "live_handlers.py"
-PASSWORDS = {"admin": secrets.token_urlsafe(12), "alice": secrets.token_urlsafe(12)}
-USERS = {"admin": ("administrator", PASSWORDS["admin"]), "alice": ("subscriber", PASSWORDS["alice"])}
+PASSWORDS = {"admin": secrets.token_urlsafe(12), "alice": secrets.token_urlsafe(12), "bob": secrets.token_urlsafe(12)}
+USERS = {"admin": ("administrator", PASSWORDS["admin"]), "alice": ("subscriber", PASSWORDS["alice"]),
+         "bob": ("subscriber", PASSWORDS["bob"])}
 JWT_SECRET = secrets.token_hex(32)
 WIDGET = ".praisonai-chatbot"
 LAST_JOB = ".praisonai-chatbot__job >> nth=-1"
@@ -75,23 +79,28 @@ class Scenario:
     jobs: dict[str, str] = field(default_factory=dict)
     page_errors: list[str] = field(default_factory=list)
 
-    def context(self, name: str) -> Any:
-        """A browser context per person; the visitors' traffic is recorded (HAR with bodies) for the key check."""
+    def context(self, name: str, ip: str | None = None) -> Any:
+        """A browser context per person; the visitors' traffic is recorded (HAR with bodies) for the key check.
+        With ``ip`` the person browses from that address (see CLIENT_IP_HEADER)."""
         if name not in self.contexts:
             options: dict[str, Any] = {"viewport": VIEWPORT, "accept_downloads": True}
             if name != "admin":
                 self.hars[name] = self.work / f"{name}.har"
                 options.update(record_har_path=str(self.hars[name]), record_har_content="embed")
+            if ip is not None:
+                options["extra_http_headers"] = {CLIENT_IP_HEADER: ip}
             self.contexts[name] = self.browser.new_context(**options)
         return self.contexts[name]
 
-    def page(self, name: str) -> Any:
+    def page(self, name: str, user: str | None = None, ip: str | None = None) -> Any:
+        """The page of one person (a browser of its own); logged in as ``user`` (default: the user ``name``)."""
         if name not in self.pages:
-            page = self.context(name).new_page()
+            page = self.context(name, ip).new_page()
             page.set_default_timeout(30_000)
             page.on("pageerror", lambda exc, who=name: self.page_errors.append(f"{who}: {exc}"))
-            if name in USERS:
-                login(page, self.wp, name)
+            login_as = user or (name if name in USERS else None)
+            if login_as is not None:
+                login(page, self.wp, login_as)
             self.pages[name] = page
         return self.pages[name]
 
@@ -151,7 +160,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     work = tmp_path_factory.mktemp("wordpress-e2e")
     with ExitStack() as stack:
         db = stack.enter_context(fresh_database())
-        service = stack.enter_context(running_ppt_service(work / "service"))
+        service = stack.enter_context(running_ppt_service(work / "service", jwt_secret=JWT_SECRET))
         wp = stack.enter_context(running_wordpress(work / "wordpress", db, USERS))
         zip_path = build_plugin_zip(work / "dist")
         playwright = stack.enter_context(sync_playwright())
@@ -188,6 +197,40 @@ def test_php_jwt_is_standard_hs256(tmp_path: Path) -> None:
     assert out["roundtrip"] == claims
     assert out["expired"] is None
     assert out["wrong_key"] is None
+
+
+def test_php_verifies_the_services_receipts(tmp_path: Path) -> None:
+    """The plugin's receipt check accepts what praisonai_svc.security.receipts issues, and nothing else."""
+    from praisonai_svc.security.receipts import ReceiptSigner
+
+    install_dependencies()
+    secret = "receipt-secret-" + "r" * 40
+    now = 1_700_000_000
+    signer = ReceiptSigner.from_secret(secret)
+    good = signer.issue(job_id="ab" * 16, service="ppt", subject="42", issuer="https://site.example", tenant=None,
+                        now=now)
+    header, claims, signature = good.split(".")
+    bearer = jwt.encode({"job": "ab" * 16, "sub": "42", "exp": now + 600}, secret, algorithm="HS256",
+                        headers={"typ": "praisonai-receipt+jwt"})  # right type, but signed with the secret itself
+    cases = {"good": (good, now + 10), "expired": (good, now + 600), "other secret": (good, now + 10),
+             "tampered": (f"{header}.{claims[:-2]}AA.{signature}", now + 10), "bearer": (bearer, now + 10)}
+    script = tmp_path / "receipt.php"
+    script.write_text(
+        "<?php define( 'PRAISONAI_CHATBOT_STANDALONE', true );\n"
+        f"require '{PLUGIN_SRC / 'includes' / 'class-praisonai-chatbot-jwt.php'}';\n"
+        f"$cases = json_decode( '{json.dumps(cases)}', true );\n"
+        "$out = array();\n"
+        "foreach ( $cases as $name => $case ) {\n"
+        f"  $key = 'other secret' === $name ? 'another-secret-another-secret-1234' : '{secret}';\n"
+        "  $out[ $name ] = PraisonAI_Chatbot_JWT::decode_receipt( $case[0], $key, $case[1] );\n"
+        "}\n"
+        "echo json_encode( $out );\n"
+    )
+    out = json.loads(subprocess.run(["php", str(script)], check=True, capture_output=True, text=True).stdout)
+    assert out["good"]["job"] == "ab" * 16 and out["good"]["sub"] == "42"
+    assert out["good"]["iss"] == "https://site.example" and out["good"]["svc"] == "ppt"
+    assert {name: value for name, value in out.items() if name != "good"} == {
+        "expired": None, "other secret": None, "tampered": None, "bearer": None}
 
 
 def verify_hs256(token: str, secret: str) -> dict[str, Any]:
@@ -229,7 +272,7 @@ def test_admin_configures_the_plugin(scenario: Scenario) -> None:
     page = scenario.page("admin")
     page.goto(f"{wp.url}/wp-admin/options-general.php?page=praisonai-chatbot")
     page.fill("#praisonai_chatbot_service_url", service.url)
-    page.fill("#praisonai_chatbot_api_key", service.api_key)
+    page.fill("#praisonai_chatbot_api_key", service.site_key)  # a site key: its visitors get their own limits
     page.fill("#praisonai_chatbot_default_service", "ppt")
     page.check("input[name='praisonai_chatbot_settings[mode]'][value='proxy']")
     page.check("input[name='praisonai_chatbot_settings[access]'][value='logged_in']")
@@ -237,22 +280,22 @@ def test_admin_configures_the_plugin(scenario: Scenario) -> None:
     page.fill("#praisonai_chatbot_poll_budget_minutes", "15")
     page.click("#submit")
     page.get_by_text("Settings saved.").wait_for()
-    assert service.api_key not in page.content(), "the settings page printed the stored API key"
+    assert service.site_key not in page.content(), "the settings page printed the stored API key"
     assert page.locator("#praisonai_chatbot_api_key").input_value() == ""
     page.get_by_text("A value is stored (hidden).").first.wait_for()
     stored = wp.settings()
-    assert stored["api_key"] == service.api_key
+    assert stored["api_key"] == service.site_key
     assert stored["service_url"] == service.url and stored["user_limit"] == 20
 
     page.click("#submit")  # saving again with the key field empty keeps the stored key
     page.get_by_text("Settings saved.").wait_for()
-    assert wp.settings()["api_key"] == service.api_key
+    assert wp.settings()["api_key"] == service.site_key
 
     page.click("#praisonai-chatbot-test")
     result = page.locator(".praisonai-chatbot-test-result")
     result.wait_for()
     assert "Services: ppt" in result.inner_text()
-    assert service.api_key not in page.content()
+    assert service.site_key not in page.content()
     shot(page.locator("#wpbody-content"), "settings")
 
 
@@ -450,7 +493,7 @@ def test_access_setting_and_job_ownership(scenario: Scenario) -> None:
         link = anonymous.get(wp.rest(f"praisonai/v1/jobs/{sample}/download"))
     for response in (posted, read, link):
         assert response.status_code in (401, 403), response.text
-        assert scenario.service.api_key not in response.text
+        assert scenario.service.site_key not in response.text
 
     # Only the submitter reads a job through the proxy: the administrator gets 404 for Alice's job.
     admin = scenario.page("admin")
@@ -495,7 +538,7 @@ def test_history_lists_jobs_with_fresh_download_links(scenario: Scenario, tmp_pa
     assert "Failed" in error_row.text_content() and "sections" in error_row.text_content()
     assert "Visitor" in table.text_content()
     assert "All time:" in admin.locator(".praisonai-usage").inner_text()
-    assert scenario.service.api_key not in admin.content()
+    assert scenario.service.site_key not in admin.content()
     shot(admin.locator("#wpbody-content"), "history")
     with admin.expect_download() as download_info:
         sample_row.get_by_role("link", name="Download").click()
@@ -518,7 +561,7 @@ def test_history_lists_jobs_with_fresh_download_links(scenario: Scenario, tmp_pa
 
 
 def test_per_user_limit(scenario: Scenario) -> None:
-    scenario.wp.update_settings(user_limit=2)  # Alice has submitted two jobs in the last hour
+    scenario.wp.update_settings(user_limit=2)  # Alice has made four submissions in the last hour (two were refused)
     try:
         page = scenario.page("alice")
         page.goto(scenario.chat_url)
@@ -530,7 +573,7 @@ def test_per_user_limit(scenario: Scenario) -> None:
         assert 0 < int(limited.value.headers["retry-after"]) <= 3600
         error = page.locator(LAST_JOB).locator(".praisonai-chatbot__job-error")
         error.wait_for()
-        assert "limit of 2 jobs per hour" in error.inner_text()
+        assert "limit of 2 requests per hour" in error.inner_text()
         scenario.remember_html("alice", page)
     finally:
         scenario.wp.update_settings(user_limit=20)
@@ -557,13 +600,155 @@ def test_direct_mode_gives_the_browser_a_short_lived_jwt(scenario: Scenario) -> 
     assert rest_fetch(page, "POST", "token", {})["status"] == 400  # no tokens in proxy mode
 
 
+SMALL_DECK = "payload:\n  presentation_title: {title}\n  sections:\n    - section: Only\n      verses:\n" \
+             "        - reference: One\n          text: One slide.\n"
+
+
+def service_token(page: Any) -> str:
+    """A mode B bearer token, minted by WordPress for whoever is logged in on ``page``."""
+    answer = rest_fetch(page, "POST", "token", {})
+    assert answer["status"] == 200, answer
+    return str(answer["body"]["token"])
+
+
+def claim(page: Any, job_id: str, receipt: str | None) -> dict[str, Any]:
+    """POST praisonai/v1/history from ``page``: ask WordPress to record ``job_id`` as this person's."""
+    return rest_fetch(page, "POST", "history", {"job_id": job_id, **({"receipt": receipt} if receipt else {})})
+
+
+def test_direct_mode_history_needs_the_services_receipt(scenario: Scenario) -> None:
+    """Issue 11 item 6: a job id alone (every signed link has one) no longer lets anyone adopt another's job.
+
+    Alice submits in mode B through the widget in Chromium; the service's answer carries a receipt that WordPress
+    verifies before recording the job. Bob, who learnt her job id, tries every way of claiming it and is refused;
+    afterwards he can neither read it nor mint a download link for it, through WordPress or the service.
+    """
+    wp, service = scenario.wp, scenario.service
+    wp.update_settings(mode="direct", jwt_secret=JWT_SECRET)
+    try:
+        alice = scenario.page("alice-direct", user="alice")  # her own browser: its traffic goes to the service
+        alice.goto(scenario.chat_url)
+        widget = alice.locator(WIDGET)
+        widget.locator("textarea").fill(SMALL_DECK.format(title="Alice direct"))
+        with alice.expect_response(lambda r: r.url.startswith(f"{service.url}/jobs")
+                                   and r.request.method == "POST") as submitted, \
+                alice.expect_response(lambda r: "praisonai/v1/history" in r.url) as recorded:
+            widget.get_by_role("button", name="Send").click()
+        assert submitted.value.status == 202
+        job = submitted.value.json()
+        job_id, receipt = job["job_id"], job["receipt"]
+        assert submitted.value.headers["x-submission-receipt"] == receipt
+        assert recorded.value.status == 201, recorded.value.text()
+        alice.locator(LAST_JOB).and_(alice.locator("[data-status=done]")).wait_for(timeout=90_000)
+        owners = [row["user_id"] for row in job_rows(wp) if row["job_id"] == job_id]
+        assert owners == [str(wp.users["alice"]["id"])]
+        assert rest_fetch(alice, "GET", f"jobs/{job_id}")["status"] == 200
+
+        bob = scenario.page("bob")
+        bob.goto(scenario.chat_url)
+        bob_token = service_token(bob)
+        with httpx.Client(base_url=service.url, timeout=15) as http:
+            own = http.post("/jobs", content=SMALL_DECK.format(title="Bob direct"),
+                            headers={"Authorization": f"Bearer {bob_token}", "Content-Type": "application/yaml"})
+            assert own.status_code == 202
+            bob_job, bob_receipt = own.json()["job_id"], own.json()["receipt"]
+            # The service never shows Bob Alice's job: tokens see only their own subject's jobs.
+            assert http.get(f"/jobs/{job_id}", headers={"Authorization": f"Bearer {bob_token}"}).status_code == 404
+
+        header, claims, signature = receipt.split(".")
+        decoded = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+        assert decoded["job"] == job_id and decoded["sub"] == str(wp.users["alice"]["id"])
+        assert decoded["iss"] == wp.url
+        as_bob = base64.urlsafe_b64encode(json.dumps({**decoded, "sub": str(wp.users["bob"]["id"])}).encode())
+        attacks = {
+            "no receipt": None,
+            "a made-up receipt": "eyJhbGciOiJIUzI1NiJ9.e30.AAAA",
+            "Alice's own receipt, replayed by Bob": receipt,
+            "Bob's receipt for his own job": bob_receipt,
+            "Alice's receipt rewritten to name Bob": f"{header}.{as_bob.decode().rstrip('=')}.{signature}",
+            "Bob's bearer token (signed with the secret itself)": bob_token,
+        }
+        for what, presented in attacks.items():
+            answer = claim(bob, job_id, presented)
+            assert answer["status"] in (400, 403), f"{what}: {answer}"
+            assert answer["body"]["code"] in ("rest_missing_callback_param", "praisonai_not_your_job"), what
+        assert [row for row in job_rows(wp) if row["job_id"] == job_id and row["user_id"] != owners[0]] == []
+        assert rest_fetch(bob, "GET", f"jobs/{job_id}")["status"] == 404
+        assert rest_fetch(bob, "GET", f"jobs/{job_id}/download")["status"] == 404
+
+        # A visitor's session is an owner too: a stranger's browser cannot adopt the job either.
+        wp.update_settings(access="everyone")
+        stranger = scenario.page("stranger")
+        stranger.goto(scenario.chat_url)
+        service_token(stranger)  # sets the stranger's visitor cookie
+        assert claim(stranger, job_id, receipt)["status"] == 403
+
+        # The honest path still works: Bob's own receipt records Bob's own job.
+        assert claim(bob, bob_job, bob_receipt)["status"] == 201
+        assert rest_fetch(bob, "GET", f"jobs/{bob_job}")["status"] == 200
+    finally:
+        wp.update_settings(mode="proxy", access="logged_in")
+    # In mode A WordPress submits every job itself, so there is nothing to claim.
+    refused = claim(bob, job_id, receipt)
+    assert refused["status"] == 400 and refused["body"]["code"] == "praisonai_not_direct"
+
+
+def test_one_visitor_cannot_use_up_the_sites_share(scenario: Scenario) -> None:
+    """Issue 11 item 7: junk and oversized submissions count, and one visitor's flood stays that visitor's problem.
+
+    In mode A every call comes from the WordPress server. The plugin counts every attempt before it calls the
+    service and refuses oversized bodies itself; and it names the visitor's address to the service, which (for a
+    site key) counts that visitor in a bucket of its own. The spammer ends up at 429 from both, while another
+    visitor's deck is made meanwhile.
+    """
+    wp = scenario.wp
+    wp.update_settings(access="everyone", user_limit=3)
+    try:
+        spammer = scenario.page("spammer", ip="198.51.100.7")
+        spammer.goto(scenario.chat_url)
+        junk = {"document": "payload: [unclosed"}
+        oversized = {"document": "a" * (1024 * 1024 + 1)}
+        answers = [rest_fetch(spammer, "POST", "jobs", body) for body in (junk, junk, oversized, junk)]
+        assert [a["status"] for a in answers] == [400, 400, 413, 429], answers
+        assert answers[2]["body"]["code"] == "praisonai_too_large", "WordPress itself refuses an oversized request"
+        assert answers[3]["body"]["code"] == "praisonai_limit_reached"
+        assert 0 < int(answers[3]["retryAfter"]) <= 3600
+        huge = rest_fetch(spammer, "POST", "jobs", {"document": "b" * (3 * 1024 * 1024)})
+        assert huge["status"] == 413 and huge["body"]["code"] == "praisonai_too_large"  # refused before parsing
+
+        # With the plugin's limit off, the service's own per-address limit stops the spammer: in the spammer's
+        # bucket, not in the one the whole site shares.
+        wp.update_settings(user_limit=0)
+        statuses: list[int] = []
+        while 429 not in statuses and len(statuses) < 25:  # 10 a minute; at most one window ends meanwhile
+            statuses.append(rest_fetch(spammer, "POST", "jobs", junk)["status"])
+        assert statuses[-1] == 429 and set(statuses[:-1]) == {400}, statuses
+        limited = rest_fetch(spammer, "POST", "jobs", junk)
+        assert limited["status"] == 429 and limited["body"]["code"] == "praisonai_busy", limited
+
+        honest = scenario.page("honest", ip="203.0.113.9")
+        honest.goto(scenario.chat_url)
+        widget = honest.locator(WIDGET)
+        widget.locator("textarea").fill(SMALL_DECK.format(title="Meanwhile"))
+        with honest.expect_response(lambda r: "praisonai/v1/jobs" in r.url and r.request.method == "POST") as sent:
+            widget.get_by_role("button", name="Send").click()
+        assert sent.value.status == 202, sent.value.text()
+        honest.locator(LAST_JOB).and_(honest.locator("[data-status=done]")).wait_for(timeout=90_000)
+        # And the site's other users, whose calls share the WordPress server's own address, are served too.
+        alice = scenario.page("alice")
+        alice.goto(scenario.chat_url)
+        assert rest_fetch(alice, "GET", f"jobs/{scenario.jobs['sample']}")["status"] == 200
+    finally:
+        wp.update_settings(access="logged_in", user_limit=20)
+
+
 def test_no_secret_reaches_any_browser(scenario: Scenario) -> None:
     """The API key (and the JWT secret) appear in no page, script, request or response a visitor's browser saw."""
     for name in list(scenario.contexts):
         if name != "admin":
             scenario.contexts.pop(name).close()  # writes the HAR
             scenario.pages.pop(name, None)
-    secrets_ = {"API key": scenario.service.api_key, "JWT secret": JWT_SECRET}
+    secrets_ = {"API key": scenario.service.api_key, "site key": scenario.service.site_key, "JWT secret": JWT_SECRET}
     seen = list(scenario.html_seen)
     for har in scenario.hars.values():
         seen += har_texts(har)

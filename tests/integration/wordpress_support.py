@@ -116,7 +116,8 @@ def database_exists(name: str) -> bool:
 @dataclass
 class PraisonService:
     url: str
-    api_key: str
+    api_key: str  # an operator key (PRAISONAI_API_KEY)
+    site_key: str  # the key WordPress gets (PRAISONAI_SITE_KEYS: its visitors have their own limits)
     data_dir: Path
     log: Path
     proc: subprocess.Popen[bytes] | None = None
@@ -126,15 +127,20 @@ class PraisonService:
 
 
 @contextmanager
-def running_ppt_service(work: Path) -> Iterator[PraisonService]:
-    """`praisonai-svc run examples/ppt-service/handlers.py` with an API key, on a free loopback port."""
+def running_ppt_service(work: Path, jwt_secret: str | None = None) -> Iterator[PraisonService]:
+    """`praisonai-svc run examples/ppt-service/handlers.py` with an operator key, a site key for WordPress and
+    (for mode B) a JWT secret, on a free loopback port; the default limits."""
     port = free_port()
     work.mkdir(parents=True, exist_ok=True)
     service = PraisonService(url=f"http://127.0.0.1:{port}", api_key=f"wp-e2e-secret-key-{secrets.token_hex(16)}",
-                             data_dir=work / "data", log=work / "service.log")
+                             site_key=f"wp-e2e-site-key-{secrets.token_hex(16)}", data_dir=work / "data",
+                             log=work / "service.log")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRAISONAI_")}
     env.update({"PRAISONAI_DATA_DIR": str(service.data_dir), "PRAISONAI_API_KEY": service.api_key,
+                "PRAISONAI_SITE_KEYS": service.site_key,
                 "PRAISONAI_WORKER_POLL_INTERVAL_MAX": "1", "PRAISONAI_WORKER_POLL_INTERVAL_MIN": "0.1"})
+    if jwt_secret is not None:
+        env["PRAISONAI_JWT_SECRET"] = jwt_secret
     cli = Path(sys.executable).with_name("praisonai-svc")
     with open(service.log, "wb") as log:
         service.proc = subprocess.Popen([str(cli), "run", str(PPT_SERVICE), "--port", str(port)], env=env, cwd=work,
@@ -174,12 +180,20 @@ require_once ABSPATH . 'wp-settings.php';
 """
 
 # Keeps the test quiet and offline: no mail is sent (there is no MTA) and no update checks are made.
+# And it stands in for the reverse proxy of a real site (the documented use of praisonai_chatbot_client_ip): every
+# test browser connects from 127.0.0.1, so a browser that plays a visitor from elsewhere names its address in
+# X-E2E-Client-IP (CLIENT_IP_HEADER).
 MU_PLUGIN = """<?php
 add_filter( 'pre_wp_mail', '__return_false' );
 add_filter( 'pre_site_transient_update_core', '__return_null' );
 add_filter( 'pre_site_transient_update_plugins', '__return_null' );
 add_filter( 'pre_site_transient_update_themes', '__return_null' );
+add_filter( 'praisonai_chatbot_client_ip', function ( $ip ) {
+	$named = isset( $_SERVER['HTTP_X_E2E_CLIENT_IP'] ) ? wp_unslash( $_SERVER['HTTP_X_E2E_CLIENT_IP'] ) : '';
+	return '' === $named ? $ip : sanitize_text_field( $named );
+} );
 """
+CLIENT_IP_HEADER = "X-E2E-Client-IP"
 
 
 def php_str(value: str) -> str:

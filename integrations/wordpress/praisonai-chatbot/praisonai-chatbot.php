@@ -26,6 +26,7 @@ define( 'PRAISONAI_CHATBOT_URL', plugin_dir_url( __FILE__ ) );
 
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-options.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-jobs.php';
+require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-attempts.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-access.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-jwt.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-client.php';

@@ -1,6 +1,7 @@
 <?php
 /**
- * Uninstall: remove the settings, the database version, transients and the jobs table (on every site).
+ * Uninstall: remove the settings, the database version, transients, the jobs table and the attempts log (on every
+ * site).
  *
  * @package PraisonAI_Chatbot
  */
@@ -19,6 +20,7 @@ function praisonai_chatbot_uninstall_site() {
 	// Connection-test results are short-lived transients keyed by user id.
 	$wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->options} WHERE option_name LIKE %s OR option_name LIKE %s", $wpdb->esc_like( '_transient_praisonai_chatbot_' ) . '%', $wpdb->esc_like( '_transient_timeout_praisonai_chatbot_' ) . '%' ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}praisonai_chatbot_jobs" ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}praisonai_chatbot_attempts" ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 }
 
 if ( is_multisite() ) {

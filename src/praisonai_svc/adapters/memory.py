@@ -7,11 +7,12 @@ without any storage.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import itertools
 import time
 import uuid
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
 from praisonai_svc.adapters.windows import current_window, decide
@@ -91,6 +92,15 @@ class MemoryJobStore(JobStore):
 
     async def check(self) -> None:
         return None
+
+    async def release_claim(self, payload_hash: str, job_id: str) -> None:
+        if self._hashes.get(payload_hash) == job_id:
+            del self._hashes[payload_hash]
+
+    async def prunable(self, *, before: datetime, limit: int = 100) -> builtins.list[Job]:
+        old = [job for job in self._jobs.values() if job.status.is_terminal and job.created_utc < before]
+        old.sort(key=lambda job: (job.created_utc, job.job_id))
+        return [job.model_copy(deep=True) for job in old[:limit]]
 
 
 @dataclass

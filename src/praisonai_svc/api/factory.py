@@ -23,6 +23,7 @@ from praisonai_svc.job_service import JobService
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
+from praisonai_svc.security.receipts import RECEIPT_HEADER
 
 log = get_logger("api")
 
@@ -101,8 +102,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     cors = dict(
         allow_origins=settings.cors_origins, allow_credentials=False, allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "X-API-Key", "Authorization", "Last-Event-ID"],
-        expose_headers=["Location", "Retry-After"],
-        max_age=600,
+        expose_headers=["Location", "Retry-After", RECEIPT_HEADER], max_age=600,
     )
     api.add_middleware(EdgeMiddleware, service=app, cors=cors)  # security headers, CORS, request metrics
     install_error_handlers(api)

@@ -14,8 +14,10 @@ from praisonai_svc.api.deps import job_body, job_service, service_app
 from praisonai_svc.api.direct_route import DirectRoute
 from praisonai_svc.api.long_poll import MAX_WAIT_SECONDS, long_poll
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
+from praisonai_svc.api.receipts import submission_receipt
 from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import JobPage, JobResponse, JobStatus
+from praisonai_svc.security.receipts import RECEIPT_HEADER
 
 
 class ErrorBody(BaseModel):
@@ -41,6 +43,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(require_access)])
 Service = Annotated[JobService, Depends(job_service)]
+RECEIPT_DOC = {RECEIPT_HEADER: {"description": "Bearer-token submissions only: the receipt (same as the body's)",
+                                "schema": {"type": "string"}}}
 SERVICE_HELP = "Service to run (default: the first)"
 # Documented here because the endpoint reads it itself (a DirectRoute injects no parameters).
 SERVICE_QUERY = {"name": "service", "in": "query", "required": False, "description": SERVICE_HELP,
@@ -54,11 +58,13 @@ async def submit_job(request: Request) -> Response:
     named = request.query_params.get("service") if request.scope.get("query_string") else None  # parse only if any
     job_request = to_job_request(document, named)
     submission = await service.submit(job_request, tenant=principal_of(request).tenant)
-    body = job_body(request, submission.job).model_dump_json()
+    job = job_body(request, submission.job)
+    job.receipt = submission_receipt(request, job)  # bearer tokens only: proof of who submitted
+    headers = {RECEIPT_HEADER: job.receipt} if job.receipt else {}
     if not submission.created:
-        return Response(body, status_code=200, media_type="application/json")
-    return Response(body, status_code=202, media_type="application/json",
-                    headers={"Location": f"/jobs/{submission.job.job_id}"})
+        return Response(job.model_dump_json(), status_code=200, media_type="application/json", headers=headers)
+    return Response(job.model_dump_json(), status_code=202, media_type="application/json",
+                    headers={**headers, "Location": f"/jobs/{submission.job.job_id}"})
 
 
 def add_submit_route(api: FastAPI) -> None:
@@ -68,7 +74,9 @@ def add_submit_route(api: FastAPI) -> None:
     api.router.add_api_route(
         "/jobs", submit_job, methods=["POST"], route_class_override=DirectRoute, status_code=202, tags=["jobs"],
         dependencies=[Depends(require_access)], response_model=JobResponse, summary="Submit a job (JSON or YAML)",
-        responses={**ERRORS, 200: {"model": JobResponse, "description": "Identical payload already submitted"}},
+        responses={**ERRORS, 202: {"description": "Queued", "headers": RECEIPT_DOC},
+                   200: {"model": JobResponse, "description": "Identical payload already submitted",
+                         "headers": RECEIPT_DOC}},
         openapi_extra={**GUARDED_EXTRA, "parameters": [SERVICE_QUERY], "requestBody": {
             "required": True, "content": {media: {"schema": {"$ref": "#/components/schemas/JobSubmission"}}
                                           for media in ("application/json", "application/yaml", "text/yaml")},

@@ -117,8 +117,9 @@ def observability_options(func: F) -> F:
         deploy_option("--alert-email", default=None, help="Email the alerts to this address."),
         deploy_option("--log-cap-gb", type=float, default=0.5, show_default=True,
                       help="Daily Log Analytics ingestion cap, GB."),
-        deploy_option("--output-retention-days", type=click.IntRange(1, 3650), default=30, show_default=True,
-                      help="Outputs are deleted this many days after they were written (lifecycle rule)."),
+        deploy_option("--job-retention-days", type=click.IntRange(1, 3650), default=30, show_default=True,
+                      help="Finished jobs and their outputs are pruned after this many days (PRAISONAI_JOB_RETENTION); "
+                      "a blob lifecycle rule deletes any output left over one day later."),
     ])
 
 
@@ -161,7 +162,7 @@ def config_from(options: dict[str, Any]) -> AzureDeployConfig:
             api_key=None if options["no_api_key"] else options["api_key"], admin_key=options["admin_key"],
             key_vault_secret_id=options["key_vault_secret_id"], managed_identity=options["managed_identity"],
             app_insights=options["app_insights"], alerts=options["alerts"], alert_email=options["alert_email"],
-            log_daily_cap_gb=options["log_cap_gb"], output_retention_days=options["output_retention_days"],
+            log_daily_cap_gb=options["log_cap_gb"], job_retention_days=options["job_retention_days"],
             tags={"app": name, "managed-by": "praisonai-svc"}, queue_name=settings_names["queue_name"],
             poison_queue_suffix=settings_names["poison_queue_suffix"], table_name=settings_names["table_name"],
             container_name=settings_names["container_name"],

@@ -11,6 +11,7 @@ from praisonai_svc.cli.deploy import deploy, logs
 from praisonai_svc.cli.jobs import jobs
 from praisonai_svc.cli.new import new
 from praisonai_svc.cli.poison import poison
+from praisonai_svc.cli.prune import prune
 from praisonai_svc.cli.serve import api, run, worker
 from praisonai_svc.cli.submit import submit
 
@@ -24,7 +25,7 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, jobs, deploy, logs, poison):
+for command in (new, run, api, worker, submit, jobs, deploy, logs, poison, prune):
     cli.add_command(command)
 
 

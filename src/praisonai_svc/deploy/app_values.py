@@ -51,6 +51,7 @@ def common_env(c: AzureDeployConfig) -> list[dict[str, Any]]:
         _env("PRAISONAI_TABLE_NAME", c.table_name),
         _env("PRAISONAI_CONTAINER_NAME", c.container_name),
         _env("PRAISONAI_MAX_JOB_DURATION_MINUTES", f"{c.max_job_minutes:g}"),
+        _env("PRAISONAI_JOB_RETENTION", f"{c.job_retention_days}d"),
     ]
 
 

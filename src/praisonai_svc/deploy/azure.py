@@ -134,7 +134,8 @@ class AzureDeployment:
     # --- 4. lifecycle --------------------------------------------------------------------------------------
     def lifecycle(self) -> None:
         c = self.c
-        self.step(f"lifecycle rule: delete outputs {c.output_retention_days} days after their last change")
+        self.step(f"lifecycle rule: delete outputs {c.output_retention_days} days after their last change "
+                  f"(a day after the {c.job_retention_days}-day job retention: a backstop for the pruner)")
         _doc, text = render_json("lifecycle-policy.json", {"container": c.container_name,
                                                            "retention_days": c.output_retention_days})
         path = self.write("lifecycle-policy.json", text)

@@ -70,7 +70,12 @@ class AzureDeployConfig:
     alert_email: str | None = None
     log_daily_cap_gb: float = 0.5
     log_retention_days: int = 30
-    output_retention_days: int = 30
+    job_retention_days: int = 30  # PRAISONAI_JOB_RETENTION; the blob lifecycle rule deletes outputs a day later
+
+    @property
+    def output_retention_days(self) -> int:
+        """The lifecycle rule's age: a day after the job retention, so an output never goes before its row."""
+        return self.job_retention_days + 1
     queue_name: str = "praison-jobs"
     poison_queue_suffix: str = "-poison"
     table_name: str = "jobs"

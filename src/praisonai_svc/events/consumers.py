@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from praisonai_svc.app import ServiceApp
     from praisonai_svc.backend import Backend
 
-PRUNED_KINDS = (FEED_KIND, RING_KIND, "job_cancel", "webhook_log", "ws_ticket")
+PRUNED_KINDS = (FEED_KIND, RING_KIND, "job_cancel", "webhook_delivery", "ws_ticket")
 log = get_logger("events")
 
 
@@ -35,6 +35,8 @@ def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:
     state = app.__dict__.setdefault("_event_consumers", {"count": 0, "stops": []})
     state["count"] += 1
     if state["count"] == 1:
+        for kind in PRUNED_KINDS:  # `praisonai-svc prune` (and the cluster's pruner) remove them once expired
+            app.retention.track(kind)
         enable_webhooks(app)
         state["stops"] = [install_event_log(app.events, event_log_for(app, backend)), install_webhooks(app, backend)]
 
@@ -48,7 +50,11 @@ def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:
 
 
 async def prune_expired(backend: Backend, *, per_kind: int = 5000) -> int:
-    """Delete expired event, cancel, webhook-log and ticket records; return how many went."""
+    """Delete expired event, cancel, webhook and ticket records; return how many went.
+
+    Each worker runs this every minute: the event feed must stay small (its records live an hour) whether or not
+    an operator schedules `praisonai-svc prune`.
+    """
     removed = 0
     for kind in PRUNED_KINDS:
         while removed < per_kind * len(PRUNED_KINDS):

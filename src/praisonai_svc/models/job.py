@@ -123,6 +123,9 @@ class JobResponse(BaseModel):
     history: list[JobOutcome] = Field(default_factory=list, description="Earlier outcomes of a requeued job.")
     cancel_requested_utc: datetime | None = Field(
         default=None, description="When a cancel was requested for this running job (it ends cancelled soon).")
+    receipt: str | None = Field(
+        default=None, description="Only in the answer to POST /jobs with a bearer token: the service's signed proof "
+        "of who submitted the job (SECURITY.md, WordPress modes).")
 
     @classmethod
     def from_job(cls, job: Job, download_url: str | None = None) -> JobResponse:

@@ -95,6 +95,8 @@ class ServiceMetrics:
                                    registry=r)
         self.storage_up = Gauge("praisonai_storage_up", "1 if the last storage read for metrics worked",
                                 registry=r, multiprocess_mode="mostrecent")
+        self.pruned = Counter("praisonai_pruned", "Records removed by the pruner because they passed retention",
+                              ["kind"], registry=r)
         self._otel = _try_otel() if otel else None
 
     # --- API side ------------------------------------------------------------------------------------------
@@ -158,6 +160,10 @@ class ServiceMetrics:
 
     def job_requeued(self, service: str) -> None:
         self.jobs_requeued.labels(service).inc()
+
+    def pruned_records(self, kind: str, count: int) -> None:
+        if count > 0:
+            self.pruned.labels(kind).inc(count)
 
     # --- storage gauges --------------------------------------------------------------------------------------
     def queue_depths(self, service: str, queue: str, depth: int, poison_depth: int) -> None:

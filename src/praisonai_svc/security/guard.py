@@ -18,9 +18,11 @@ from praisonai_svc.errors import AuthenticationFailed, RateLimited
 from praisonai_svc.logs import get_logger
 from praisonai_svc.ports import RateLimiter
 from praisonai_svc.security.client_ip import client_ip, rate_key
-from praisonai_svc.security.jwt_tokens import InvalidToken, TokenVerifier
-from praisonai_svc.security.keys import KeyRing
+from praisonai_svc.security.forwarded import VISITOR_HEADER, visitor_bucket
+from praisonai_svc.security.jwt_tokens import InvalidToken, TokenClaims, TokenVerifier
+from praisonai_svc.security.keys import KeyEntry, KeyRing
 from praisonai_svc.security.rate_limit import WINDOW_SECONDS, Blocklist, Kind, RateLimits, enforce, enforce_all
+from praisonai_svc.security.receipts import ReceiptSigner
 from praisonai_svc.settings import Settings
 
 
@@ -35,6 +37,8 @@ class Principal:
     method: Literal["none", "api_key", "jwt"]
     tenant: str | None = None
     subject: str | None = None  # what per-key limits count by: a key fingerprint or the token's tenant/sub
+    token: TokenClaims | None = None  # a bearer token's claims (submission receipts name its sub and iss)
+    site: bool = False  # a PRAISONAI_SITE_KEYS key: its X-PraisonAI-Forwarded-For is believed (forwarded.py)
 
 
 ANONYMOUS = Principal("none")
@@ -43,7 +47,8 @@ log = get_logger("security")
 
 def auth_configured(settings: Settings) -> bool:
     """Whether requests must authenticate (any API key, tenant key or JWT secret is set)."""
-    return bool(settings.api_keys or settings.tenant_key_map or settings.jwt_secret_value)
+    return bool(settings.api_keys or settings.site_key_values or settings.tenant_key_map
+                or settings.jwt_secret_value)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -64,10 +69,12 @@ class SecurityGuard:
         self.limiter = limiter
         self.backend = backend  # whose limiter this is (the API's lifespan builds one guard per backend it opens)
         self.required = auth_configured(settings)
-        self.keys = KeyRing(settings.api_keys, settings.tenant_key_map)
+        self.keys = KeyRing(settings.api_keys + settings.site_key_values, settings.tenant_key_map)
+        self.site_keys = frozenset(KeyEntry(key.encode(), None).fingerprint for key in settings.site_key_values)
         secret = settings.jwt_secret_value
         self.tokens = None if secret is None else TokenVerifier(
             secret.encode(), settings.jwt_audience, settings.jwt_issuer, settings.jwt_leeway_seconds)
+        self.receipts = None if secret is None else ReceiptSigner.from_secret(secret)
         self.hops = settings.trusted_proxy_hops
         self.limits = RateLimits(
             submit_per_ip=settings.rate_limit_submit_per_minute,
@@ -103,6 +110,8 @@ class SecurityGuard:
         except AuthenticationFailed:
             await self._count_failure(address or self.address(request))
             raise
+        if principal.site and address is not None:  # a site's visitor gets a bucket of its own
+            address = visitor_bucket(principal.subject or "", request.headers.get(VISITOR_HEADER)) or address
         await self.count(principal, address, kind)
         return principal
 
@@ -130,7 +139,8 @@ class SecurityGuard:
             entry = self.keys.match(presented)
             if entry is None:
                 raise AuthenticationFailed("Invalid API key (X-API-Key).")
-            return Principal("api_key", entry.tenant, f"key-{entry.fingerprint}")
+            fingerprint = entry.fingerprint
+            return Principal("api_key", entry.tenant, f"key-{fingerprint}", site=fingerprint in self.site_keys)
         token = _bearer(request.headers.get("authorization", ""))
         if token is not None:
             if self.tokens is None:
@@ -139,7 +149,7 @@ class SecurityGuard:
                 claims = self.tokens.verify(token)
             except InvalidToken as exc:
                 raise AuthenticationFailed(f"Invalid bearer token: {exc}.") from None
-            return Principal("jwt", claims.scope, f"jwt-{claims.scope}")
+            return Principal("jwt", claims.scope, f"jwt-{claims.scope}", token=claims)
         raise AuthenticationFailed(
             "Missing credentials: send an API key in the X-API-Key header"
             + (" or a token as Authorization: Bearer <token>." if self.tokens is not None else ".")

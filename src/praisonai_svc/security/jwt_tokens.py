@@ -39,6 +39,7 @@ _READABLE_SUBJECT = re.compile(r"^[\x21-\x7e]{1,128}$")
 class TokenClaims:
     subject: str | None
     tenant: str | None
+    issuer: str | None = None  # kept for submission receipts (see receipts.py)
 
     @property
     def scope(self) -> str:
@@ -101,5 +102,7 @@ def _claims(claims: dict[str, object]) -> TokenClaims:
     subject = claims.get("sub")
     if tenant is None and not (isinstance(subject, str) and subject):
         raise InvalidToken("the token needs a 'sub' or a 'tenant' claim")
+    issuer = claims.get("iss")
     return TokenClaims(subject=subject if isinstance(subject, str) else None,
-                       tenant=tenant if isinstance(tenant, str) else None)
+                       tenant=tenant if isinstance(tenant, str) else None,
+                       issuer=issuer if isinstance(issuer, str) else None)

@@ -12,10 +12,9 @@ from praisonai_svc.errors import RecordExists, RecordNotFound
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record, RecordStore, update_record
 
-KIND = "webhook_log"
+KIND = "webhook_delivery"  # one record per job, kept PRAISONAI_WEBHOOK_DELIVERY_RETENTION
 MAX_DELIVERIES = 100  # per job; the oldest are dropped first (progress webhooks can make many)
 MAX_ATTEMPTS_KEPT = 50  # per delivery
-RETENTION = timedelta(days=7)
 
 
 class WebhookAttempt(BaseModel):
@@ -50,7 +49,7 @@ async def read_log(records: RecordStore, job_id: str) -> WebhookLog:
 
 async def record_attempt(
     records: RecordStore, job_id: str, delivery: WebhookDelivery, attempt: WebhookAttempt | None,
-    state: Literal["pending", "delivered", "failed"],
+    state: Literal["pending", "delivered", "failed"], retention: timedelta,
 ) -> None:
     """Add ``attempt`` to ``delivery`` (created in the log on first use) and set its state."""
 
@@ -65,7 +64,7 @@ async def record_attempt(
             current.attempts = [*current.attempts, attempt][-MAX_ATTEMPTS_KEPT:]
         current.state = state
         body["deliveries"] = [d.model_dump(mode="json") for d in deliveries[-MAX_DELIVERIES:]]
-        return record.evolve(body=body, expires_utc=utcnow() + RETENTION)
+        return record.evolve(body=body, expires_utc=utcnow() + retention)
 
     for _ in range(3):
         try:
@@ -73,4 +72,4 @@ async def record_attempt(
             return
         except RecordNotFound:
             with contextlib.suppress(RecordExists):  # created by a concurrent attempt: update that one
-                await records.create(Record(KIND, job_id, {"deliveries": []}, expires_utc=utcnow() + RETENTION))
+                await records.create(Record(KIND, job_id, {"deliveries": []}, expires_utc=utcnow() + retention))

@@ -19,8 +19,9 @@ from praisonai_svc.context import JobContext
 from praisonai_svc.errors import ConfigError, JobFailed, JobNotFound
 from praisonai_svc.models.job import JobResponse, JobStatus, utcnow
 from praisonai_svc.registry import make_spec
+from praisonai_svc.retention.policy import retention_of
 from praisonai_svc.webhooks import transport
-from praisonai_svc.webhooks.attempts import WebhookAttempt, WebhookDelivery, record_attempt
+from praisonai_svc.webhooks.attempts import KIND, WebhookAttempt, WebhookDelivery, record_attempt
 from praisonai_svc.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, HEADER, sign
 
 if TYPE_CHECKING:
@@ -57,8 +58,9 @@ def make_deliver(app: ServiceApp) -> Any:
         job_id, url, event = str(payload["job_id"]), str(payload["url"]), str(payload["event"])
         created = datetime.fromisoformat(str(payload["created_utc"]))
         delivery = WebhookDelivery(delivery_id=context.job_id, url=url, event=event, created_utc=created)
+        keep = retention_of(KIND, settings)
         if utcnow() - created > timedelta(hours=settings.webhook_max_age_hours):
-            await record_attempt(backend.records, job_id, delivery, None, "failed")
+            await record_attempt(backend.records, job_id, delivery, None, "failed", keep)
             raise JobFailed(f"Webhook not delivered within {settings.webhook_max_age_hours:g} h; giving up.")
         try:
             job = await backend.jobs.get(job_id)
@@ -83,7 +85,7 @@ def make_deliver(app: ServiceApp) -> Any:
         permanent = final or (status is not None and 400 <= status < 500 and status not in (408, 429))
         state: Literal["pending", "delivered", "failed"] = (
             "delivered" if delivered else ("failed" if permanent else "pending"))
-        await record_attempt(backend.records, job_id, delivery, attempt, state)
+        await record_attempt(backend.records, job_id, delivery, attempt, state, keep)
         context.logger.info("webhook attempt", extra={"url": url, "status_code": status, "error": error,
                                                       "event": event})
         if delivered:

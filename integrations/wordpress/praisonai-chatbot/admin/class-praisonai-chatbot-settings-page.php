@@ -144,7 +144,7 @@ final class PraisonAI_Chatbot_Settings_Page {
 	 * API key field (write-only).
 	 */
 	public static function field_api_key() {
-		self::secret_field( 'api_key', __( 'Sent as X-API-Key by this server (one of the keys in the service\'s PRAISONAI_API_KEY).', 'praisonai-chatbot' ) );
+		self::secret_field( 'api_key', __( 'Sent as X-API-Key by this server. Best a key from the service\'s PRAISONAI_SITE_KEYS: the service then limits each visitor on their own (a key from PRAISONAI_API_KEY works too, but all visitors share one limit).', 'praisonai-chatbot' ) );
 	}
 
 	/**
@@ -199,7 +199,7 @@ final class PraisonAI_Chatbot_Settings_Page {
 	 */
 	public static function field_user_limit() {
 		self::input( 'number', 'user_limit', PraisonAI_Chatbot_Options::get( 'user_limit' ), 'small-text', '10', array( 'min' => 0, 'max' => 10000 ) );
-		echo ' ' . esc_html__( 'jobs per hour', 'praisonai-chatbot' );
+		echo ' ' . esc_html__( 'requests per hour (every attempt counts, accepted or not)', 'praisonai-chatbot' );
 		self::description( __( 'Per user (per address for visitors). 0 means no limit.', 'praisonai-chatbot' ) );
 	}
 

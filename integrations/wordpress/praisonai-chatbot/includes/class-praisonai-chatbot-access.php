@@ -53,18 +53,29 @@ final class PraisonAI_Chatbot_Access {
 			$token = self::visitor_token( $create );
 			$visitor = '' === $token ? '' : hash_hmac( 'sha256', $token, wp_salt( 'auth' ) );
 		}
-		$ip = isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : '';
-		/**
-		 * Filters the visitor address used for the per-visitor limit (behind a reverse proxy, return the client's).
-		 *
-		 * @param string $ip REMOTE_ADDR.
-		 */
-		$ip = (string) apply_filters( 'praisonai_chatbot_client_ip', $ip );
 		return array(
 			'user_id' => $user_id,
 			'visitor' => $visitor,
-			'ip_hash' => hash_hmac( 'sha256', $ip, wp_salt( 'nonce' ) ),
+			'ip_hash' => hash_hmac( 'sha256', self::client_ip(), wp_salt( 'nonce' ) ),
 		);
+	}
+
+	/**
+	 * The address of the person this request is for: REMOTE_ADDR, or what the praisonai_chatbot_client_ip filter
+	 * says behind a reverse proxy. It keys the per-visitor limit here, and the service's per-visitor limits when
+	 * it is sent along with a site key (see PraisonAI_Chatbot_Client).
+	 *
+	 * @return string An IP address, or '' outside a web request (or when the filter returns something else).
+	 */
+	public static function client_ip() {
+		$ip = isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : '';
+		/**
+		 * Filters the visitor address used for the per-visitor limits (behind a reverse proxy, return the client's).
+		 *
+		 * @param string $ip REMOTE_ADDR.
+		 */
+		$ip = trim( (string) apply_filters( 'praisonai_chatbot_client_ip', $ip ) );
+		return false === filter_var( $ip, FILTER_VALIDATE_IP ) ? '' : $ip;
 	}
 
 	/**
@@ -78,30 +89,73 @@ final class PraisonAI_Chatbot_Access {
 	}
 
 	/**
-	 * Refuse when the owner reached the per-user limit (jobs per hour; 0 means no limit).
+	 * Count one submission attempt of $owner, accepted or not, before anything is sent to the service; refuse it
+	 * (without counting it) when the owner already made the per-user limit's number of attempts this hour.
+	 *
+	 * Every attempt counts because a junk or oversized request costs the service as much as a good one. The row is
+	 * written first and counted after, so concurrent requests cannot all slip in under the limit.
+	 *
+	 * @param array<string, mixed> $owner Owner.
+	 * @return true|WP_Error WP_Error with status 429 and data retry_after (seconds).
+	 */
+	public static function count_attempt( $owner ) {
+		$limit = self::limit( $owner );
+		if ( $limit <= 0 ) {
+			return true;
+		}
+		$id     = PraisonAI_Chatbot_Attempts::add( $owner );
+		$recent = PraisonAI_Chatbot_Attempts::recent( $owner, HOUR_IN_SECONDS );
+		if ( $recent['count'] <= $limit ) {
+			return true;
+		}
+		PraisonAI_Chatbot_Attempts::remove( $id );
+		return self::limit_reached( $limit, $recent['oldest'] );
+	}
+
+	/**
+	 * Refuse when the owner reached the per-user limit, without counting anything (mode B's token route: the
+	 * browser then submits to the service itself).
 	 *
 	 * @param array<string, mixed> $owner Owner.
 	 * @return true|WP_Error WP_Error with status 429 and data retry_after (seconds).
 	 */
 	public static function check_limit( $owner ) {
-		$limit = (int) PraisonAI_Chatbot_Options::get( 'user_limit' );
-		/** Filters the per-user limit (jobs per hour) for this owner; 0 means unlimited. */
-		$limit = (int) apply_filters( 'praisonai_chatbot_user_limit', $limit, $owner );
+		$limit = self::limit( $owner );
 		if ( $limit <= 0 ) {
 			return true;
 		}
-		$recent = PraisonAI_Chatbot_Jobs::recent( $owner, HOUR_IN_SECONDS );
-		if ( $recent['count'] < $limit ) {
-			return true;
-		}
-		$retry = max( 1, $recent['oldest'] + HOUR_IN_SECONDS - time() );
+		$recent = PraisonAI_Chatbot_Attempts::recent( $owner, HOUR_IN_SECONDS );
+		return $recent['count'] < $limit ? true : self::limit_reached( $limit, $recent['oldest'] );
+	}
+
+	/**
+	 * The per-user limit (submissions per hour; 0 means no limit).
+	 *
+	 * @param array<string, mixed> $owner Owner.
+	 * @return int
+	 */
+	private static function limit( $owner ) {
+		$limit = (int) PraisonAI_Chatbot_Options::get( 'user_limit' );
+		/** Filters the per-user limit (submissions per hour) for this owner; 0 means unlimited. */
+		return (int) apply_filters( 'praisonai_chatbot_user_limit', $limit, $owner );
+	}
+
+	/**
+	 * The 429 answer of the per-user limit.
+	 *
+	 * @param int $limit  Submissions per hour.
+	 * @param int $oldest Unix time of the oldest attempt in the window.
+	 * @return WP_Error
+	 */
+	private static function limit_reached( $limit, $oldest ) {
+		$retry = max( 1, $oldest + HOUR_IN_SECONDS - time() );
 		return new WP_Error(
 			'praisonai_limit_reached',
 			sprintf(
-				/* translators: 1: jobs per hour, 2: minutes to wait. */
+				/* translators: 1: requests per hour, 2: minutes to wait. */
 				_n(
-					'You have reached the limit of %1$d job per hour. Please try again in %2$d minutes.',
-					'You have reached the limit of %1$d jobs per hour. Please try again in %2$d minutes.',
+					'You have reached the limit of %1$d request per hour. Please try again in %2$d minutes.',
+					'You have reached the limit of %1$d requests per hour. Please try again in %2$d minutes.',
 					$limit,
 					'praisonai-chatbot'
 				),

@@ -13,8 +13,14 @@ if ( ! defined( 'ABSPATH' ) ) {
  * Talks to the service with the API key, which never leaves the server. Every method returns the decoded JSON
  * body or a WP_Error whose data carries the HTTP status to give the browser (and retry_after when the service
  * asked clients to wait).
+ *
+ * Every call names the address of the person it is made for in X-PraisonAI-Forwarded-For. The service believes
+ * it only when the key is one of its PRAISONAI_SITE_KEYS, and then counts its per-address limits per visitor
+ * instead of per WordPress server, so no visitor can use up the whole site's share.
  */
 final class PraisonAI_Chatbot_Client {
+
+	const VISITOR_HEADER = 'X-PraisonAI-Forwarded-For';
 
 	/** @var string Service base URL without a trailing slash. */
 	private $base_url;
@@ -22,24 +28,29 @@ final class PraisonAI_Chatbot_Client {
 	/** @var string API key ('' when the service has none). */
 	private $api_key;
 
+	/** @var string Address of the visitor the calls are made for ('' for none). */
+	private $visitor_ip;
+
 	/**
 	 * Client for a service.
 	 *
-	 * @param string $base_url Service base URL.
-	 * @param string $api_key  API key.
+	 * @param string $base_url   Service base URL.
+	 * @param string $api_key    API key.
+	 * @param string $visitor_ip Address of the visitor the calls are made for ('' for none).
 	 */
-	public function __construct( $base_url, $api_key ) {
-		$this->base_url = untrailingslashit( (string) $base_url );
-		$this->api_key  = (string) $api_key;
+	public function __construct( $base_url, $api_key, $visitor_ip = '' ) {
+		$this->base_url   = untrailingslashit( (string) $base_url );
+		$this->api_key    = (string) $api_key;
+		$this->visitor_ip = (string) $visitor_ip;
 	}
 
 	/**
-	 * Client for the configured service.
+	 * Client for the configured service, on behalf of whoever made the current request.
 	 *
 	 * @return self
 	 */
 	public static function from_settings() {
-		return new self( PraisonAI_Chatbot_Options::get( 'service_url' ), PraisonAI_Chatbot_Options::get( 'api_key' ) );
+		return new self( PraisonAI_Chatbot_Options::get( 'service_url' ), PraisonAI_Chatbot_Options::get( 'api_key' ), PraisonAI_Chatbot_Access::client_ip() );
 	}
 
 	/**
@@ -201,6 +212,9 @@ final class PraisonAI_Chatbot_Client {
 		$headers = array( 'Accept' => 'application/json' );
 		if ( '' !== $this->api_key ) {
 			$headers['X-API-Key'] = $this->api_key;
+		}
+		if ( '' !== $this->visitor_ip ) {
+			$headers[ self::VISITOR_HEADER ] = $this->visitor_ip;
 		}
 		if ( null !== $content_type ) {
 			$headers['Content-Type'] = $content_type;

@@ -15,7 +15,7 @@ if ( ! defined( 'ABSPATH' ) ) {
  */
 final class PraisonAI_Chatbot_Jobs {
 
-	const DB_VERSION        = '1';
+	const DB_VERSION        = '2';
 	const DB_VERSION_OPTION = 'praisonai_chatbot_db_version';
 
 	const TERMINAL = array( 'done', 'error' );
@@ -31,7 +31,7 @@ final class PraisonAI_Chatbot_Jobs {
 	}
 
 	/**
-	 * Create or upgrade the table (dbDelta is idempotent).
+	 * Create or upgrade the jobs table and the attempts log (dbDelta is idempotent).
 	 */
 	public static function install() {
 		global $wpdb;
@@ -57,6 +57,7 @@ final class PraisonAI_Chatbot_Jobs {
 			KEY ip_created (ip_hash,created)
 			) {$charset};"
 		);
+		dbDelta( PraisonAI_Chatbot_Attempts::schema( $charset ) );
 		update_option( self::DB_VERSION_OPTION, self::DB_VERSION ); // autoloaded: read on every request
 	}
 
@@ -148,31 +149,6 @@ final class PraisonAI_Chatbot_Jobs {
 			array( 'job_id' => (string) $job['job_id'] ),
 			array( '%s', '%s', '%s', '%s' ),
 			array( '%s' )
-		);
-	}
-
-	/**
-	 * Jobs $owner submitted in the last $seconds (the per-user limit): by user id, or by IP for visitors, since a
-	 * visitor can drop a cookie but not as easily an address.
-	 *
-	 * @param array<string, mixed> $owner   Owner.
-	 * @param int                  $seconds Window.
-	 * @return array{count:int, oldest:int} Count, and the Unix time of the oldest job in the window (0 if none).
-	 */
-	public static function recent( $owner, $seconds ) {
-		global $wpdb;
-		$table = self::table();
-		$since = gmdate( 'Y-m-d H:i:s', time() - $seconds );
-		if ( (int) $owner['user_id'] > 0 ) {
-			// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared
-			$row = $wpdb->get_row( $wpdb->prepare( "SELECT COUNT(*) AS n, MIN(created) AS oldest FROM {$table} WHERE user_id = %d AND created > %s", $owner['user_id'], $since ) );
-		} else {
-			// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared
-			$row = $wpdb->get_row( $wpdb->prepare( "SELECT COUNT(*) AS n, MIN(created) AS oldest FROM {$table} WHERE user_id = 0 AND ip_hash = %s AND created > %s", $owner['ip_hash'], $since ) );
-		}
-		return array(
-			'count'  => $row ? (int) $row->n : 0,
-			'oldest' => ( $row && $row->oldest ) ? (int) strtotime( $row->oldest . ' UTC' ) : 0,
 		);
 	}
 

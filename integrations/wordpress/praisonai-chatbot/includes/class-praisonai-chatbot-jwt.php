@@ -18,6 +18,15 @@ final class PraisonAI_Chatbot_JWT {
 
 	const AUDIENCE = 'praisonai-svc';
 
+	/** The JOSE "typ" of the service's submission receipts (praisonai_svc/security/receipts.py). */
+	const RECEIPT_TYPE = 'praisonai-receipt+jwt';
+
+	/** Receipts are signed with HMAC-SHA256(key = JWT secret, message = this label), never the secret itself. */
+	const RECEIPT_KEY_LABEL = 'praisonai-svc submission receipt v1';
+
+	/** Longer than any receipt the service issues; not worth decoding. */
+	const MAX_RECEIPT_LENGTH = 2048;
+
 	/**
 	 * Sign $claims with $secret.
 	 *
@@ -78,6 +87,32 @@ final class PraisonAI_Chatbot_JWT {
 		}
 		if ( isset( $claims['nbf'] ) && (int) $claims['nbf'] > $now ) {
 			return null;
+		}
+		return $claims;
+	}
+
+	/**
+	 * The claims of a submission receipt the service signed, or null: wrong signature, not a receipt, expired, or
+	 * without the job it is for. The caller still has to check that it names the job and the user at hand.
+	 *
+	 * @param string $receipt Receipt from the service's POST /jobs answer.
+	 * @param string $secret  The JWT secret shared with the service.
+	 * @param int    $now     Unix time.
+	 * @return array<string, mixed>|null
+	 */
+	public static function decode_receipt( $receipt, $secret, $now ) {
+		$receipt = (string) $receipt;
+		if ( '' === (string) $secret || strlen( $receipt ) > self::MAX_RECEIPT_LENGTH ) {
+			return null;
+		}
+		$header = json_decode( self::unb64( (string) strstr( $receipt, '.', true ) ), true );
+		if ( ! is_array( $header ) || ! isset( $header['typ'] ) || self::RECEIPT_TYPE !== $header['typ'] ) {
+			return null;
+		}
+		$key    = hash_hmac( 'sha256', self::RECEIPT_KEY_LABEL, (string) $secret, true );
+		$claims = self::decode( $receipt, $key, $now );
+		if ( null === $claims || ! isset( $claims['exp'], $claims['job'] ) || ! is_string( $claims['job'] ) ) {
+			return null; // decode() lets a token without exp pass; a receipt must expire
 		}
 		return $claims;
 	}

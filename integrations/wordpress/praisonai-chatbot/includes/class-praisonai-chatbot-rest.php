@@ -15,15 +15,19 @@ if ( ! defined( 'ABSPATH' ) ) {
  *   GET  praisonai/v1/jobs/{id}            the job's status (only the submitter's own jobs; others get 404)
  *   GET  praisonai/v1/jobs/{id}/download   a fresh signed download link as JSON
  *   POST praisonai/v1/token                a short-lived HS256 JWT for direct mode
- *   POST praisonai/v1/history              direct mode: remember a job the browser submitted itself
- * Every route needs the wp_rest nonce and the access setting's permission.
+ *   POST praisonai/v1/history              direct mode: remember a job the browser submitted itself, on the proof
+ *                                          of the service's submission receipt for this user
+ * Every route needs the wp_rest nonce and the access setting's permission; bodies over MAX_BODY are refused
+ * before WordPress parses them.
  */
 final class PraisonAI_Chatbot_REST {
 
 	const NAMESPACE_V1 = 'praisonai/v1';
 	const JOB_ID       = '(?P<id>[a-f0-9]{8,64})';
 	const MAX_DOCUMENT = 1048576;
-	const TOKEN_TTL    = 300;
+	/** The document JSON-encoded (quotes, backslashes and newlines take two bytes) plus the other fields. */
+	const MAX_BODY  = 2162688;
+	const TOKEN_TTL = 300;
 
 	/**
 	 * Register the routes (rest_api_init).
@@ -95,10 +99,10 @@ final class PraisonAI_Chatbot_REST {
 						'pattern'  => '^[a-f0-9]{8,64}$',
 						'required' => true,
 					),
-					'service' => array(
-						'type'    => 'string',
-						'pattern' => '^[A-Za-z0-9._-]{0,64}$',
-						'default' => '',
+					'receipt' => array(
+						'type'      => 'string',
+						'maxLength' => PraisonAI_Chatbot_JWT::MAX_RECEIPT_LENGTH,
+						'required'  => true,
 					),
 				),
 			)
@@ -123,23 +127,43 @@ final class PraisonAI_Chatbot_REST {
 	}
 
 	/**
-	 * POST /jobs.
+	 * rest_pre_dispatch: refuse a body to this plugin's routes that is larger than any legal request, before
+	 * WordPress decodes it (413).
+	 *
+	 * @param mixed           $result  Response so far (null).
+	 * @param WP_REST_Server  $server  Server.
+	 * @param WP_REST_Request $request Request.
+	 * @return mixed
+	 */
+	public static function refuse_oversized( $result, $server, $request ) {
+		unset( $server );
+		if ( null !== $result || 0 !== strpos( (string) $request->get_route(), '/' . self::NAMESPACE_V1 . '/' ) ) {
+			return $result;
+		}
+		if ( strlen( (string) $request->get_body() ) > self::MAX_BODY ) {
+			return self::too_large();
+		}
+		return $result;
+	}
+
+	/**
+	 * POST /jobs. The attempt counts against the per-user limit first, whatever becomes of it.
 	 *
 	 * @param WP_REST_Request $request Request.
 	 * @return WP_REST_Response
 	 */
 	public function submit( $request ) {
+		$owner   = PraisonAI_Chatbot_Access::current_owner( true );
+		$allowed = PraisonAI_Chatbot_Access::count_attempt( $owner );
+		if ( is_wp_error( $allowed ) ) {
+			return self::error( $allowed );
+		}
 		$document = (string) $request['document'];
 		if ( '' === trim( $document ) ) {
 			return self::error( new WP_Error( 'praisonai_empty', __( 'Type or paste a request first.', 'praisonai-chatbot' ), array( 'status' => 400 ) ) );
 		}
 		if ( strlen( $document ) > self::MAX_DOCUMENT ) {
-			return self::error( new WP_Error( 'praisonai_too_large', __( 'The request is larger than 1 MB.', 'praisonai-chatbot' ), array( 'status' => 413 ) ) );
-		}
-		$owner   = PraisonAI_Chatbot_Access::current_owner( true );
-		$allowed = PraisonAI_Chatbot_Access::check_limit( $owner );
-		if ( is_wp_error( $allowed ) ) {
-			return self::error( $allowed );
+			return self::error( self::too_large() );
 		}
 		$service = self::service( $request['service'] );
 		$result  = PraisonAI_Chatbot_Client::from_settings()->submit( $service, $document, (string) $request['format'] );
@@ -228,18 +252,62 @@ final class PraisonAI_Chatbot_REST {
 	}
 
 	/**
-	 * POST /history: direct mode's record of a job the browser queued itself; the job must exist on the service.
+	 * POST /history: direct mode's record of a job the browser queued itself.
+	 *
+	 * A job id proves nothing (every signed download link contains one), so the browser must hand over the
+	 * submission receipt the service returned with the job: signed with a key derived from the JWT secret, it
+	 * names the job and the token subject (this user) that submitted it. Anything else is refused with 403 before
+	 * the service is asked, so the answer says nothing about whether the job exists.
 	 *
 	 * @param WP_REST_Request $request Request.
 	 * @return WP_REST_Response
 	 */
 	public function remember( $request ) {
-		$job = PraisonAI_Chatbot_Client::from_settings()->job( (string) $request['job_id'] );
+		$settings = PraisonAI_Chatbot_Options::all();
+		if ( PraisonAI_Chatbot_Options::MODE_DIRECT !== $settings['mode'] || '' === $settings['jwt_secret'] ) {
+			return self::error( new WP_Error( 'praisonai_not_direct', __( 'Direct mode is not enabled on this site.', 'praisonai-chatbot' ), array( 'status' => 400 ) ) );
+		}
+		$owner  = PraisonAI_Chatbot_Access::current_owner( true );
+		$job_id = (string) $request['job_id'];
+		$claims = PraisonAI_Chatbot_JWT::decode_receipt( (string) $request['receipt'], $settings['jwt_secret'], time() );
+		if ( null === $claims || ! self::receipt_is_for( $claims, $job_id, $owner ) ) {
+			return self::error( new WP_Error( 'praisonai_not_your_job', __( 'This job was not submitted from your session, so it cannot be added to your history.', 'praisonai-chatbot' ), array( 'status' => 403 ) ) );
+		}
+		$job = PraisonAI_Chatbot_Client::from_settings()->job( $job_id );
 		if ( is_wp_error( $job ) ) {
 			return self::error( $job );
 		}
-		PraisonAI_Chatbot_Jobs::record( PraisonAI_Chatbot_Access::current_owner( true ), self::service( $request['service'] ), $job );
+		if ( null === PraisonAI_Chatbot_Jobs::find( $job_id, $owner ) ) {
+			PraisonAI_Chatbot_Attempts::add( $owner ); // the per-user limit, checked when tokens are issued
+		}
+		$service = isset( $claims['svc'] ) && is_string( $claims['svc'] ) ? $claims['svc'] : '';
+		PraisonAI_Chatbot_Jobs::record( $owner, self::service( $service ), $job );
 		return self::respond( self::public_job( $job ), 201 );
+	}
+
+	/**
+	 * Whether verified receipt claims are for $job_id, submitted with a token this site minted for $owner.
+	 *
+	 * @param array<string, mixed> $claims Receipt claims.
+	 * @param string               $job_id Job id to record.
+	 * @param array<string, mixed> $owner  Current owner.
+	 * @return bool
+	 */
+	private static function receipt_is_for( $claims, $job_id, $owner ) {
+		if ( 0 === (int) $owner['user_id'] && '' === (string) $owner['visitor'] ) {
+			return false; // a visitor without a session cookie owns nothing
+		}
+		$fields = array(
+			'job' => $job_id,
+			'sub' => PraisonAI_Chatbot_Access::subject( $owner ),
+			'iss' => get_site_url(),
+		);
+		foreach ( $fields as $name => $expected ) {
+			if ( ! isset( $claims[ $name ] ) || ! is_string( $claims[ $name ] ) || ! hash_equals( $expected, $claims[ $name ] ) ) {
+				return false;
+			}
+		}
+		return true;
 	}
 
 	/**
@@ -302,6 +370,15 @@ final class PraisonAI_Chatbot_REST {
 			$response->header( 'Retry-After', (string) (int) $data['retry_after'] );
 		}
 		return $response;
+	}
+
+	/**
+	 * 413: the request is larger than the service accepts.
+	 *
+	 * @return WP_Error
+	 */
+	private static function too_large() {
+		return new WP_Error( 'praisonai_too_large', __( 'The request is larger than 1 MB.', 'praisonai-chatbot' ), array( 'status' => 413 ) );
 	}
 
 	/**

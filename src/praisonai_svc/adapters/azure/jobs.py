@@ -33,6 +33,7 @@ payload of 32 KiB or more adds one blob upload at create and one blob read per `
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 from collections import OrderedDict
@@ -383,6 +384,40 @@ class AzureJobStore(JobStore):
                 await self._blobs.delete(entity["PayloadBlob"])
             return
         raise ConcurrencyConflict(f"Job {job_id} kept changing while being deleted; try again.")
+
+    async def release_claim(self, payload_hash: str, job_id: str) -> None:
+        if not usable_key_part(payload_hash):
+            return
+        claim = await self._read(claim_key(payload_hash), "read hash claim")
+        if claim is None or claim.get("JobId") != job_id:
+            return
+        with storage_errors("release hash claim"):
+            try:
+                await self._table.delete_entity(
+                    PARTITION, claim_key(payload_hash), etag=_etag(claim), match_condition=MatchConditions.IfNotModified
+                )
+            except HttpResponseError as exc:
+                if status_of(exc) != 412:  # 412: taken over meanwhile, which is what we wanted anyway
+                    raise
+
+    async def prunable(self, *, before: datetime, limit: int = 100) -> builtins.list[Job]:
+        # List entries sort newest first, so "created before" is the tail range from ``before`` to the end.
+        terminal = [status.value for status in JobStatus if status.is_terminal]
+        statuses = " or ".join(f"Status eq @s{index}" for index in range(len(terminal)))
+        params: dict[str, Any] = {"pk": PARTITION, "after": index_key(before, ""), "end": INDEX_END}
+        params.update({f"s{index}": value for index, value in enumerate(terminal)})
+        ids: list[str] = []
+        with storage_errors("list prunable jobs"):
+            async for entry in self._table.query_entities(
+                # The spaces inside the parentheses matter: the SDK substitutes @names only between spaces.
+                f"PartitionKey eq @pk and RowKey gt @after and RowKey lt @end and ( {statuses} )",
+                parameters=params, results_per_page=min(max(limit, 1), _MAX_PAGE), select=["JobId"],
+            ):
+                ids.append(str(entry["JobId"]))
+                if len(ids) >= limit:
+                    break
+        found = await asyncio.gather(*(self._job_or_none(job_id) for job_id in ids))
+        return [job for job in found if job is not None and job.status.is_terminal and job.created_utc < before]
 
     async def check(self) -> None:
         # A point read of a key that never exists: 404 "ResourceNotFound" proves the table is there.

@@ -40,6 +40,7 @@ async def open_local_backend(settings: Settings) -> Backend:
         "local", jobs, FileBlobStore(blobs_dir, signing_key(settings)), make_queue, SqliteRecordStore(db)
     )
     backend.closers.append(db.close)
+    backend.compact = db.compact
     backend.rate_limiter = SqliteRateLimiter(db)
 
     async def atomic_submit(job: Job, queue_name: str) -> Job:

@@ -1,8 +1,16 @@
-"""Files on disk as the local blob store; links are HMAC-signed and served by the API's /files route."""
+"""Files on disk as the local blob store; links are HMAC-signed and served by the API's /files route.
+
+Layout: ``<root>/<2 hex chars of sha256(name)>/<name>``. The shard level spreads jobs' output directories over
+256 directories, so no directory grows past a few hundred entries at any realistic retention (listing or
+removing entries of a 100,000-entry directory is slow on most file systems). Blobs written by versions
+before the shard level (``<root>/<name>``) are still found, and deleted, where they are.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import os
 import tempfile
 from datetime import timedelta
@@ -27,11 +35,21 @@ class FileBlobStore(BlobStore):
         self.root = root
         self._key = signing_key
 
+    def _sharded(self, name: str) -> Path:
+        parts = safe_relative(name).parts
+        return self.root.joinpath(hashlib.sha256(name.encode()).hexdigest()[:2], *parts)
+
     def path_of(self, name: str) -> Path:
-        return self.root.joinpath(*safe_relative(name).parts)
+        """Where ``name`` lives: its sharded path, or its pre-shard path when only that one exists."""
+        sharded = self._sharded(name)
+        if not sharded.exists():
+            legacy = self.root.joinpath(*safe_relative(name).parts)
+            if legacy.is_file():
+                return legacy
+        return sharded
 
     def _write(self, name: str, data: bytes) -> None:
-        target = self.path_of(name)
+        target = self._sharded(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -69,7 +87,19 @@ class FileBlobStore(BlobStore):
         verify(self._key, name, expires, filename, content_type, signature)
 
     async def delete(self, name: str) -> None:
-        self.path_of(name).unlink(missing_ok=True)
+        await asyncio.to_thread(self._delete, name)
+
+    def _delete(self, name: str) -> None:
+        for path in (self._sharded(name), self.root.joinpath(*safe_relative(name).parts)):
+            path.unlink(missing_ok=True)
+            # Remove directories the blob leaves empty (e.g. the job's own), up to its shard directory.
+            parent = path.parent
+            while parent != self.root and parent.parent != self.root:
+                with contextlib.suppress(OSError):  # not empty (or already gone): stop climbing
+                    parent.rmdir()
+                    parent = parent.parent
+                    continue
+                break
 
     async def check(self) -> None:
         if not os.access(self.root, os.W_OK):

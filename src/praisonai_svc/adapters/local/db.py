@@ -32,6 +32,8 @@ from praisonai_svc.errors import StorageUnavailable
 
 T = TypeVar("T")
 CHECKPOINT_EVERY = 2000
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+VACUUM_PAGES_PER_STEP = 2000  # ~8 MB per step: each step holds the write lock only briefly
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -172,7 +174,14 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_ms / 1000, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=30000")  # schema set-up below may wait for another process
+        # Only takes effect on a new database (before its first table): pages freed by the pruner then go back to
+        # the file system with `incremental_vacuum` instead of staying in the file forever. Older databases are
+        # converted once with `praisonai-svc prune --vacuum` (a full VACUUM).
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         conn.execute("PRAGMA journal_mode=WAL")
+        # After each checkpoint that resets the WAL, truncate the file to this size: the WAL stays bounded on
+        # disk under continuous load instead of keeping its high-water mark.
+        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(SCHEMA)
         _migrate(conn)
@@ -258,6 +267,29 @@ class Database:
             fail_all((future for _fn, future in batch), exc)
             return
         _deliver(batch, outcomes)
+
+    def _compact(self, full: bool) -> None:
+        conn = self._thread_conn()
+        if full:
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            conn.execute("VACUUM")  # rewrites the whole file once; makes the auto_vacuum setting take effect
+        elif conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            while True:
+                free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+                if not free:
+                    break
+                # executescript, not execute: Python's execute steps this pragma once, which frees one page.
+                conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES_PER_STEP});")
+                if free <= VACUUM_PAGES_PER_STEP:
+                    break
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    async def compact(self, full: bool = False) -> None:
+        """Give freed pages back to the file system and truncate the WAL (the pruner calls this after a run).
+
+        ``full`` runs a one-off VACUUM that also converts a database created before auto_vacuum was enabled.
+        """
+        await self._threaded_call(lambda _conn: self._compact(full))
 
     async def close(self) -> None:
         inline, self._inline = self._inline, None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 from praisonai_svc.adapters.cursor import decode_cursor, encode_cursor
@@ -98,7 +100,12 @@ class SqliteJobStore(JobStore):
 
     async def delete(self, job_id: str) -> None:
         def remove(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM job_hashes WHERE job_id = ?", (job_id,))
+            # By the claim's key (job_hashes has no index on job_id: a scan per delete would hold the write
+            # lock for as long as the table is big); a claim taken over by another job stays with it.
+            conn.execute(
+                "DELETE FROM job_hashes WHERE payload_hash = (SELECT payload_hash FROM jobs WHERE job_id = ?)"
+                " AND job_id = ?", (job_id, job_id),
+            )
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
 
         await self._db.write(remove)
@@ -143,6 +150,25 @@ class SqliteJobStore(JobStore):
         for status, count in rows:
             counts[JobStatus(status)] = int(count)
         return counts
+
+    async def release_claim(self, payload_hash: str, job_id: str) -> None:
+        await self._db.write(lambda conn: conn.execute(
+            "DELETE FROM job_hashes WHERE payload_hash = ? AND job_id = ?", (payload_hash, job_id)
+        ))
+
+    async def prunable(self, *, before: datetime, limit: int = 100) -> builtins.list[Job]:
+        # One range of the (status, created_utc) index per terminal status: never a scan of the live jobs.
+        terminal = [status.value for status in JobStatus if status.is_terminal]
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM ({_SELECT} WHERE status = ? AND created_utc < ? ORDER BY created_utc LIMIT ?)"
+            for _ in terminal
+        )
+        args: list[Any] = []
+        for status in terminal:
+            args += [status, before.isoformat(), int(limit)]
+        rows = await self._db.call(lambda c: c.execute(sql, args).fetchall())
+        jobs = sorted((_load(row) for row in rows), key=lambda job: (job.created_utc, job.job_id))
+        return jobs[:limit]
 
     async def check(self) -> None:
         await self._db.call(lambda c: c.execute("SELECT 1").fetchone())

@@ -220,9 +220,10 @@
 		var type = documentFormat === 'json' ? 'application/json' : 'application/yaml';
 		return this.call('POST', withQuery('/jobs', 'service=' + encodeURIComponent(service)), documentText, type)
 			.then(function (answer) {
-				if (answer.ok && answer.body && answer.body.job_id) {
-					// Best effort: WordPress keeps the history; the job runs whether or not this succeeds.
-					self.proxy.request('POST', 'history', { job_id: answer.body.job_id, service: service });
+				if (answer.ok && answer.body && answer.body.job_id && answer.body.receipt) {
+					// Best effort: WordPress keeps the history; the job runs whether or not this succeeds. The
+					// service's signed receipt proves to WordPress that this user submitted the job.
+					self.proxy.request('POST', 'history', { job_id: answer.body.job_id, receipt: answer.body.receipt });
 				}
 				return answer;
 			});

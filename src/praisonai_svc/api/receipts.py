@@ -1,0 +1,18 @@
+"""The submission receipt in the answer to a bearer-token ``POST /jobs`` (the design: security/receipts.py)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from praisonai_svc.api.auth import guard_for, principal_of
+from praisonai_svc.models.job import JobResponse
+
+
+def submission_receipt(request: Request, job: JobResponse) -> str | None:
+    """A receipt naming ``job`` and the caller's token, or None (API keys get none; no JWT secret, none)."""
+    token = principal_of(request).token
+    signer = guard_for(request).receipts
+    if token is None or signer is None:
+        return None
+    return signer.issue(job_id=job.job_id, service=job.service, subject=token.subject, issuer=token.issuer,
+                        tenant=token.tenant)
