@@ -6,8 +6,8 @@
 #
 # Sets up first, idempotently: scripts/setup.sh (.venv with the package, the pinned Azurite), Debian's wrk when
 # missing, and upstream praisonai-svc==1.2.0 in bench/.venvs/upstream. Then bench_core.py (embedded backend) and
-# bench_azure.py (Azure Storage on Azurite, ours vs upstream). Both run even if the first fails; the exit status
-# is non-zero if either failed.
+# bench_azure.py (Azure Storage on Azurite, ours vs upstream), then bench_live.py (live updates, local and Azurite).
+# Each runs even if an earlier one fails; the exit status is non-zero if any failed.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,4 +33,6 @@ echo
 .venv/bin/python bench/bench_core.py "$@" || { status=$?; echo "run.sh: bench_core.py failed ($status)" >&2; }
 echo
 .venv/bin/python bench/bench_azure.py "$@" || { status=$?; echo "run.sh: bench_azure.py failed ($status)" >&2; }
+echo
+.venv/bin/python bench/bench_live.py "$@" || { status=$?; echo "run.sh: bench_live.py failed ($status)" >&2; }
 exit "${status}"
