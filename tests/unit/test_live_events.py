@@ -165,3 +165,20 @@ async def test_callback_url_needs_webhooks_on_and_a_plain_http_url() -> None:
     for bad in ("ftp://example.com/x", "https://user:pw@example.com/", "/relative", "https://"):
         with pytest.raises(PayloadError):
             await jobs.submit(JobRequest(payload={"u": bad}, service="coop", callback_url=bad))
+
+
+async def test_a_running_jobs_writes_keep_working_after_a_cancel_request() -> None:
+    import logging
+
+    from praisonai_svc.worker.processor import JobRun
+
+    app = app_with_handlers()
+    backend = memory_backend()
+    jobs = JobService(app, backend)
+    job = (await jobs.submit(JobRequest(payload={"n": 2}, service="coop"))).job
+    job = await backend.jobs.update(job.model_copy(update={"status": JobStatus.PROCESSING, "attempts": 1}))
+    run = JobRun(job, app.service("coop"), backend, logging.getLogger("t"))  # type: ignore[arg-type]
+    await jobs.cancel(job.job_id)  # changes the record (and its etag) under the worker
+    await run.save(progress=0.5, progress_msg="still going")
+    stored = await backend.jobs.get(job.job_id)
+    assert stored.progress == 0.5 and stored.cancel_requested_utc is not None

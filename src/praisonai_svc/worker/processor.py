@@ -78,7 +78,15 @@ class JobRun:
     async def save(self, **changes: Any) -> None:
         async with self._write_lock:
             changes.setdefault("updated_utc", utcnow())
-            self.job = await self.backend.jobs.update(self.job.model_copy(update=changes))
+            try:
+                self.job = await self.backend.jobs.update(self.job.model_copy(update=changes))
+            except ConcurrencyConflict:
+                # POST /jobs/{id}/cancel marks a running job (cancel_requested_utc): keep that, apply ours on top.
+                # Anything else (another attempt took the job over) is a real conflict.
+                fresh = await self.backend.jobs.get(self.job.job_id)
+                if fresh.status is not self.job.status or fresh.attempts != self.job.attempts:
+                    raise
+                self.job = await self.backend.jobs.update(fresh.model_copy(update=changes))
 
     async def publish(self, type_: JobEventType, **extra: Any) -> None:
         """Publish a job event (after the state change it reports was stored); consumers never raise here.
