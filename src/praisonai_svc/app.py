@@ -15,6 +15,7 @@ from praisonai_svc.backend import Backend
 from praisonai_svc.durations import parse_duration
 from praisonai_svc.errors import ConfigError, UnknownService
 from praisonai_svc.events import EventBus
+from praisonai_svc.events.consumers import PRUNED_KINDS as LIVE_RECORD_KINDS
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
 from praisonai_svc.retention.policy import RetentionRegistry
 from praisonai_svc.settings import Settings, load_settings
@@ -47,6 +48,8 @@ class ServiceApp:
         self._metrics: ServiceMetrics | None = None
         self.events = EventBus()  # the in-app event seam: job, file and execution events (praisonai_svc.events)
         self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
+        for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
+            self.retention.track(kind)
 
     # --- configuration -------------------------------------------------------------------------------------
     @property

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from praisonai_svc.app import ServiceApp
     from praisonai_svc.backend import Backend
 
+# Tracked by every app's retention registry (`praisonai-svc prune` removes them once expired), and pruned by each
+# worker every minute (prune_expired), since the feed must stay small whether or not an operator schedules prune.
 PRUNED_KINDS = (FEED_KIND, RING_KIND, "job_cancel", "webhook_delivery", "ws_ticket")
 log = get_logger("events")
 
@@ -35,8 +37,6 @@ def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:
     state = app.__dict__.setdefault("_event_consumers", {"count": 0, "stops": []})
     state["count"] += 1
     if state["count"] == 1:
-        for kind in PRUNED_KINDS:  # `praisonai-svc prune` (and the cluster's pruner) remove them once expired
-            app.retention.track(kind)
         enable_webhooks(app)
         state["stops"] = [install_event_log(app.events, event_log_for(app, backend)), install_webhooks(app, backend)]
 
@@ -51,9 +51,6 @@ def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:
 
 async def prune_expired(backend: Backend, *, per_kind: int = 5000) -> int:
     """Delete expired event, cancel, webhook and ticket records; return how many went.
-
-    Each worker runs this every minute: the event feed must stay small (its records live an hour) whether or not
-    an operator schedules `praisonai-svc prune`.
     """
     removed = 0
     for kind in PRUNED_KINDS:

@@ -33,7 +33,7 @@ RING_KIND = "job_events"
 FEED_KIND = "job_feed"
 RING_SIZE = 200
 FEED_RETENTION = timedelta(hours=1)
-_CACHE_SIZE = 2048
+_CACHE_SIZE = 256  # rings kept per process: enough for every job a worker runs at once
 _WRITE_ATTEMPTS = 20
 log = get_logger("events")
 
