@@ -53,9 +53,9 @@ pytestmark = [pytest.mark.wordpress, pytest.mark.timeout(900)]
 
 DOCS_IMG = REPO / "docs" / "img"
 LIVE_HANDLERS = REPO / "tests" / "acceptance" / "svc" / "live_handlers.py"
-PASSWORDS = {"admin": secrets.token_urlsafe(12), "alice": secrets.token_urlsafe(12), "bob": secrets.token_urlsafe(12)}
+PASSWORDS = {name: secrets.token_urlsafe(12) for name in ("admin", "alice", "bob", "carol")}
 USERS = {"admin": ("administrator", PASSWORDS["admin"]), "alice": ("subscriber", PASSWORDS["alice"]),
-         "bob": ("subscriber", PASSWORDS["bob"])}
+         "bob": ("subscriber", PASSWORDS["bob"]), "carol": ("subscriber", PASSWORDS["carol"])}
 JWT_SECRET = secrets.token_hex(32)
 WIDGET = ".praisonai-chatbot"
 LAST_JOB = ".praisonai-chatbot__job >> nth=-1"
@@ -423,7 +423,7 @@ def test_live_progress_and_cancel_in_proxy_and_direct_mode(scenario: Scenario, t
         try:
             url = create_page(wp, "Live", '[praisonai_chatbot service="steps" title="Ten steps"]'
                                           '[praisonai_chatbot service="cooperative" title="Stoppable"]')
-            page = scenario.page("alice")
+            page = scenario.page("carol")  # her own user: the other steps count Alice's jobs
             page.goto(url)
             steps, stoppable = page.locator(WIDGET).nth(0), page.locator(WIDGET).nth(1)
             streams: list[str] = []
@@ -457,7 +457,7 @@ def test_live_progress_and_cancel_in_proxy_and_direct_mode(scenario: Scenario, t
             direct = scenario.browser.new_context(viewport=VIEWPORT)
             try:
                 direct_page = direct.new_page()
-                login(direct_page, wp, "alice")
+                login(direct_page, wp, "carol")
                 direct_page.goto(url)
                 widget = direct_page.locator(WIDGET).nth(0)
                 streamed: list[str] = []
