@@ -182,3 +182,23 @@ async def test_a_running_jobs_writes_keep_working_after_a_cancel_request() -> No
     await run.save(progress=0.5, progress_msg="still going")
     stored = await backend.jobs.get(job.job_id)
     assert stored.progress == 0.5 and stored.cancel_requested_utc is not None
+
+
+async def test_a_writer_whose_clock_is_behind_is_caught_by_the_next_full_read() -> None:
+    import time as clock
+
+    records = MemoryRecordStore()
+    prompt = EventLog(records)
+    behind = EventLog(records, clock_ns=lambda: clock.time_ns() - 2_000_000_000)  # 2 s slow, within the look-back
+    watcher = EventWatcher(EventLog(records), lookback=3, autostart=False)
+    fast = await watcher.subscribe("fast", 1)
+    slow = await watcher.subscribe("slow", 1)
+    await prompt.append(data("fast", "started"))
+    await watcher.tick()  # a full read: remembers the newest feed id
+    await behind.append(data("slow", "started"))  # its feed id sorts below that one
+    await watcher.tick()  # an incremental read misses it
+    assert [e.seq for e in await slow.next_batch(0)] == []
+    watcher._last_full = 0.0  # a second later
+    await watcher.tick()
+    assert [e.seq for e in await slow.next_batch(0)] == [2]
+    assert [e.seq for e in await fast.next_batch(0)] == [2]

@@ -113,15 +113,24 @@ class EventLog:
 
     async def recent(self, since_ns: int, *, max_pages: int = 10) -> list[JobEvent]:
         """Every job's events written since ``since_ns`` by the writers' clocks (feed order, not seq order)."""
+        events, _ = await self.read_feed(feed_cursor(since_ns), max_pages=max_pages)
+        return events
+
+    async def read_feed(self, cursor: str, *, max_pages: int = 10) -> tuple[list[JobEvent], str | None]:
+        """The feed's events after ``cursor`` (a feed id, or :func:`feed_cursor` of a time), and the last id read
+        (None when there was nothing)."""
         found: list[JobEvent] = []
-        cursor: str | None = feed_cursor(since_ns)
+        last: str | None = None
+        next_cursor: str | None = cursor
         for _ in range(max_pages):
-            page = await self.records.list(FEED_KIND, limit=1000, cursor=cursor)
+            page = await self.records.list(FEED_KIND, limit=1000, cursor=next_cursor)
             found.extend(JobEvent.model_validate(record.body) for record in page.records)
-            cursor = page.next_cursor
-            if cursor is None:
+            if page.records:
+                last = page.records[-1].id
+            next_cursor = page.next_cursor
+            if next_cursor is None:
                 break
-        return found
+        return found, last
 
 
 def install_event_log(bus: EventBus, event_log: EventLog) -> Callable[[], None]:

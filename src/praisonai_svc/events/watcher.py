@@ -1,7 +1,9 @@
 """One watcher per API process: every stream, WebSocket and long-poll of that process is fed by it.
 
-Each tick it lists the event feed once (``job_feed`` ids of the last few seconds, one range scan whatever the
-number of watched jobs) and hands each new event to the subscriptions of its job. A subscription that sees a gap
+Each tick it lists the event feed once (one range scan whatever the number of watched jobs) and hands each new
+event to the subscriptions of its job. Most ticks read only what follows the newest feed record seen; once every
+:data:`FULL_READ_SECONDS` a tick reads the whole look-back window again, for records that a slow writer (or one
+whose clock is behind) added below that point. A subscription that sees a gap
 in ``seq`` (an event older than the look-back window, or one whose feed record was never written) gets the job's
 ring read, once per job and tick, batched. A job whose stream has been quiet for :data:`SWEEP_SECONDS` gets the
 same read as a safety net. So storage reads grow with the jobs that change, not with clients: 1,000 clients of
@@ -18,11 +20,12 @@ from collections.abc import AsyncIterator, Callable
 
 from praisonai_svc.errors import StorageError
 from praisonai_svc.events.job_events import JobEvent, event_data, terminal_event
-from praisonai_svc.events.log import EventLog, since
+from praisonai_svc.events.log import EventLog, feed_cursor, since
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job
 
 SWEEP_SECONDS = 10.0
+FULL_READ_SECONDS = 1.0
 BACKLOG_LIMIT = 256  # events a slow client may fall behind by before its progress events are coalesced
 log = get_logger("events")
 
@@ -100,6 +103,8 @@ class EventWatcher:
         self._active = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.reads = 0  # storage reads made (feed pages and ring reads), also counted on /metrics
+        self._high: str | None = None  # the newest feed id seen
+        self._last_full = 0.0
 
     @property
     def watched_jobs(self) -> int:
@@ -167,8 +172,16 @@ class EventWatcher:
 
     async def tick(self) -> None:
         """One round: read the feed, hand out its events, then read the rings of jobs with gaps or gone quiet."""
-        events = await self.log.recent(since(self.lookback))
+        now = time.monotonic()
+        full = self._high is None or now - self._last_full >= FULL_READ_SECONDS
+        cursor = feed_cursor(since(self.lookback)) if full else self._high
+        assert cursor is not None
+        events, last = await self.log.read_feed(cursor)
         self._count(1)
+        if full:
+            self._last_full = now
+        if last is not None and (self._high is None or last > self._high):
+            self._high = last
         by_job: dict[str, list[JobEvent]] = defaultdict(list)
         for event in events:
             if event.job_id in self._subs:
@@ -176,7 +189,7 @@ class EventWatcher:
         for job_id, job_events in by_job.items():
             for sub in list(self._subs.get(job_id, ())):
                 sub.offer(job_events)
-        now = time.monotonic()
+        now = time.monotonic()  # after the read: it may have taken a while
         stale = [job_id for job_id, subs in self._subs.items()
                  if any(sub.gap or now - sub.touched > SWEEP_SECONDS for sub in subs)]
         if stale:
