@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import statistics
 import sys
@@ -42,7 +43,7 @@ SECRET = "bench-webhook-secret-0123456789abcdef"
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @contextlib.contextmanager
@@ -192,7 +193,7 @@ def report(label: str, values: list[float], unit: str = "ms") -> None:
 
 
 def run_backend(name: str, backend_env: dict[str, str], processes: Processes, quick: bool) -> None:
-    print(f"\n== {name}")
+    print(f"\n== {name} ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}: every process shares them)")
     with service(processes, backend_env, name) as url:
         delays = asyncio.run(latency(url, 4 if quick else 20, 50))
         report("context.progress() -> SSE client", delays)
@@ -204,6 +205,7 @@ def run_backend(name: str, backend_env: dict[str, str], processes: Processes, qu
               f"{figures['sse_reads']:.1f} storage reads/s, {figures['sse_events']:.0f} events/s delivered")
         print(f"  {clients} clients polling every 5 s:     API CPU {figures['poll_cpu'] * 100:.0f}% of a core, "
               f"{figures['poll_reads']:.1f} storage reads/s (one job read per poll)")
+        print(f"  load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
