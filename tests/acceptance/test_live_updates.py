@@ -18,6 +18,7 @@ from websockets.sync.client import connect
 from tests.support.live import Receiver, iter_sse, sse_events
 from tests.support.service import Service, running_service, wait_job
 
+pytestmark = pytest.mark.timeout(300)  # services restarted and several jobs run to the end on a shared machine
 HANDLERS = Path(__file__).parent / "svc" / "live_handlers.py"
 SECRET = "whsec-acceptance-0123456789abcdef"
 LIVE_ENV = {
