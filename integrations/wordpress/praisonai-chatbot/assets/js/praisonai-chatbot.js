@@ -336,7 +336,7 @@
 	/** Follow the job's event stream; when it cannot be had, fall back to asking every INTERVAL_MS. */
 	JobCard.prototype.follow = function () {
 		var self = this;
-		var before = this.lastSeq;
+		var opened = Date.now();
 		var fallBack = function () {
 			self.streaming = false;
 			if (!isTerminal(self.status)) {
@@ -354,8 +354,9 @@
 					self.streaming = false;
 					return;
 				}
-				// The proxy ends each stream after a while: resume after the last event (nothing is missed).
-				self.emptyStreams = self.lastSeq === before ? self.emptyStreams + 1 : 0;
+				// The proxy ends each stream after a while (25 s): resume after the last event (nothing is missed).
+				// Streams that keep ending at once mean something in between cuts them: poll instead.
+				self.emptyStreams = Date.now() - opened < 5000 ? self.emptyStreams + 1 : 0;
 				if (self.emptyStreams >= 3 || Date.now() > self.deadline) {
 					fallBack();
 				} else {
