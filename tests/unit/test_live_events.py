@@ -202,3 +202,22 @@ async def test_a_writer_whose_clock_is_behind_is_caught_by_the_next_full_read() 
     await watcher.tick()
     assert [e.seq for e in await slow.next_batch(0)] == [2]
     assert [e.seq for e in await fast.next_batch(0)] == [2]
+
+
+async def test_submitting_a_job_costs_the_event_log_no_storage_request() -> None:
+    class Counting(MemoryRecordStore):
+        calls = 0
+
+        async def get(self, kind: str, record_id: str):  # type: ignore[no-untyped-def]
+            Counting.calls += 1
+            return await super().get(kind, record_id)
+
+        async def list(self, kind: str, **kwargs):  # type: ignore[no-untyped-def,override]
+            Counting.calls += 1
+            return await super().list(kind, **kwargs)
+
+    records = Counting()
+    event = await EventLog(records).append({"job_id": "j", "type": "queued", "status": "queued",
+                                            "at": "2026-01-01T00:00:00+00:00", "queued_at": "2026-01-01T00:00:00+00:00"})
+    assert event is not None and event.seq == 1 and Counting.calls == 0
+    assert (await MemoryRecordStore.list(records, "job_events")).records == []  # and nothing was written

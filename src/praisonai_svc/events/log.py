@@ -62,12 +62,14 @@ class EventLog:
         """
         job_id = str(data["job_id"])
         queued_at = data.pop("queued_at", None)
+        if data["type"] == "queued":
+            # Published on submission: event 1 of every job, written with the job's next event, so that
+            # POST /jobs (the hot path) costs no storage request for it.
+            return JobEvent.model_validate(self._queued(job_id, queued_at))
         for _ in range(_WRITE_ATTEMPTS):
             ring = self._rings.get(job_id) or await self.records.find(RING_KIND, job_id)
             events = list(ring.body["events"]) if ring is not None else [self._queued(job_id, queued_at)]
             last = int(ring.body["seq"]) if ring is not None else 1
-            if data["type"] == "queued" and ring is None:
-                return JobEvent.model_validate(events[0])  # event 1 is written with the job's first other event
             if events and events[-1]["type"] in ("done", "error", "cancelled") and data["type"] in (
                     "done", "error", "cancelled"):
                 return None
