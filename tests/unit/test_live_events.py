@@ -217,7 +217,8 @@ async def test_submitting_a_job_costs_the_event_log_no_storage_request() -> None
             return await super().list(kind, **kwargs)
 
     records = Counting()
-    event = await EventLog(records).append({"job_id": "j", "type": "queued", "status": "queued",
-                                            "at": "2026-01-01T00:00:00+00:00", "queued_at": "2026-01-01T00:00:00+00:00"})
+    at = "2026-01-01T00:00:00+00:00"
+    event = await EventLog(records).append(
+        {"job_id": "j", "type": "queued", "status": "queued", "at": at, "queued_at": at})
     assert event is not None and event.seq == 1 and Counting.calls == 0
     assert (await MemoryRecordStore.list(records, "job_events")).records == []  # and nothing was written
