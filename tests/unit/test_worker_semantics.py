@@ -145,8 +145,8 @@ def test_lease_is_renewed_for_jobs_longer_than_the_visibility_timeout():
 def test_reaper_fixes_only_jobs_stuck_past_the_limit():
     from datetime import timedelta
 
-    from praisonai_svc.models.job import Job, JobStatus, utcnow
     from praisonai_svc.events import Event
+    from praisonai_svc.models.job import Job, JobStatus, utcnow
     from praisonai_svc.worker.reaper import reap_stuck_jobs
 
     app = ServiceApp("S", settings=fast(max_job_duration_minutes=1, queue_visibility_timeout=10))
