@@ -54,3 +54,14 @@ def test_endings_go_to_callback_and_service_urls_progress_only_when_asked() -> N
     asked = Event("job.progress", "j", {"service": "video", "webhook_progress": True})
     assert targets(app, asked) == ["https://hooks.example/service"]
     assert targets(app, Event("job.started", "j", {"service": "video"})) == []
+
+
+def test_a_callback_url_longer_than_2048_characters_is_a_400_not_a_500() -> None:
+    from praisonai_svc.api.body import to_job_request
+    from praisonai_svc.errors import PayloadError
+
+    with pytest.raises(PayloadError, match="at most 2048"):
+        to_job_request({"payload": {}, "callback_url": "0" * 3000}, None)
+    with pytest.raises(PayloadError):
+        to_job_request({"payload": {}, "callback_url": 5}, None)
+    assert to_job_request({"payload": {}, "callback_url": "https://a.example/h"}, None).callback_url

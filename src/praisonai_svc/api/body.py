@@ -48,6 +48,9 @@ def parse_document(raw: bytes, content_type: str) -> Any:
         return parse_yaml(text)
 
 
+MAX_CALLBACK_URL = 2048
+
+
 def to_job_request(document: Any, service: str | None) -> JobRequest:
     if not isinstance(document, dict):
         raise PayloadError('The body must be an object: {"payload": {...}}.')
@@ -65,8 +68,8 @@ def to_job_request(document: Any, service: str | None) -> JobRequest:
     if named is not None and not isinstance(named, str):
         raise PayloadError('"service" must be a string.')
     callback = document.get("callback_url")
-    if callback is not None and not isinstance(callback, str):
-        raise PayloadError('"callback_url" must be a string (an https URL).')
+    if callback is not None and (not isinstance(callback, str) or len(callback) > MAX_CALLBACK_URL):
+        raise PayloadError(f'"callback_url" must be a URL of at most {MAX_CALLBACK_URL} characters.')
     progress = document.get("webhook_progress", False)
     if not isinstance(progress, bool):
         raise PayloadError('"webhook_progress" must be true or false.')
