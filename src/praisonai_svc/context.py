@@ -15,7 +15,7 @@ ProgressSink = Callable[[float | None, str | None], None]
 
 @dataclass
 class JobContext:
-    """The running job: its id, attempt (1-based), service, a logger, and a progress reporter.
+    """The running job: its id, attempt (1-based), service, a logger, its service's config, a progress reporter.
 
     ``progress`` is safe to call from any thread and as often as you like: updates are coalesced so at most one
     storage write a second happens, and the last one always lands.
@@ -26,6 +26,7 @@ class JobContext:
     max_attempts: int
     service: str
     logger: JobLogger
+    config: Any = None  # the service's own settings (its config model) from praisonai.yaml or the API
     _sink: ProgressSink | None = field(default=None, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _backend: Any = field(default=None, repr=False)  # the worker's backend, for built-in inline services only

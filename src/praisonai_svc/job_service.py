@@ -19,6 +19,7 @@ from praisonai_svc.errors import (
     JobNotFound,
     JobNotReady,
     PayloadError,
+    ServiceDisabled,
     StorageError,
     StorageUnavailable,
     UnknownService,
@@ -60,9 +61,12 @@ class JobService:
 
         Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs.
         """
-        spec = self.app.service(request.service)
+        spec = self.app.job_spec(request.service)
         if spec.internal:
             raise UnknownService(f"Service '{spec.name}' is built in and cannot be submitted directly.")
+        if not self.app.config.options(spec.name).enabled:
+            raise ServiceDisabled(f"Service '{spec.name}' is disabled (enabled: false in praisonai.yaml); "
+                                  "nothing was queued. Enable it there and restart.")
         spec.validate_payload(request.payload)
         if request.callback_url is not None:
             if self.app.settings.webhook_secret_value is None:

@@ -177,7 +177,7 @@ async def test_a_running_jobs_writes_keep_working_after_a_cancel_request() -> No
     jobs = JobService(app, backend)
     job = (await jobs.submit(JobRequest(payload={"n": 2}, service="coop"))).job
     job = await backend.jobs.update(job.model_copy(update={"status": JobStatus.PROCESSING, "attempts": 1}))
-    run = JobRun(job, app.service("coop"), backend, logging.getLogger("t"))  # type: ignore[arg-type]
+    run = JobRun(job, app.job_spec("coop"), backend, logging.getLogger("t"))  # type: ignore[arg-type]
     await jobs.cancel(job.job_id)  # changes the record (and its etag) under the worker
     await run.save(progress=0.5, progress_msg="still going")
     stored = await backend.jobs.get(job.job_id)

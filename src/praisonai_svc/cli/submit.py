@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,36 @@ def follow_events(client: httpx.Client, job_id: str, show: Any, deadline: float)
                     return
 
 
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: what decides where a credential may go."""
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme.lower(), url.host.lower(), url.port or default
+
+
+class KeyForOrigin(httpx.Auth):
+    """Adds ``X-API-Key`` to requests for the service's own origin only (scheme, host and port), whatever URL a
+    response names: a download link may point at a storage account, a CDN or, with a forged public URL, anyone."""
+
+    def __init__(self, api_key: str, service_url: str) -> None:
+        self.api_key = api_key
+        self.origin = origin(httpx.URL(service_url))
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if origin(request.url) == self.origin:
+            request.headers["X-API-Key"] = self.api_key
+        yield request
+
+
+def fetch_signed(url: str) -> httpx.Response:
+    """GET a signed download link without any credential: the signature is its authorisation. Redirects are
+    followed (a storage service may redirect), also without credentials."""
+    with httpx.Client(timeout=120, follow_redirects=True) as anonymous:
+        return anonymous.get(url)
+
+
 def download(client: httpx.Client, job: dict[str, Any], output: Path | None) -> Path:
     link = _check(_request(client, "GET", f"/jobs/{job['job_id']}/download", params={"format": "json"}))
-    response = client.get(link["download_url"])
+    response = fetch_signed(link["download_url"])
     if response.status_code != 200:
         raise click.ClickException(f"Download failed: HTTP {response.status_code}")
     target = output or Path(job.get("filename") or f"{job['job_id']}.bin")
@@ -132,10 +160,9 @@ def submit(file: Path, url: str, service: str | None, api_key: str | None, wait:
     """Submit FILE (YAML or JSON) as a job; print the job; with --wait, save the result file."""
     body, content_type = build_request(file)
     headers = {"Content-Type": content_type}
-    if api_key:
-        headers["X-API-Key"] = api_key.split(",")[0].strip()
+    auth = KeyForOrigin(api_key.split(",")[0].strip(), url) if api_key else None
     params = {"service": service} if service else None
-    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+    with httpx.Client(base_url=url, headers=headers, auth=auth, timeout=30) as client:
         try:
             job = _check(_request(client, "POST", "/jobs", content=body, params=params))
         except httpx.HTTPError as exc:

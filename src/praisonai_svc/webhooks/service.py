@@ -107,7 +107,7 @@ def enable_webhooks(app: ServiceApp) -> None:
     if app.settings.webhook_secret_value is None:
         return
     spec = make_spec(make_deliver(app), SERVICE, app._queue_name_for(SERVICE), max_attempts=MAX_ATTEMPTS,
-                     internal=True, inline=True, retry_backoff_seconds=app.settings.webhook_retry_base_seconds,
+                     internal=True, runs_on_loop=True, retry_backoff_seconds=app.settings.webhook_retry_base_seconds,
                      retry_backoff_max_seconds=BACKOFF_MAX_SECONDS, timeout_seconds=app.settings.webhook_timeout_seconds
                      + 30)
     app.services[SERVICE] = spec

@@ -1,18 +1,16 @@
-"""The one outbound call of webhooks: ``post_signed``. Swapping in the project's shared safe fetcher (issue 13)
-changes only this file.
+"""The one outbound call of webhooks: ``post_signed``, on the project's safe-fetch rules (``praisonai_svc.net``).
 
-Until then it does the safe fetcher's essentials itself: the host is resolved once, any private, loopback,
-link-local, multicast or reserved address is refused (unless the host is in PRAISONAI_FETCH_ALLOWED_HOSTS), the
-connection goes to the address that was checked (pinned, so DNS cannot change between check and connect; TLS
-still verifies the original host name), redirects are not followed, and the response body is not read.
+The shared :class:`~praisonai_svc.net.fetch.SafeFetcher` downloads (GET, 200 only); a webhook needs a POST and
+the receiver's status, so this function applies the same policy with the same parts: the host is resolved once
+(:func:`~praisonai_svc.net.fetch.resolve_host`), every address it gives must pass
+:func:`~praisonai_svc.net.addresses.refusal_reason` unless PRAISONAI_FETCH_ALLOWED_HOSTS
+(:class:`~praisonai_svc.net.addresses.AllowList`) exempts the host, the connection goes to the address that was
+checked (pinned; TLS still verifies the original name), redirects are not followed, and the body is not read.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import ipaddress
-import socket
 import ssl
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +18,8 @@ import certifi
 import httpx
 
 from praisonai_svc.errors import PraisonSvcError
+from praisonai_svc.net.addresses import AllowList, refusal_reason
+from praisonai_svc.net.fetch import resolve_host
 from praisonai_svc.settings import Settings
 
 
@@ -27,22 +27,17 @@ class RefusedDestination(PraisonSvcError):
     """The webhook URL points at a private or reserved address; allow its host in PRAISONAI_FETCH_ALLOWED_HOSTS."""
 
 
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 async def _resolve(host: str, port: int, allowed: bool) -> str:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [str(info[4][0]) for info in infos]
+    addresses = await resolve_host(host, port)
     if not addresses:
         raise RefusedDestination(f"{host} does not resolve.")
-    if not allowed and not all(_public(address) for address in addresses):
-        raise RefusedDestination(
-            f"{host} resolves to a private or reserved address; webhooks only reach public addresses unless "
-            "the host is listed in PRAISONAI_FETCH_ALLOWED_HOSTS.")
+    if not allowed:
+        for address in addresses:  # every answer must be public, not just the one we would use
+            reason = refusal_reason(address)
+            if reason is not None:
+                raise RefusedDestination(
+                    f"{host} resolves to {address}, {reason}; webhooks only reach public addresses unless the "
+                    "host is listed in PRAISONAI_FETCH_ALLOWED_HOSTS.")
     return addresses[0]
 
 
@@ -58,8 +53,7 @@ async def post_signed(url: str, body: bytes, headers: dict[str, str], settings: 
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    allowed = host.lower() in {name.lower() for name in settings.fetch_allowed_hosts}
-    address = await _resolve(host, port, allowed)
+    address = await _resolve(host, port, AllowList(settings.fetch_allowed_hosts).allows(host, port))
     netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
     pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
     host_header = parts.netloc.rsplit("@", 1)[-1]

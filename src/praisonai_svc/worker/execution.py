@@ -68,7 +68,7 @@ async def execute(
     """Run the handler; raise what it raises, :class:`JobTimeout` after ``timeout`` seconds, and
     :class:`JobCancelled` once ``cancel`` is set."""
     args = (payload, ctx) if spec.wants_context else (payload,)
-    if spec.inline:  # a built-in coroutine that never blocks: no thread, no loop of its own
+    if spec.runs_on_loop:
         try:
             return coerce_output(await asyncio.wait_for(spec.func(*args), timeout))
         except TimeoutError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -147,10 +148,12 @@ class JobRun:
 class MessageProcessor:
     """Turns one leased message into exactly one outcome for its job."""
 
-    def __init__(self, app: ServiceApp, backend: Backend, cancels: CancelWatcher | None = None) -> None:
+    def __init__(self, app: ServiceApp, backend: Backend, *, config_of: Callable[[str], Any] | None = None,
+                 cancels: CancelWatcher | None = None) -> None:
         self.app = app
         self.backend = backend
         self.settings = app.settings
+        self._config_of = config_of
         self.cancels = cancels or CancelWatcher(backend.records, app.settings.cancel_poll_interval_seconds)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
@@ -206,8 +209,9 @@ class MessageProcessor:
         keeper.start()
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
-            logger=run.log, _sink=run.progress_sink(asyncio.get_running_loop()),
-            _backend=self.backend if run.spec.inline else None,
+            logger=run.log, config=self._config_of(run.spec.name) if self._config_of else None,
+            _sink=run.progress_sink(asyncio.get_running_loop()),
+            _backend=self.backend if run.spec.runs_on_loop else None,
         )
         started = time.monotonic()
         try:
