@@ -90,7 +90,7 @@ class Worker:
         if owns_runtime:
             await self.runtime.start()
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config)
-        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.target,
+        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
