@@ -16,6 +16,7 @@ from praisonai_svc.backend import Backend
 from praisonai_svc.durations import parse_duration
 from praisonai_svc.errors import ConfigError, PayloadError, UnknownService
 from praisonai_svc.events import EventBus
+from praisonai_svc.events.consumers import PRUNED_KINDS as LIVE_RECORD_KINDS
 from praisonai_svc.plugins.base import BasePlugin, Category, ProcessingMode
 from praisonai_svc.plugins.host import PluginHost
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
@@ -65,6 +66,8 @@ class ServiceApp:
         self._config: AppConfig | None = None
         self._order: list[str] = []
         self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
+        for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
+            self.retention.track(kind)
 
     # --- configuration -------------------------------------------------------------------------------------
     @property
@@ -146,12 +149,14 @@ class ServiceApp:
         self, name: str | None = None, /, *, timeout_minutes: float | None = None, max_attempts: int | None = None,
         concurrency: int | None = None, config_model: type[BaseModel] | None = None,
         retention: str | timedelta | None = None, idempotency_window: str | timedelta | None = None,
+        isolation: str = "thread", webhook_url: str | None = None,
     ) -> Callable[[Handler], Handler]: ...
 
     def job(
         self, arg: Handler | str | None = None, /, *, timeout_minutes: float | None = None,
         max_attempts: int | None = None, concurrency: int | None = None, config_model: type[BaseModel] | None = None,
         retention: str | timedelta | None = None, idempotency_window: str | timedelta | None = None,
+        isolation: str = "thread", webhook_url: str | None = None,
     ) -> Handler | Callable[[Handler], Handler]:
         """Register a handler: ``@app.job`` (service named after the function) or ``@app.job("video")``.
 
@@ -160,7 +165,9 @@ class ServiceApp:
         ``config_model`` validates its own keys in praisonai.yaml, which handlers read as ``context.config``.
         These four can be set in praisonai.yaml too, which wins over these arguments. ``retention`` and
         ``idempotency_window`` (e.g. ``"7d"``, ``"1h"``) override PRAISONAI_JOB_RETENTION and
-        PRAISONAI_IDEMPOTENCY_WINDOW.
+        PRAISONAI_IDEMPOTENCY_WINDOW. ``isolation="process"`` runs each attempt in a child
+        process that is killed on timeout or cancel (the handler and its results must survive a fork).
+        ``webhook_url`` is POSTed every job of this service when it ends (needs PRAISONAI_WEBHOOK_SECRET).
         """
 
         def register(func: Handler, name: str | None = None) -> Handler:
@@ -171,6 +178,8 @@ class ServiceApp:
                 "max_attempts": max_attempts, "concurrency": concurrency, "config_model": config_model,
                 "retention": _duration_option("retention", retention),
                 "idempotency_window": _duration_option("idempotency_window", idempotency_window),
+                "isolation": isolation,
+                "webhook_url": webhook_url,
             }
             self.services[service] = make_spec(func, service, self._queue_name_for(service), **options)
             self._changed()
