@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from praisonai_svc.appconfig import AppConfig
     from praisonai_svc.observability.metrics import ServiceMetrics
+    from praisonai_svc.plugins.config import PluginSection
     from praisonai_svc.services import Service
     from praisonai_svc.services.registry import BackgroundSpec, RunsOn
 
@@ -101,6 +102,17 @@ class ServiceApp:
             self._config = load_app_config(settings, self.root_dir, models)
             self._apply_job_options()
         return self._config
+
+    def plugin_config_sections(self) -> dict[str, PluginSection]:
+        """The plugins' file settings: seed 004's config/plugins.yaml (beside the handlers file, else in the working
+        directory), then the ``plugins:`` section of the app's praisonai.yaml (docs/plugins.md)."""
+        if not self.plugins:
+            return {}
+        from praisonai_svc.appconfig import find_config_file
+        from praisonai_svc.plugins.config import plugin_sections
+
+        app_file = find_config_file(self.settings.config_file or self.config_file, self.root_dir)
+        return plugin_sections(app_file, [d for d in (self.root_dir, Path.cwd()) if d is not None])
 
     def _apply_job_options(self) -> None:
         assert self._config is not None

@@ -22,7 +22,7 @@ from praisonai_svc.errors import ConfigError
 ENV_PREFIX = "PRAISONAI_"
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 # Read by the CLI, not by the service: PRAISONAI_APP (the service target) and PRAISONAI_URL (for `submit`).
-_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL", "PRAISONAI_CONFIG_FILE"}  # the last: the app YAML (plugins/config)
+_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
 DEPLOY_ENV_PREFIX = "PRAISONAI_DEPLOY_"
 # One key of one service in praisonai.yaml: PRAISONAI_SERVICES__<SERVICE>__<KEY> (docs/services.md).

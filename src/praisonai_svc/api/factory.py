@@ -89,7 +89,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         api.state.event_watcher = watcher
         api.state.parse_pool = ParsePool(app.settings.parse_threads, app.settings.parse_time_budget_seconds)
         mounted = mount_backend_routes(api, backend)
-        await app.plugins.start(backend.blobs, app.settings, app.target, preload=preloader(app))
+        await app.plugins.start(backend.blobs, app.settings, app.plugin_config_sections(), preload=preloader(app))
         await app.plugins.warm_up()
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "

@@ -93,7 +93,7 @@ class Worker:
             await self.runtime.start()
         uninstall = install_consumers(self.app, self.backend)
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config)
-        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.target,
+        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
         pruner = asyncio.create_task(self._prune_periodically(), name="pruner")
