@@ -16,6 +16,7 @@ from praisonai_svc.backend import Backend
 from praisonai_svc.durations import parse_duration
 from praisonai_svc.errors import ConfigError, PayloadError, UnknownService
 from praisonai_svc.events import EventBus
+from praisonai_svc.events.consumers import PRUNED_KINDS as LIVE_RECORD_KINDS
 from praisonai_svc.plugins.base import BasePlugin, Category, ProcessingMode
 from praisonai_svc.plugins.host import PluginHost
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from praisonai_svc.appconfig import AppConfig
     from praisonai_svc.observability.metrics import ServiceMetrics
+    from praisonai_svc.plugins.config import PluginSection
     from praisonai_svc.services import Service
     from praisonai_svc.services.registry import BackgroundSpec, RunsOn
 
@@ -64,6 +66,8 @@ class ServiceApp:
         self._config: AppConfig | None = None
         self._order: list[str] = []
         self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
+        for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
+            self.retention.track(kind)
         self._register_builtins()
 
     # --- configuration -------------------------------------------------------------------------------------
@@ -100,6 +104,17 @@ class ServiceApp:
             self._apply_job_options()
         return self._config
 
+    def plugin_config_sections(self) -> dict[str, PluginSection]:
+        """The plugins' file settings: seed 004's config/plugins.yaml (beside the handlers file, else in the working
+        directory), then the ``plugins:`` section of the app's praisonai.yaml (docs/plugins.md)."""
+        if not self.plugins:
+            return {}
+        from praisonai_svc.appconfig import find_config_file
+        from praisonai_svc.plugins.config import plugin_sections
+
+        app_file = find_config_file(self.settings.config_file or self.config_file, self.root_dir)
+        return plugin_sections(app_file, [d for d in (self.root_dir, Path.cwd()) if d is not None])
+
     def _apply_job_options(self) -> None:
         assert self._config is not None
         for name, spec in list(self.services.items()):
@@ -135,12 +150,14 @@ class ServiceApp:
         self, name: str | None = None, /, *, timeout_minutes: float | None = None, max_attempts: int | None = None,
         concurrency: int | None = None, config_model: type[BaseModel] | None = None,
         retention: str | timedelta | None = None, idempotency_window: str | timedelta | None = None,
+        isolation: str = "thread", webhook_url: str | None = None,
     ) -> Callable[[Handler], Handler]: ...
 
     def job(
         self, arg: Handler | str | None = None, /, *, timeout_minutes: float | None = None,
         max_attempts: int | None = None, concurrency: int | None = None, config_model: type[BaseModel] | None = None,
         retention: str | timedelta | None = None, idempotency_window: str | timedelta | None = None,
+        isolation: str = "thread", webhook_url: str | None = None,
     ) -> Handler | Callable[[Handler], Handler]:
         """Register a handler: ``@app.job`` (service named after the function) or ``@app.job("video")``.
 
@@ -149,13 +166,15 @@ class ServiceApp:
         ``config_model`` validates its own keys in praisonai.yaml, which handlers read as ``context.config``.
         These four can be set in praisonai.yaml too, which wins over these arguments. ``retention`` and
         ``idempotency_window`` (e.g. ``"7d"``, ``"1h"``) override PRAISONAI_JOB_RETENTION and
-        PRAISONAI_IDEMPOTENCY_WINDOW.
+        PRAISONAI_IDEMPOTENCY_WINDOW. ``isolation="process"`` runs each attempt in a child
+        process that is killed on timeout or cancel (the handler and its results must survive a fork).
+        ``webhook_url`` is POSTed every job of this service when it ends (needs PRAISONAI_WEBHOOK_SECRET).
         """
 
         def register(func: Handler, name: str | None = None) -> Handler:
             service = normalize_service_name(name or func.__name__)
             existing = self.services.get(service)
-            if existing is not None and existing.builtin:
+            if existing is not None and existing.internal:
                 raise ConfigError(f"'{service}' is the name of a built-in service; give your handler another name.")
             self._claim_name(service)
             options: dict[str, Any] = {
@@ -163,6 +182,8 @@ class ServiceApp:
                 "max_attempts": max_attempts, "concurrency": concurrency, "config_model": config_model,
                 "retention": _duration_option("retention", retention),
                 "idempotency_window": _duration_option("idempotency_window", idempotency_window),
+                "isolation": isolation,
+                "webhook_url": webhook_url,
             }
             self.services[service] = make_spec(func, service, self._queue_name_for(service), **options)
             self._keep_builtins_last()
@@ -223,17 +244,19 @@ class ServiceApp:
         register_workflow_service(self)
 
     def add_builtin(self, spec: HandlerSpec) -> None:
-        """Host a built-in service (``spec.builtin``); its queue is always ``<queue>-<name>``."""
+        """Host a built-in service: ``internal`` (never through POST /jobs), awaited on the worker's loop with the
+        worker's storage (``context._backend``); its queue is always ``<queue>-<name>``."""
         base = self._settings.queue_name if self._settings else "praison-jobs"
-        self.services[spec.name] = dataclasses.replace(spec, queue_name=f"{base}-{spec.name}", builtin=True)
+        self.services[spec.name] = dataclasses.replace(spec, queue_name=f"{base}-{spec.name}", internal=True,
+                                                       runs_on_loop=True)
 
     def _keep_builtins_last(self) -> None:
         # The user's first service stays the default and is polled first; built-ins follow the user's services.
-        for name in [name for name, spec in self.services.items() if spec.builtin]:
+        for name in [name for name, spec in self.services.items() if spec.internal]:
             self.services[name] = self.services.pop(name)
 
     def _user_services(self) -> list[HandlerSpec]:
-        return [spec for spec in self.services.values() if not spec.builtin]
+        return [spec for spec in self.services.values() if not spec.internal]
 
     def register_plugin(self, plugin: PluginT) -> PluginT:
         """Serve ``plugin`` at ``POST /api/v1/{category}/{action}`` and as the job service of its name."""
@@ -293,7 +316,7 @@ class ServiceApp:
         """Handlers usually register before the settings load; re-derive their queue names once they do."""
         assert self._settings is not None
         base = self._settings.queue_name
-        users = [name for name, spec in self.services.items() if not spec.builtin]
+        users = [name for name, spec in self.services.items() if not spec.internal]
         for name, spec in list(self.services.items()):
             queue = base if users and name == users[0] else f"{base}-{name}"
             if spec.queue_name != queue:

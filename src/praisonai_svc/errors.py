@@ -118,6 +118,21 @@ class HandlerResultError(JobFailed):
     """The handler returned something other than (bytes, content_type, filename)."""
 
 
+class JobCancelled(PraisonSvcError):
+    """The job was cancelled (POST /jobs/{id}/cancel); it ends ``cancelled`` and is never retried.
+
+    ``context.raise_if_cancelled()`` raises it inside a handler that checks for cancellation.
+    """
+
+
+class JobNotCancellable(PraisonSvcError):
+    """The job has already finished and cannot be cancelled."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+        super().__init__(f"Job already ended (status: {status}); only queued or processing jobs can be cancelled.")
+
+
 class JobTimeout(PraisonSvcError):
     """The job ran past its time limit."""
 

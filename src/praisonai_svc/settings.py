@@ -22,7 +22,7 @@ from praisonai_svc.errors import ConfigError
 ENV_PREFIX = "PRAISONAI_"
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 # Read by the CLI, not by the service: PRAISONAI_APP (the service target) and PRAISONAI_URL (for `submit`).
-_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL", "PRAISONAI_CONFIG_FILE"}  # the last: the app YAML (plugins/config)
+_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
 DEPLOY_ENV_PREFIX = "PRAISONAI_DEPLOY_"
 # One key of one service in praisonai.yaml: PRAISONAI_SERVICES__<SERVICE>__<KEY> (docs/services.md).
@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     # --- plugins (docs/plugins.md) ---
     fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Hosts (host or host:port, comma-separated) that plugins may fetch from "
-        "although they resolve to private or loopback addresses (tests, intranets).",
+        "and webhooks may be sent to although they resolve to private or loopback addresses (tests, intranets).",
     )
     fetch_timeout_seconds: float = Field(30.0, gt=0, description="Longest one download of a plugin input may take.")
     plugin_workers: int = Field(0, ge=0, le=256, description="Processes for CPU-bound plugin work (0: one per core).")
@@ -296,6 +296,23 @@ class Settings(BaseSettings):
         "0: the header is ignored).",
     )
 
+    # --- live updates, webhooks, cancellation (docs/api.md) ---
+    events_poll_interval_seconds: float = Field(
+        0.1, gt=0, le=10, description="How often an API process's one watcher reads the job event feed.")
+    events_lookback_seconds: float = Field(
+        3.0, ge=0, le=60, description="How far back each feed read looks (clock skew and slow writers allowed).")
+    events_retention_hours: float = Field(24.0, gt=0, description="How long job events are kept for replay.")
+    progress_event_interval_seconds: float = Field(
+        0.2, ge=0, description="Progress events of one job are coalesced to at most one per this interval.")
+    cancel_poll_interval_seconds: float = Field(
+        0.5, gt=0, le=10, description="How often a worker with running jobs looks for cancel requests.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 secret that signs webhooks (X-PraisonAI-Signature); unset: webhooks are off.")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Time limit of one webhook POST.")
+    webhook_retry_base_seconds: float = Field(
+        2.0, ge=0, description="First webhook retry delay; doubles per attempt up to an hour.")
+    webhook_max_age_hours: float = Field(24.0, gt=0, description="A webhook is retried for at most this long.")
+
     @field_validator("tenant_keys", mode="before")
     @classmethod
     def _tenant_keys(cls, value: Any) -> Any:
@@ -338,6 +355,10 @@ class Settings(BaseSettings):
     def site_key_values(self) -> list[str]:
         """PRAISONAI_SITE_KEYS as plain text."""
         return [key.get_secret_value() for key in self.site_keys if key.get_secret_value()]
+
+    @property
+    def webhook_secret_value(self) -> str | None:
+        return self.webhook_secret.get_secret_value() or None if self.webhook_secret is not None else None
 
     @property
     def jwt_secret_value(self) -> str | None:

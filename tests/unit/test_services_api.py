@@ -249,3 +249,10 @@ def test_api_prefix_serves_every_route_under_it(tmp_path: Path) -> None:
         assert wait_status(client, created.json()["job_id"])["status"] == "done"
         assert client.get(created.headers["location"]).json()["download_url"].startswith("http://testserver/api/")
         assert client.get("/api/services/other").json()["state"] == "running"
+
+
+def test_guessing_the_admin_key_is_counted_like_any_credential(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(admin_key="s3cret-admin", rate_limit_auth_failures_per_minute=2)
+    statuses = [client.post("/services/ppt/stop", headers={"X-Admin-Key": f"guess-{n}"}).status_code
+                for n in range(4)]
+    assert statuses[:2] == [401, 401] and statuses[-1] == 429

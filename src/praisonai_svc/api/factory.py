@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs, plugins, services, workflows
+from praisonai_svc.api import admin, downloads, health, jobs, live, plugins, services, workflows
 from praisonai_svc.api.auth import build_guard, limit_reads, require_access
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
@@ -20,6 +20,8 @@ from praisonai_svc.api.openapi import install_openapi
 from praisonai_svc.api.parse_pool import ParsePool, gil_handed_over_often
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, open_backend
+from praisonai_svc.events.consumers import event_log_for, install_consumers
+from praisonai_svc.events.watcher import EventWatcher
 from praisonai_svc.job_service import JobService
 from praisonai_svc.loader import preloader
 from praisonai_svc.logs import get_logger
@@ -82,9 +84,13 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         backend = app.backend or await open_backend(app.settings)
         api.state.job_service = JobService(app, backend)
         api.state.security_guard = build_guard(app.settings, backend)
+        uninstall_consumers = install_consumers(app, backend)
+        watcher = EventWatcher(event_log_for(app, backend), interval=app.settings.events_poll_interval_seconds,
+                               lookback=app.settings.events_lookback_seconds, on_read=app.metrics.event_reads.inc)
+        api.state.event_watcher = watcher
         api.state.parse_pool = ParsePool(app.settings.parse_threads, app.settings.parse_time_budget_seconds)
         mounted = mount_backend_routes(api, backend)
-        await app.plugins.start(backend.blobs, app.settings, app.target, preload=preloader(app))
+        await app.plugins.start(backend.blobs, app.settings, app.plugin_config_sections(), preload=preloader(app))
         await app.plugins.warm_up()
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
@@ -112,6 +118,8 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             if worker_task is not None:
                 worker.stop()
                 await worker_task
+            await watcher.stop()
+            uninstall_consumers()
             api.state.abandoned = await runtime.close()
             await app.plugins.stop()
             unmount(api, mounted)
@@ -141,7 +149,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.state.embedded_worker = embedded_worker
     cors = dict(
         allow_origins=settings.cors_origins, allow_credentials=False, allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        allow_headers=["Content-Type", "X-API-Key", "Authorization", "Last-Event-ID"],
         expose_headers=["Location", "Retry-After", RECEIPT_HEADER], max_age=600,
     )
     api.add_middleware(EdgeMiddleware, service=app, cors=cors)  # security headers, CORS, request metrics
@@ -150,6 +158,8 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     install_error_handlers(api)
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
     api.include_router(jobs.router)
+    api.include_router(live.router)
+    api.include_router(live.ws_router)
     plugins.add_plugin_routes(api)
     api.include_router(downloads.router)
     api.include_router(health.router)

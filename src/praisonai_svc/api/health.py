@@ -27,7 +27,7 @@ SCHEDULER_CACHE_SECONDS = 5.0
 async def health(request: Request) -> dict[str, Any]:
     app = service_app(request)
     scheduler = await _scheduler_info(request)
-    builtins = [name for name, spec in app.services.items() if spec.builtin]
+    builtins = [name for name, spec in app.services.items() if spec.internal]
     return {"status": "ok", "app": app.name, "version": __version__,
             "services": [name for name in app.services if name not in builtins], "builtin_services": builtins,
             "backend": backend(request).kind, "scheduler": scheduler}

@@ -30,19 +30,22 @@ def submission_model(app: ServiceApp) -> type[BaseModel]:
     payload_type: Any = dict[str, Any]
     for model in payload_types:
         payload_type = model | payload_type
-    names = _submittable(app)
+    names = public_services(app)
     service_type: Any = Literal[names]
     return create_model(
         "JobSubmission",
         __config__=ConfigDict(extra="forbid"),
         payload=(payload_type, Field(description="The job's input, validated against the service's model")),
         service=(service_type | None, Field(default=None, description="Which service runs it; default: first")),
+        callback_url=(str | None, Field(default=None, max_length=2048, description=(
+            "Webhook: the job is POSTed here when it ends (done, error, cancelled); needs PRAISONAI_WEBHOOK_SECRET"))),
+        webhook_progress=(bool, Field(default=False, description="Also POST the job on each progress event")),
     )
 
 
-def _submittable(app: ServiceApp) -> tuple[str, ...]:
-    """The services a client may name on /jobs: built-ins are reached through their own routes."""
-    return tuple(name for name, spec in app.services.items() if not spec.builtin) or ("default",)
+def public_services(app: ServiceApp) -> tuple[str, ...]:
+    """The services clients may name (built-in ones, such as webhook deliveries, are not among them)."""
+    return tuple(name for name, spec in app.services.items() if not spec.internal) or ("default",)
 
 
 def enumerate_services(schema: dict[str, Any], names: tuple[str, ...]) -> None:
@@ -92,7 +95,7 @@ def install_openapi(api: FastAPI, app: ServiceApp) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(submission.pop("$defs", {}))
         components["JobSubmission"] = submission
-        enumerate_services(schema, _submittable(app))
+        enumerate_services(schema, public_services(app))
         configurable = [name for name in app.registration_order if _config_model(app, name) is not None]
         enumerate_service_paths(schema, app.registration_order or ["default"], configurable)
         from praisonai_svc.api.openapi_security import document_security

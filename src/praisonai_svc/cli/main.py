@@ -8,6 +8,7 @@ import click
 
 from praisonai_svc._version import __version__
 from praisonai_svc.cli.deploy import deploy, logs
+from praisonai_svc.cli.jobs import jobs
 from praisonai_svc.cli.new import new
 from praisonai_svc.cli.poison import poison
 from praisonai_svc.cli.prune import prune
@@ -26,7 +27,7 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, deploy, logs, poison, prune, services, workflows):
+for command in (new, run, api, worker, submit, jobs, deploy, logs, poison, prune, services, workflows):
     cli.add_command(command)
 
 

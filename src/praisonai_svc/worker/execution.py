@@ -1,9 +1,11 @@
-"""Run a handler off the event loop with a hard time limit.
+"""Run a handler off the event loop with a hard time limit, and stop it when its job is cancelled.
 
 Each attempt gets its own daemon thread (async handlers get their own event loop in it), so no handler can
-block the worker's loop, starve lease renewal, or exhaust a shared pool by never returning. On timeout an async
-handler is cancelled; a sync one cannot be killed in-process, so it is abandoned (its thread keeps running
-until it returns or the process exits) and the worker carries on with other jobs.
+block the worker's loop, starve lease renewal, or exhaust a shared pool by never returning. On timeout or cancel
+an async handler is cancelled; a sync one sees ``context.cancelled`` (and ``raise_if_cancelled()`` raises) and is
+given :data:`CANCEL_GRACE_SECONDS` to stop; one that does not check is abandoned (its thread runs on until it
+returns or checks). A service with ``isolation="process"`` runs the handler in a forked child process instead,
+which is killed outright (see :mod:`.isolation`).
 """
 
 from __future__ import annotations
@@ -14,29 +16,37 @@ import threading
 from typing import Any
 
 from praisonai_svc.context import JobContext
-from praisonai_svc.errors import JobTimeout
+from praisonai_svc.errors import JobCancelled, JobTimeout
 from praisonai_svc.registry import HandlerOutput, HandlerSpec, coerce_output
+from praisonai_svc.worker.isolation import ChildProcess, call_in_child
+
+CANCEL_GRACE_SECONDS = 1.0  # how long a cancelled sync handler may take to notice before the job ends anyway
 
 
-class _AsyncCall:
-    """Holds the private loop and task of an async handler so another thread can cancel it."""
+class _Stoppable:
+    """Holds what another thread needs to stop the call: an async handler's loop and task, or a child process."""
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[Any] | None = None
+        self.child: ChildProcess | None = None
 
-    def cancel(self) -> None:
+    def stop(self) -> None:
         if self.loop is not None and self.task is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.task.cancel)
+        if self.child is not None:
+            self.child.kill()
 
 
 def _call_in_thread(
-    spec: HandlerSpec, args: tuple[Any, ...], future: concurrent.futures.Future[Any], holder: _AsyncCall
+    spec: HandlerSpec, args: tuple[Any, ...], future: concurrent.futures.Future[Any], holder: _Stoppable
 ) -> None:
     if not future.set_running_or_notify_cancel():
         return
     try:
-        if spec.is_async:
+        if spec.isolation == "process":
+            result = call_in_child(spec, args, holder)
+        elif spec.is_async:
             loop = asyncio.new_event_loop()
             holder.loop = loop
             try:
@@ -52,37 +62,43 @@ def _call_in_thread(
         future.set_result(result)
 
 
-async def _run_builtin(spec: HandlerSpec, args: tuple[Any, ...], timeout: float) -> HandlerOutput:
-    """Built-in services are the package's own async code: awaited on the worker's loop, cancelled on timeout."""
-    try:
-        result = await asyncio.wait_for(spec.func(*args), timeout)
-    except TimeoutError:
-        raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
-    return coerce_output(result)
-
-
-async def execute(spec: HandlerSpec, payload: Any, ctx: JobContext, timeout: float) -> HandlerOutput:
-    """Run the handler; raise what it raises, :class:`JobTimeout` after ``timeout`` seconds."""
+async def execute(
+    spec: HandlerSpec, payload: Any, ctx: JobContext, timeout: float, cancel: asyncio.Event | None = None,
+) -> HandlerOutput:
+    """Run the handler; raise what it raises, :class:`JobTimeout` after ``timeout`` seconds, and
+    :class:`JobCancelled` once ``cancel`` is set."""
     args = (payload, ctx) if spec.wants_context else (payload,)
-    if spec.builtin:
-        return await _run_builtin(spec, args, timeout)
     if spec.runs_on_loop:
         try:
             return coerce_output(await asyncio.wait_for(spec.func(*args), timeout))
         except TimeoutError:
             raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    holder = _AsyncCall()
+    holder = _Stoppable()
     thread = threading.Thread(
         target=_call_in_thread, args=(spec, args, future, holder), name=f"job-{ctx.job_id[:8]}", daemon=True
     )
     thread.start()
+    result = asyncio.wrap_future(future)
+    cancelled = asyncio.ensure_future((cancel or asyncio.Event()).wait())
     try:
-        result = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-    except TimeoutError:
-        holder.cancel()
-        raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
-    except asyncio.CancelledError:
-        holder.cancel()
+        done, _ = await asyncio.wait({result, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # worker shutdown
+        ctx._stop.set()
+        holder.stop()
         raise
-    return coerce_output(result)
+    finally:
+        cancelled.cancel()
+    if result in done:
+        if cancel is not None and cancel.is_set():
+            result.exception()  # retrieved: a handler that stopped by raising JobCancelled is not an error
+            raise JobCancelled()
+        return coerce_output(result.result())
+    ctx._stop.set()  # a sync handler sees context.cancelled from now on, also after a timeout
+    holder.stop()
+    if result not in done:
+        result.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody awaits it any more
+    if cancelled in done:
+        await asyncio.wait({result}, timeout=CANCEL_GRACE_SECONDS)
+        raise JobCancelled()
+    raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout")

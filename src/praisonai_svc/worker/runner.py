@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, open_backend
 from praisonai_svc.errors import LeaseLost, StorageError
+from praisonai_svc.events.consumers import install_consumers, prune_expired
 from praisonai_svc.loader import preloader
 from praisonai_svc.logs import get_logger
 from praisonai_svc.observability.worker import start_worker_observers
@@ -24,6 +25,7 @@ from praisonai_svc.worker.reaper import reap_stuck_jobs
 from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("worker")
+PRUNE_INTERVAL_SECONDS = 60.0
 REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
 STOPPED_RELEASE_DELAY_SECONDS = 5.0  # jobs received for a service stopped meanwhile reappear after this
 
@@ -91,10 +93,12 @@ class Worker:
         self.runtime.job_states = self.job_states
         if owns_runtime:
             await self.runtime.start()
+        uninstall = install_consumers(self.app, self.backend)
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config)
-        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.target,
+        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
+        pruner = asyncio.create_task(self._prune_periodically(), name="pruner")
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
                                           "backend": self.backend.kind})
@@ -106,9 +110,11 @@ class Worker:
             workflows()
             for timer in list(self._stop_timers.values()):
                 timer.cancel()
+            pruner.cancel()
             for observer in observers:
                 observer.cancel()
             await self._drain()
+            uninstall()
             if owns_runtime:
                 self.abandoned = await self.runtime.close()
             await self.app.plugins.stop()
@@ -270,6 +276,12 @@ class Worker:
             task.cancel()  # the processor releases the job without spending an attempt
         if pending:
             await asyncio.wait(pending, timeout=30)
+
+    async def _prune_periodically(self) -> None:
+        """Expired job events, cancel requests, webhook logs and tickets go (storage stays small)."""
+        while True:
+            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+            await prune_expired(self.backend)
 
     async def _reap_periodically(self) -> None:
         while True:

@@ -47,9 +47,10 @@ def register_workflow_service(app: ServiceApp) -> None:
         """Runs workflow executions (built in; start them through /workflows)."""
         from praisonai_svc.workflows.engine import ExecutionEngine
 
-        if context.backend is None:
+        backend = context._backend
+        if backend is None:
             raise ConfigError("workflow-execution runs only inside a worker (it needs the worker's backend).")
-        engine = ExecutionEngine(app, context.backend, gateways_for(app), context.logger)
+        engine = ExecutionEngine(app, backend, gateways_for(app), context.logger)
         wait = await engine.advance(str(payload["execution_id"]))
         if wait is not None:
             raise JobDeferred(wait)

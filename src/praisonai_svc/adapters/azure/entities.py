@@ -126,6 +126,9 @@ def job_entity(job: Job, payload: dict[str, str]) -> dict[str, Any]:
         "MessageId": job.message_id,
         "Tenant": job.tenant,
         "History": history_text(job),
+        "CallbackURL": job.callback_url,
+        "WebhookProgress": True if job.webhook_progress else None,
+        "CancelRequestedUTC": job.cancel_requested_utc,
         **payload,
     }
     if result is not None:
@@ -220,4 +223,7 @@ def job_from_entity(entity: Any, payload: dict[str, Any] | None = None) -> Job:
         message_id=entity.get("MessageId"),
         tenant=entity.get("Tenant"),
         history=_history(entity.get("History")),
+        callback_url=entity.get("CallbackURL"),
+        webhook_progress=bool(entity.get("WebhookProgress")),
+        cancel_requested_utc=_optional_datetime(entity.get("CancelRequestedUTC")),
     )
