@@ -68,6 +68,7 @@ class ServiceApp:
         self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
         for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
             self.retention.track(kind)
+        self._register_builtins()
 
     # --- configuration -------------------------------------------------------------------------------------
     @property
@@ -172,6 +173,9 @@ class ServiceApp:
 
         def register(func: Handler, name: str | None = None) -> Handler:
             service = normalize_service_name(name or func.__name__)
+            existing = self.services.get(service)
+            if existing is not None and existing.internal:
+                raise ConfigError(f"'{service}' is the name of a built-in service; give your handler another name.")
             self._claim_name(service)
             options: dict[str, Any] = {
                 "timeout_seconds": timeout_minutes * 60 if timeout_minutes else None,
@@ -182,6 +186,7 @@ class ServiceApp:
                 "webhook_url": webhook_url,
             }
             self.services[service] = make_spec(func, service, self._queue_name_for(service), **options)
+            self._keep_builtins_last()
             self._changed()
             return func
 
@@ -232,6 +237,27 @@ class ServiceApp:
         """Every service (job and background) in the order it registered."""
         return list(self._order)
 
+    def _register_builtins(self) -> None:
+        """The services every app hosts (DESIGN.md §8): ``workflow-execution`` runs workflows (workflows/)."""
+        from praisonai_svc.workflows.service import register_workflow_service
+
+        register_workflow_service(self)
+
+    def add_builtin(self, spec: HandlerSpec) -> None:
+        """Host a built-in service: ``internal`` (never through POST /jobs), awaited on the worker's loop with the
+        worker's storage (``context._backend``); its queue is always ``<queue>-<name>``."""
+        base = self._settings.queue_name if self._settings else "praison-jobs"
+        self.services[spec.name] = dataclasses.replace(spec, queue_name=f"{base}-{spec.name}", internal=True,
+                                                       runs_on_loop=True)
+
+    def _keep_builtins_last(self) -> None:
+        # The user's first service stays the default and is polled first; built-ins follow the user's services.
+        for name in [name for name, spec in self.services.items() if spec.internal]:
+            self.services[name] = self.services.pop(name)
+
+    def _user_services(self) -> list[HandlerSpec]:
+        return [spec for spec in self.services.values() if not spec.internal]
+
     def register_plugin(self, plugin: PluginT) -> PluginT:
         """Serve ``plugin`` at ``POST /api/v1/{category}/{action}`` and as the job service of its name."""
         self.plugins.add(plugin)
@@ -249,6 +275,7 @@ class ServiceApp:
             spec, payload_model=plugin.input_model, runs_on_loop=True, check=check,
             description=plugin.description or plugin.display_name,
         )
+        self._keep_builtins_last()
         self._fastapi = None
         return plugin
 
@@ -270,14 +297,15 @@ class ServiceApp:
     def _queue_name_for(self, service: str) -> str:
         # The first service keeps the seed's queue name, so single-service deployments match the docs.
         base = self._settings.queue_name if self._settings else "praison-jobs"
-        return base if not self.services else f"{base}-{service}"
+        return base if not self._user_services() else f"{base}-{service}"
 
     def job_spec(self, name: str | None = None) -> HandlerSpec:
         """The named job service, or the default (first registered) one."""
-        if not self.services:
-            raise ConfigError(f"{self.name} has no handlers; decorate a function with @app.job.")
         if name is None:
-            return next(iter(self.services.values()))
+            users = self._user_services()
+            if not users:
+                raise ConfigError(f"{self.name} has no handlers; decorate a function with @app.job.")
+            return users[0]
         spec = self.services.get(normalize_service_name(name))
         if spec is None:
             known = ", ".join(self.services)
@@ -288,8 +316,9 @@ class ServiceApp:
         """Handlers usually register before the settings load; re-derive their queue names once they do."""
         assert self._settings is not None
         base = self._settings.queue_name
-        for index, (name, spec) in enumerate(list(self.services.items())):
-            queue = base if index == 0 else f"{base}-{name}"
+        users = [name for name, spec in self.services.items() if not spec.internal]
+        for name, spec in list(self.services.items()):
+            queue = base if users and name == users[0] else f"{base}-{name}"
             if spec.queue_name != queue:
                 self.services[name] = dataclasses.replace(spec, queue_name=queue)
 

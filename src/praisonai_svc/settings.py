@@ -157,6 +157,21 @@ class Settings(BaseSettings):
     )
     prune_batch_size: int = Field(200, ge=1, le=5000, description="Records the pruner removes per batch.")
 
+    # --- workflows (docs/workflows.md) ---
+    workflow_max_executions: int = Field(
+        1000, ge=1, le=1_000_000, description="Finished executions kept per workflow (the newest; older go first)."
+    )
+    workflow_retry_backoff_seconds: float = Field(
+        2.0, ge=0, le=300, description="First retry delay of a failed workflow step; doubles per retry (cap 300 s)."
+    )
+    workflow_schedule_refresh_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often the cron scheduler re-reads which workflows are scheduled."
+    )
+    workflow_scheduler_lease_seconds: float = Field(
+        60.0, ge=5, le=3600, description="The cron scheduler's leader lease; /ready is 503 after 2x this "
+        "without a leader.",
+    )
+
     # --- logging ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["auto", "json", "text"] = Field("auto", description="json in containers, text on a TTY.")

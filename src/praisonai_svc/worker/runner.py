@@ -22,6 +22,7 @@ from praisonai_svc.services.state import ServiceState
 from praisonai_svc.worker.backoff import PollBackoff
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
+from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("worker")
 PRUNE_INTERVAL_SECONDS = 60.0
@@ -85,6 +86,7 @@ class Worker:
         owns_backend = self._backend is None
         if self._backend is None:
             self._backend = await open_backend(self.settings)
+        workflows = attach_workflows(self.app, self.backend)  # file triggers; the scheduler leader's storage
         owns_runtime = self._runtime is None
         if self._runtime is None:
             self._runtime = ServiceRuntime(self.app, self.backend, "worker")
@@ -105,6 +107,7 @@ class Worker:
                 await self._cycle(processor)
         finally:
             reaper.cancel()
+            workflows()
             for timer in list(self._stop_timers.values()):
                 timer.cancel()
             pruner.cancel()
