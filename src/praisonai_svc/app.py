@@ -238,10 +238,13 @@ class ServiceApp:
         return list(self._order)
 
     def _register_builtins(self) -> None:
-        """The services every app hosts (DESIGN.md §8): ``workflow-execution`` runs workflows (workflows/)."""
+        """The services every app hosts (DESIGN.md §8): ``workflow-execution`` runs workflows (workflows/), and
+        the ``pruner`` (one per deployment) removes what is past retention (retention/)."""
+        from praisonai_svc.retention.service import register_pruner
         from praisonai_svc.workflows.service import register_workflow_service
 
         register_workflow_service(self)
+        register_pruner(self)
 
     def add_builtin(self, spec: HandlerSpec) -> None:
         """Host a built-in service: ``internal`` (never through POST /jobs), awaited on the worker's loop with the
