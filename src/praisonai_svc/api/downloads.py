@@ -53,6 +53,11 @@ async def signed_file(
     if not isinstance(blobs, FileBlobStore):
         raise JobNotFound("Not found.")
     blobs.verify_link(name, exp, fn, ct, sig)
+    inline = await blobs.read_inline(name)
+    if inline is not None:
+        return Response(inline, media_type=ct or "application/octet-stream",
+                        headers={"Content-Disposition": content_disposition(fn or name.rpartition("/")[2]),
+                                 "Cache-Control": "private, max-age=0, no-store"})
     try:
         path = blobs.path_of(name)
     except StorageError:

@@ -15,8 +15,6 @@ import contextlib
 import time
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
 from praisonai_svc.context import JobContext
@@ -172,14 +170,7 @@ class MessageProcessor:
     ) -> None:
         filename = safe_filename(output.filename)
         blob_name = f"{run.spec.name}/{run.job.job_id}/{filename}"
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(BLOB_UPLOAD_ATTEMPTS), wait=wait_exponential(multiplier=1, min=1, max=9),
-            retry=retry_if_exception_type(StorageUnavailable), reraise=True,
-        ):
-            with attempt:
-                await self.backend.blobs.put(
-                    blob_name, output.data, content_type=output.content_type, filename=filename
-                )
+        await _put_with_retries(self.backend, blob_name, output, filename)
         result = JobResult(blob_name=blob_name, content_type=output.content_type, filename=filename,
                            size=len(output.data))
         now = utcnow()
@@ -222,6 +213,19 @@ class MessageProcessor:
             run.log.info("job released on shutdown")
         except (StorageError, LeaseLost) as exc:
             run.log.warning("could not release job on shutdown; its lease will expire", extra={"error": str(exc)})
+
+
+async def _put_with_retries(backend: Backend, blob_name: str, output: HandlerOutput, filename: str) -> None:
+    """Store the output, retrying a storage outage with backoff (1 s, 2 s); a plain loop, not tenacity, whose
+    per-call machinery cost more than a small output's whole write."""
+    for attempt in range(1, BLOB_UPLOAD_ATTEMPTS + 1):
+        try:
+            await backend.blobs.put(blob_name, output.data, content_type=output.content_type, filename=filename)
+            return
+        except StorageUnavailable:
+            if attempt == BLOB_UPLOAD_ATTEMPTS:
+                raise
+            await asyncio.sleep(min(2.0 ** (attempt - 1), 9.0))
 
 
 async def _quietly(awaitable: Any, log: JobLogger | None = None) -> None:

@@ -37,7 +37,7 @@ async def open_local_backend(settings: Settings) -> Backend:
         return SqliteJobQueue(db, name, settings.poison_queue_name(name), signal)
 
     backend = Backend(
-        "local", jobs, FileBlobStore(blobs_dir, signing_key(settings)), make_queue, SqliteRecordStore(db)
+        "local", jobs, FileBlobStore(blobs_dir, signing_key(settings), db), make_queue, SqliteRecordStore(db)
     )
     backend.closers.append(db.close)
     backend.compact = db.compact

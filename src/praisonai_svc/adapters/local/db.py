@@ -87,6 +87,10 @@ CREATE TABLE IF NOT EXISTS record_fields (  -- one row per indexed field of a re
     id TEXT NOT NULL,
     PRIMARY KEY (kind, name, value, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs (  -- small outputs (adapters/local/blobs.py); larger ones are files
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS poison (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
@@ -204,6 +208,14 @@ class Database:
     async def _threaded_call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._run, fn)
+
+    def read_blocking(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read on a short-lived connection of its own, blocking (for the rare callers that cannot await)."""
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            return fn(conn)
+        finally:
+            conn.close()
 
     async def call(self, fn: Callable[[sqlite3.Connection], T], *, writes: bool = False) -> T:
         """Run ``fn(conn)`` inline if SQLite can do it without waiting, else on the database thread."""
