@@ -33,6 +33,7 @@ from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
 from praisonai_svc.ports import JobQueue, QueueMessage
 from praisonai_svc.registry import HandlerOutput, HandlerSpec
 from praisonai_svc.worker.backoff import retry_delay
+from praisonai_svc.worker.batching import JobBatches
 from praisonai_svc.worker.execution import execute
 from praisonai_svc.worker.lease import LeaseKeeper
 
@@ -51,10 +52,10 @@ def describe(exc: BaseException) -> str:
 class JobRun:
     """One attempt of one job. Serialises its writes to the job record and always holds the newest ETag."""
 
-    def __init__(self, job: Job, spec: HandlerSpec, backend: Backend, log: JobLogger) -> None:
+    def __init__(self, job: Job, spec: HandlerSpec, batches: JobBatches, log: JobLogger) -> None:
         self.job = job
         self.spec = spec
-        self.backend = backend
+        self.batches = batches
         self.log = log
         self._write_lock = asyncio.Lock()
         self._pending_progress: tuple[float | None, str | None] | None = None
@@ -64,7 +65,7 @@ class JobRun:
     async def save(self, **changes: Any) -> None:
         async with self._write_lock:
             changes.setdefault("updated_utc", utcnow())
-            self.job = await self.backend.jobs.update(self.job.model_copy(update=changes))
+            self.job = await self.batches.update(self.job.model_copy(update=changes))
 
     # Progress from the handler thread is coalesced to at most one write a second; the last value wins.
     def progress_sink(self, loop: asyncio.AbstractEventLoop) -> Any:
@@ -101,6 +102,7 @@ class MessageProcessor:
         self.app = app
         self.backend = backend
         self.settings = app.settings
+        self.batches = JobBatches(backend.jobs)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
         attempts = spec.max_attempts or self.settings.max_retry_count
@@ -109,7 +111,7 @@ class MessageProcessor:
 
     async def process(self, spec: HandlerSpec, queue: JobQueue, message: QueueMessage) -> None:
         try:
-            job = await self.backend.jobs.get(message.job_id)
+            job = await self.batches.get(message.job_id)
         except JobNotFound:
             job_logger(spec.name, message.job_id, 0).warning("message for unknown job dropped")
             await _quietly(queue.ack(message))
@@ -121,11 +123,11 @@ class MessageProcessor:
         attempt = job.attempts + 1
         log = job_logger(spec.name, job.job_id, attempt)
         if attempt > max_attempts:
-            run = JobRun(job, spec, self.backend, log)
+            run = JobRun(job, spec, self.batches, log)
             await self._fail(run, queue, message, f"Job failed: its worker was lost on all {max_attempts} attempts")
             return
         try:
-            job = await self.backend.jobs.update(job.model_copy(update={
+            job = await self.batches.update(job.model_copy(update={
                 "status": JobStatus.PROCESSING, "attempts": attempt, "started_utc": utcnow(),
                 "updated_utc": utcnow(), "progress": None, "progress_msg": None,
             }))
@@ -137,7 +139,7 @@ class MessageProcessor:
         log.info("job started", extra={"queue_wait_s": round(queue_wait, 3), "max_attempts": max_attempts})
         self.app.metrics.job_started(spec.name, queue_wait if attempt == 1 else None)
         with self.app.metrics.running(spec.name):
-            await self._run(JobRun(job, spec, self.backend, log), queue, message, timeout, max_attempts)
+            await self._run(JobRun(job, spec, self.batches, log), queue, message, timeout, max_attempts)
 
     async def _run(
         self, run: JobRun, queue: JobQueue, message: QueueMessage, timeout: float, max_attempts: int
@@ -176,7 +178,7 @@ class MessageProcessor:
         now = utcnow()
         await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
                        error_msg=None)
-        await _quietly(queue.ack(message), run.log)
+        await _quietly(self.batches.ack(queue, message), run.log)
         run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": len(output.data)})
         self.app.metrics.job_finished(run.spec.name, JobStatus.DONE, elapsed)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from praisonai_svc.models.job import Job, JobStatus
 from praisonai_svc.ports import DuplicateJob, JobListing, JobStore
 
 _SELECT = "SELECT doc, payload, etag, tenant FROM jobs"
+_IN_CHUNK = 500  # ids per IN (...) query, well under SQLite's bound-parameter limit
 _BY_HASH = (
     "SELECT j.doc, j.payload, j.etag, j.tenant FROM job_hashes h JOIN jobs j ON j.job_id = h.job_id"
     " WHERE h.payload_hash = ?"
@@ -35,6 +37,20 @@ def _load(row: tuple[str, str, int, str | None]) -> Job:
 
 def _dump(job: Job) -> str:
     return job.model_dump_json(exclude={"payload", "tenant"})
+
+
+def _swap(conn: sqlite3.Connection, job: Job) -> Job | ConcurrencyConflict | JobNotFound:
+    """The ETag-conditional update of one job inside the caller's transaction; the error is returned, not
+    raised, so that a batch goes on with its other jobs."""
+    new_etag = int(job.etag or 0) + 1
+    cur = conn.execute(
+        "UPDATE jobs SET status = ?, etag = ?, doc = ? WHERE job_id = ? AND etag = ?",
+        (job.status.value, new_etag, _dump(job), job.job_id, int(job.etag or 0)),
+    )
+    if cur.rowcount == 1:
+        return job.model_copy(update={"etag": str(new_etag)})
+    exists = conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone()
+    return ConcurrencyConflict() if exists else JobNotFound()
 
 
 class SqliteJobStore(JobStore):
@@ -86,17 +102,30 @@ class SqliteJobStore(JobStore):
 
     async def update(self, job: Job) -> Job:
         def swap(conn: sqlite3.Connection) -> Job:
-            new_etag = int(job.etag or 0) + 1
-            cur = conn.execute(
-                "UPDATE jobs SET status = ?, etag = ?, doc = ? WHERE job_id = ? AND etag = ?",
-                (job.status.value, new_etag, _dump(job), job.job_id, int(job.etag or 0)),
-            )
-            if cur.rowcount == 1:
-                return job.model_copy(update={"etag": str(new_etag)})
-            exists = conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone()
-            raise ConcurrencyConflict() if exists else JobNotFound()
+            outcome = _swap(conn, job)
+            if isinstance(outcome, Job):
+                return outcome
+            raise outcome
 
         return await self._db.write(swap)
+
+    async def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        ids = list(job_ids)
+
+        def read(conn: sqlite3.Connection) -> builtins.list[Any]:
+            rows: builtins.list[Any] = []
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                rows += conn.execute(f"{_SELECT} WHERE job_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            return rows
+
+        return {job.job_id: job for job in map(_load, await self._db.call(read))}
+
+    async def update_many(self, jobs: Sequence[Job]) -> builtins.list[Job | ConcurrencyConflict | JobNotFound]:
+        def swap_all(conn: sqlite3.Connection) -> builtins.list[Job | ConcurrencyConflict | JobNotFound]:
+            return [_swap(conn, job) for job in jobs]
+
+        return await self._db.write(swap_all)
 
     async def delete(self, job_id: str) -> None:
         def remove(conn: sqlite3.Connection) -> None:
