@@ -22,7 +22,9 @@ from praisonai_svc.settings import Settings, load_settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from praisonai_svc.job_service import Submission
     from praisonai_svc.observability.metrics import ServiceMetrics
+    from praisonai_svc.producer import Producer, SubmitItem
 
 
 class ServiceApp:
@@ -47,6 +49,7 @@ class ServiceApp:
         self._metrics: ServiceMetrics | None = None
         self.events = EventBus()  # the in-app event seam: job, file and execution events (praisonai_svc.events)
         self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
+        self._producer: Producer | None = None
 
     # --- configuration -------------------------------------------------------------------------------------
     @property
@@ -159,6 +162,46 @@ class ServiceApp:
         from praisonai_svc.supervisor import run_service
 
         run_service(self, host=host, port=port, workers=self.settings.workers if workers is None else workers)
+
+    # --- in-process producer (docs/api.md "Submitting from Python") ------------------------------------------
+    def _get_producer(self) -> Producer:
+        if self._producer is None:
+            from praisonai_svc.producer import Producer
+
+            self._producer = Producer(self)
+        return self._producer
+
+    async def submit(self, payload: SubmitItem, *, service: str | None = None, tenant: str | None = None
+                     ) -> Submission:
+        """Submit one job from Python, with the rules of ``POST /jobs`` (validation, size limit, idempotency,
+        tenant scope); returns the :class:`~praisonai_svc.job_service.Submission` (``job``, ``created``).
+
+        Raises :class:`~praisonai_svc.errors.PayloadError` (invalid), ``UnknownService``, ``PayloadTooLarge`` or
+        ``StorageUnavailable``. Opens the app's backend on first use (the same storage the service uses).
+        """
+        return await self._get_producer().submit(payload, service=service, tenant=tenant)
+
+    async def submit_many(self, payloads: list[SubmitItem], *, service: str | None = None,
+                          tenant: str | None = None) -> list[Submission | Exception]:
+        """Submit many jobs at once; per item, in order, its Submission or the error it met (never raised)."""
+        return list(await self._get_producer().submit_many(payloads, service=service, tenant=tenant))
+
+    def submit_sync(self, payload: SubmitItem, *, service: str | None = None, tenant: str | None = None
+                    ) -> Submission:
+        """:meth:`submit` for synchronous code (not inside a running event loop)."""
+        from praisonai_svc.producer import run_sync
+
+        result: Submission = run_sync(self, "submit", payload, service=service, tenant=tenant)
+        return result
+
+    def submit_many_sync(self, payloads: list[SubmitItem], *, service: str | None = None,
+                         tenant: str | None = None) -> list[Submission | Exception]:
+        """:meth:`submit_many` for synchronous code (not inside a running event loop)."""
+        from praisonai_svc.producer import run_sync
+
+        result: list[Submission | Exception] = run_sync(self, "submit_many", payloads, service=service,
+                                                        tenant=tenant)
+        return result
 
     def __repr__(self) -> str:
         return f"ServiceApp({self.name!r}, services={list(self.services)})"

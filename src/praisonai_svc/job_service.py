@@ -5,15 +5,17 @@ Lives above the ports, so every backend gets the same timestamps, hashing, compe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotFound, JobNotReady, StorageError, StorageUnavailable
+from praisonai_svc.errors import JobNotFound, JobNotReady, PraisonSvcError, StorageError, StorageUnavailable
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
@@ -73,6 +75,23 @@ class JobService:
             raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
         return Submission(job, created=True)
+
+    async def submit_many(
+        self, requests: Sequence[JobRequest | PraisonSvcError], *, tenant: str | None = None
+    ) -> list[Submission | PraisonSvcError]:
+        """:meth:`submit` for each request, concurrently; per request, in order, its submission or the error it
+        met (a request that failed to parse may be passed as its error and is answered with it). One bad item
+        never sinks the others; their writes share transactions (group commit on both backends).
+        """
+        async def one(request: JobRequest | PraisonSvcError) -> Submission | PraisonSvcError:
+            if isinstance(request, PraisonSvcError):
+                return request
+            try:
+                return await self.submit(request, tenant=tenant)
+            except PraisonSvcError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(request) for request in requests)))
 
     async def _expired_hit(self, existing: Job, window: timedelta | None) -> bool:
         """Whether ``existing`` may no longer be handed out for an identical payload.

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from fastapi import FastAPI
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs
+from praisonai_svc.api import admin, batch, downloads, health, jobs
 from praisonai_svc.api.auth import build_guard
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
@@ -99,6 +99,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.add_middleware(EdgeMiddleware, service=app, cors=cors)  # security headers, CORS, request metrics
     install_error_handlers(api)
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
+    api.include_router(batch.router)  # before jobs.router, whose /jobs/{job_id} would shadow nothing but reads
     api.include_router(jobs.router)
     api.include_router(downloads.router)
     api.include_router(health.router)

@@ -15,6 +15,7 @@ from praisonai_svc.observability.worker import start_worker_observers
 from praisonai_svc.ports import JobQueue, QueueMessage
 from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.worker.backoff import PollBackoff
+from praisonai_svc.worker.defaults import default_concurrency
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
 
@@ -39,7 +40,7 @@ class Worker:
         self.app = app
         self.settings = app.settings
         self._backend = backend
-        self.concurrency = concurrency or self.settings.worker_concurrency
+        self.concurrency = concurrency or default_concurrency(app)
         self.stats = WorkerStats()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -99,7 +100,7 @@ class Worker:
             received += await self._poll(spec, free - received, processor)
         self._had_work = received > 0
         if received:
-            self._backoff.reset()
+            self._backoff.after_work()
             return
         delay = self._backoff.next_delay()
         queue = self.backend.queue(next(iter(self.app.services.values())).queue_name)
