@@ -90,7 +90,7 @@ def test_app_submit_shares_validation_and_idempotency_with_http() -> None:
             app.backend = backend
             same = await app.submit({"title": "same"})
             new = await app.submit({"title": "new"}, service="deck")
-            with pytest.raises(PayloadError, match="payload.title"):
+            with pytest.raises(PayloadError, match=r"payload\.title"):
                 await app.submit({"title": ""})
             with pytest.raises(UnknownService):
                 await app.submit({"title": "x"}, service="nope")
@@ -126,7 +126,7 @@ def test_sync_twins_work_outside_an_event_loop_and_refuse_inside_one() -> None:
     assert [o.created for o in outcomes if isinstance(o, Submission)] == [False, True]
 
     async def inside() -> None:
-        with pytest.raises(ConfigError, match="await app.submit"):
+        with pytest.raises(ConfigError, match=r"await app\.submit"):
             app.submit_sync({"title": "x"})
 
     asyncio.run(inside())
