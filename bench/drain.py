@@ -18,11 +18,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-def _app(data: str, concurrency: int | None, use_async: bool):  # type: ignore[no-untyped-def]
+def _app(data: str, concurrency: int | None, use_async: bool, synchronous: str):  # type: ignore[no-untyped-def]
     from praisonai_svc import ServiceApp
     from praisonai_svc.settings import Settings
 
-    options = {"worker_concurrency": concurrency} if concurrency else {}
+    options: dict = {"worker_concurrency": concurrency} if concurrency else {}
+    options["sqlite_synchronous"] = synchronous
     app = ServiceApp("Drain", settings=Settings(data_dir=Path(data), worker_poll_interval_min=0.05,
                                                 worker_poll_interval_max=0.5, **options))
     if use_async:
@@ -80,14 +81,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--async-handler", action="store_true")
+    parser.add_argument("--synchronous", choices=["normal", "full"], default="normal")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
-        app = _app(data, args.concurrency, args.async_handler)
+        app = _app(data, args.concurrency, args.async_handler, args.synchronous)
         fill_s = asyncio.run(fill(app, args.jobs))
         drain_s = asyncio.run(drain(app, args.jobs))
     cpu_ms = DRAIN_CPU[0] * 1000 / args.jobs
     print(f"fill {args.jobs / fill_s:,.0f} jobs/s; drain {args.jobs / drain_s:,.0f} jobs/s ({cpu_ms:.2f} CPU ms per "
-          f"job; concurrency {app.settings.worker_concurrency}, load {os.getloadavg()[0]:.1f})")
+          f"job; concurrency {app.settings.worker_concurrency or 'default'}, synchronous {args.synchronous}, load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

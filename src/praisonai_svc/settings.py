@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"], description="Allowed browser origins, comma-separated; '*' for any."
     )
     max_payload_size: int = Field(1_048_576, ge=1024, description="Largest accepted request body, bytes.")
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        "normal", description="Local backend durability: normal (a power loss may lose the last commits, never "
+        "corrupts) or full (fsync at every commit; see docs/operations.md, Durability).",
+    )
     max_batch_size: int = Field(500, ge=1, le=5000, description="Most jobs one POST /jobs/batch may submit.")
     public_url: str | None = Field(None, description="External base URL used in links (default: from request).")
     host: str = Field("127.0.0.1", description="Address the API listens on.")

@@ -28,7 +28,7 @@ async def open_local_backend(settings: Settings) -> Backend:
     data_dir = settings.data_dir.resolve()
     blobs_dir = data_dir / "blobs"
     blobs_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(data_dir / "praisonai.sqlite3")
+    db = Database(data_dir / "praisonai.sqlite3", synchronous=settings.sqlite_synchronous)
     jobs = SqliteJobStore(db)
     await jobs.check()  # creates the schema now, so the first request does not pay for it
     signal = data_dir / "queue.signal"
