@@ -62,6 +62,15 @@ class JobRun:
         self._flush_scheduled = False
         self._last_flush = 0.0
 
+    async def record_receipt(self, message: QueueMessage) -> None:
+        """Keep the newest pop receipt in the row, so crash recovery can release the lease (best effort)."""
+        if self.job.status is not JobStatus.PROCESSING:
+            return
+        try:
+            await self.save(pop_receipt=message.pop_receipt)
+        except StorageError as exc:  # incl. a conflict: then recovery released us and the lease is lost too
+            self.log.warning("could not record the renewed lease", extra={"error": str(exc)})
+
     async def save(self, **changes: Any) -> None:
         async with self._write_lock:
             changes.setdefault("updated_utc", utcnow())
@@ -98,10 +107,11 @@ class JobRun:
 class MessageProcessor:
     """Turns one leased message into exactly one outcome for its job."""
 
-    def __init__(self, app: ServiceApp, backend: Backend) -> None:
+    def __init__(self, app: ServiceApp, backend: Backend, instance_id: str | None = None) -> None:
         self.app = app
         self.backend = backend
         self.settings = app.settings
+        self.instance_id = instance_id  # recorded in each job row it runs (crash recovery, worker/recovery.py)
         self.batches = JobBatches(backend.jobs)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
@@ -129,7 +139,8 @@ class MessageProcessor:
         try:
             job = await self.batches.update(job.model_copy(update={
                 "status": JobStatus.PROCESSING, "attempts": attempt, "started_utc": utcnow(),
-                "updated_utc": utcnow(), "progress": None, "progress_msg": None,
+                "updated_utc": utcnow(), "progress": None, "progress_msg": None, "worker": self.instance_id,
+                "message_id": message.message_id, "pop_receipt": message.pop_receipt if self.instance_id else None,
             }))
         except ConcurrencyConflict:
             log.info("job changed under us; will look again")
@@ -144,7 +155,8 @@ class MessageProcessor:
     async def _run(
         self, run: JobRun, queue: JobQueue, message: QueueMessage, timeout: float, max_attempts: int
     ) -> None:
-        keeper = LeaseKeeper(queue, message, self.settings.queue_visibility_timeout, run.log)
+        on_renewed = run.record_receipt if self.instance_id else None
+        keeper = LeaseKeeper(queue, message, self.settings.queue_visibility_timeout, run.log, on_renewed)
         keeper.start()
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
@@ -176,8 +188,14 @@ class MessageProcessor:
         result = JobResult(blob_name=blob_name, content_type=output.content_type, filename=filename,
                            size=len(output.data))
         now = utcnow()
-        await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
-                       error_msg=None)
+        try:
+            await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
+                           error_msg=None, pop_receipt=None)
+        except ConcurrencyConflict:
+            # Fenced: another worker released this attempt (we were taken for dead, e.g. paused) and the job
+            # runs again there; its outcome is the one that counts. Our message receipt is stale as well.
+            run.log.warning("result discarded: this attempt was taken over by another worker")
+            return
         await _quietly(self.batches.ack(queue, message), run.log)
         run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": len(output.data)})
         self.app.metrics.job_finished(run.spec.name, JobStatus.DONE, elapsed)

@@ -16,8 +16,11 @@ from praisonai_svc.ports import JobQueue, QueueMessage
 from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.worker.backoff import PollBackoff
 from praisonai_svc.worker.defaults import default_concurrency
+from praisonai_svc.worker.instances import KIND as INSTANCE_KIND
+from praisonai_svc.worker.instances import beat, new_instance_id
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
+from praisonai_svc.worker.recovery import recover_dead_instances
 
 log = get_logger("worker")
 REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
@@ -47,6 +50,9 @@ class Worker:
         self._backoff = PollBackoff(self.settings.worker_poll_interval_min, self.settings.worker_poll_interval_max)
         self._refill_batch = max(1, self.concurrency // 4)
         self._had_work = False  # the last receive returned messages
+        self.instance_id = new_instance_id()
+        self._beating = False  # a heartbeat record exists for this instance
+        self._wake = asyncio.Event()  # set when recovery made messages visible: poll at once
 
     @property
     def backend(self) -> Backend:
@@ -67,8 +73,10 @@ class Worker:
         owns_backend = self._backend is None
         if self._backend is None:
             self._backend = await open_backend(self.settings)
-        processor = MessageProcessor(self.app, self.backend)
+        heartbeats = self.settings.worker_heartbeat_seconds > 0
+        processor = MessageProcessor(self.app, self.backend, self.instance_id if heartbeats else None)
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
+        keeper = asyncio.create_task(self._heartbeat_periodically(), name="heartbeat") if heartbeats else None
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
                                           "backend": self.backend.kind})
@@ -77,9 +85,14 @@ class Worker:
                 await self._cycle(processor)
         finally:
             reaper.cancel()
+            if keeper is not None:
+                keeper.cancel()
             for observer in observers:
                 observer.cancel()
             await self._drain()
+            if heartbeats and self._beating:
+                with contextlib.suppress(StorageError):  # a clean exit is not a crash: nothing to recover
+                    await self.backend.records.delete(INSTANCE_KIND, self.instance_id)
             if owns_backend:
                 await self.backend.close()
             log.info("worker stopped", extra={"messages": self.stats.messages})
@@ -106,8 +119,10 @@ class Worker:
         queue = self.backend.queue(next(iter(self.app.services.values())).queue_name)
         waiter = asyncio.ensure_future(queue.wait_for_work(delay))
         stopper = asyncio.ensure_future(self._stop.wait())
-        await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for pending in (waiter, stopper):
+        woken = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait([waiter, stopper, woken], return_when=asyncio.FIRST_COMPLETED)
+        self._wake.clear()
+        for pending in (waiter, stopper, woken):
             pending.cancel()
 
     async def _poll(self, spec: HandlerSpec, count: int, processor: MessageProcessor) -> int:
@@ -168,6 +183,26 @@ class Worker:
             task.cancel()  # the processor releases the job without spending an attempt
         if pending:
             await asyncio.wait(pending, timeout=30)
+
+    async def _heartbeat_periodically(self) -> None:
+        """While holding jobs, record that this instance is alive; always, look for instances that stopped.
+
+        An idle worker holds no lease anyone would need to recover, so it writes no heartbeat (a stale record of
+        an idle worker is simply removed by the next sweep); it still sweeps, so that a peer's crash is
+        recovered even when every other worker is idle.
+        """
+        interval = self.settings.worker_heartbeat_seconds
+        while True:
+            try:
+                if self._tasks:
+                    await beat(self.backend, self.instance_id)
+                    self._beating = True
+                if await recover_dead_instances(self.app, self.backend, self.instance_id):
+                    self._backoff.after_work()
+                    self._wake.set()
+            except StorageError as exc:  # the lease stays the safety net
+                log.warning("heartbeat or recovery sweep failed", extra={"error": str(exc)})
+            await asyncio.sleep(interval)
 
     async def _reap_periodically(self) -> None:
         while True:
