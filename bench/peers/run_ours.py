@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from noop_service import app  # noqa: E402
+from noop_service import app
 
 
 async def main(count: int) -> tuple[float, float]:

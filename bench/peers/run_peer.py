@@ -21,7 +21,8 @@ if kind == "dramatiq":
     while client.hlen(f"{namespace}:default.msgs") or client.llen(f"{namespace}:default"):
         time.sleep(0.005)
 else:
-    from huey_app import huey, noop as huey_noop
+    from huey_app import huey
+    from huey_app import noop as huey_noop
 
     for i in range(count):
         huey_noop(i)

@@ -20,6 +20,7 @@ from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
 from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
+from praisonai_svc.registry import HandlerSpec
 
 log = get_logger("api")
 
@@ -50,48 +51,90 @@ class JobService:
 
         Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs.
         """
-        spec = self.app.service(request.service)
-        spec.validate_payload(request.payload)
-        now = utcnow()
-        scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
-        job = Job(
-            job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
-            payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
-        )
+        spec, job = self._prepare(request, tenant)
         try:
             try:
                 job = await self.backend.create_and_enqueue(job, spec.queue_name)
             except DuplicateJob as dup:
-                if not await self._expired_hit(dup.existing, spec.idempotency_window):
-                    log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
-                    return Submission(dup.existing, created=False)
-                # Past the idempotency window, or its output is gone: let go of its claim and make a new job.
-                await self.backend.jobs.release_claim(dup.existing.payload_hash, dup.existing.job_id)
-                try:
-                    job = await self.backend.create_and_enqueue(job, spec.queue_name)
-                except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
-                    return Submission(again.existing, created=False)
+                return await self._on_duplicate(spec, job, dup)
         except StorageError as exc:
             raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
+        log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        return Submission(job, created=True)
+
+    def _prepare(self, request: JobRequest, tenant: str | None) -> tuple[HandlerSpec, Job]:
+        spec = self.app.service(request.service)
+        spec.validate_payload(request.payload)
+        now = utcnow()
+        scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
+        return spec, Job(
+            job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
+            payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
+        )
+
+    async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob) -> Submission:
+        """The hash is held by ``dup.existing``: return it, or (past the window / output gone) make ``job``."""
+        if not await self._expired_hit(dup.existing, spec.idempotency_window):
+            log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
+            return Submission(dup.existing, created=False)
+        # Past the idempotency window, or its output is gone: let go of its claim and make a new job.
+        await self.backend.jobs.release_claim(dup.existing.payload_hash, dup.existing.job_id)
+        try:
+            job = await self.backend.create_and_enqueue(job, spec.queue_name)
+        except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
+            return Submission(again.existing, created=False)
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
         return Submission(job, created=True)
 
     async def submit_many(
         self, requests: Sequence[JobRequest | PraisonSvcError], *, tenant: str | None = None
     ) -> list[Submission | PraisonSvcError]:
-        """:meth:`submit` for each request, concurrently; per request, in order, its submission or the error it
-        met (a request that failed to parse may be passed as its error and is answered with it). One bad item
-        never sinks the others; their writes share transactions (group commit on both backends).
+        """:meth:`submit` for each request; per request, in order, its submission or the error it met (a request
+        that failed to parse may be passed as its error and is answered with it). One bad item never sinks the
+        others. The valid items of one queue are stored and enqueued together
+        (:meth:`Backend.create_and_enqueue_many`: one SQLite transaction, or shared Table transactions).
         """
-        async def one(request: JobRequest | PraisonSvcError) -> Submission | PraisonSvcError:
+        outcomes: list[Submission | PraisonSvcError | None] = [None] * len(requests)
+        by_queue: dict[str, list[tuple[int, HandlerSpec, Job]]] = {}
+        for index, request in enumerate(requests):
             if isinstance(request, PraisonSvcError):
-                return request
+                outcomes[index] = request
+                continue
             try:
-                return await self.submit(request, tenant=tenant)
+                spec, job = self._prepare(request, tenant)
             except PraisonSvcError as exc:
-                return exc
+                outcomes[index] = exc
+                continue
+            by_queue.setdefault(spec.queue_name, []).append((index, spec, job))
+        await asyncio.gather(*(self._store_many(items, outcomes) for items in by_queue.values()))
+        return [outcome for outcome in outcomes if outcome is not None]
 
-        return list(await asyncio.gather(*(one(request) for request in requests)))
+    async def _store_many(self, items: list[tuple[int, HandlerSpec, Job]],
+                          outcomes: list[Submission | PraisonSvcError | None]) -> None:
+        queue_name = items[0][1].queue_name
+        try:
+            stored = await self.backend.create_and_enqueue_many([job for _i, _s, job in items], queue_name)
+        except StorageError:
+            unavailable = StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.")
+            for index, _spec, _job in items:
+                outcomes[index] = unavailable
+            return
+
+        duplicates = []
+        for (index, spec, job), result in zip(items, stored, strict=True):
+            if isinstance(result, Job):
+                log.info("job queued", extra={"service": spec.name, "job_id": result.job_id})
+                outcomes[index] = Submission(result, created=True)
+            else:
+                duplicates.append(self._settle_duplicate(index, spec, job, result, outcomes))
+        await asyncio.gather(*duplicates)
+
+    async def _settle_duplicate(self, index: int, spec: HandlerSpec, job: Job, dup: DuplicateJob,
+                                outcomes: list[Submission | PraisonSvcError | None]) -> None:
+        try:
+            outcomes[index] = await self._on_duplicate(spec, job, dup)
+        except StorageError:
+            outcomes[index] = StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.")
 
     async def _expired_hit(self, existing: Job, window: timedelta | None) -> bool:
         """Whether ``existing`` may no longer be handed out for an identical payload.

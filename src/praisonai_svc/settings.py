@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long running jobs may finish.")
     reaper_interval_seconds: float = Field(300.0, gt=0, description="How often a worker looks for stuck jobs.")
     worker_heartbeat_seconds: float = Field(
-        3.0, ge=0, description="How often a busy worker records that it is alive, and every worker looks for "
+        2.0, ge=0, description="How often a busy worker records that it is alive, and every worker looks for "
         "instances that stopped (their jobs run again after 3 missed heartbeats; 0: only when the lease expires).",
     )
 

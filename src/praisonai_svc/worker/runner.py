@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from dataclasses import dataclass, field
 
 from praisonai_svc.app import ServiceApp
@@ -47,11 +48,13 @@ class Worker:
         self.stats = WorkerStats()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks_aside: set[asyncio.Task[None]] = set()  # heartbeats written outside the periodic loop
         self._backoff = PollBackoff(self.settings.worker_poll_interval_min, self.settings.worker_poll_interval_max)
         self._refill_batch = max(1, self.concurrency // 4)
         self._had_work = False  # the last receive returned messages
         self.instance_id = new_instance_id()
         self._beating = False  # a heartbeat record exists for this instance
+        self._last_beat = -1e9  # monotonic time of the last heartbeat written
         self._wake = asyncio.Event()  # set when recovery made messages visible: poll at once
 
     @property
@@ -90,6 +93,7 @@ class Worker:
             for observer in observers:
                 observer.cancel()
             await self._drain()
+            await asyncio.gather(*self._tasks_aside, return_exceptions=True)
             if heartbeats and self._beating:
                 with contextlib.suppress(StorageError):  # a clean exit is not a crash: nothing to recover
                     await self.backend.records.delete(INSTANCE_KIND, self.instance_id)
@@ -155,6 +159,8 @@ class Worker:
             await asyncio.wait(set(self._tasks), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
 
     def _spawn(self, spec: HandlerSpec, message: QueueMessage, processor: MessageProcessor) -> None:
+        if processor.instance_id and time.monotonic() - self._last_beat > self.settings.worker_heartbeat_seconds:
+            self._beat_soon()  # idle until now: be known as alive before anyone can see this job processing
         self.stats.messages += 1
         self.stats.by_service[spec.name] = self.stats.by_service.get(spec.name, 0) + 1
         queue = self.backend.queue(spec.queue_name)
@@ -184,6 +190,20 @@ class Worker:
         if pending:
             await asyncio.wait(pending, timeout=30)
 
+    def _beat_soon(self) -> None:
+        self._last_beat = time.monotonic()
+        task = asyncio.create_task(self._beat(), name="heartbeat-now")
+        self._tasks_aside.add(task)
+        task.add_done_callback(self._tasks_aside.discard)
+
+    async def _beat(self) -> None:
+        self._last_beat = time.monotonic()
+        try:
+            await beat(self.backend, self.instance_id)
+            self._beating = True
+        except StorageError as exc:  # the lease stays the safety net
+            log.warning("heartbeat failed", extra={"error": str(exc)})
+
     async def _heartbeat_periodically(self) -> None:
         """While holding jobs, record that this instance is alive; always, look for instances that stopped.
 
@@ -193,15 +213,14 @@ class Worker:
         """
         interval = self.settings.worker_heartbeat_seconds
         while True:
+            if self._tasks:
+                await self._beat()
             try:
-                if self._tasks:
-                    await beat(self.backend, self.instance_id)
-                    self._beating = True
                 if await recover_dead_instances(self.app, self.backend, self.instance_id):
                     self._backoff.after_work()
                     self._wake.set()
             except StorageError as exc:  # the lease stays the safety net
-                log.warning("heartbeat or recovery sweep failed", extra={"error": str(exc)})
+                log.warning("recovery sweep failed", extra={"error": str(exc)})
             await asyncio.sleep(interval)
 
     async def _reap_periodically(self) -> None:

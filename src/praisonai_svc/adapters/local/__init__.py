@@ -60,6 +60,21 @@ async def open_local_backend(settings: Settings) -> Backend:
         return stored
 
     backend.atomic_submit = atomic_submit
+
+    async def atomic_submit_many(many: list[Job], queue_name: str) -> list[Job | DuplicateJob]:
+        queue = backend.queue(queue_name)
+        assert isinstance(queue, SqliteJobQueue)
+
+        def all_of_them(conn: sqlite3.Connection) -> list[tuple[Job, bool]]:
+            stored = jobs.insert_many_claimed(conn, many)
+            queue.insert_messages(conn, [job.job_id for job, created in stored if created])
+            return stored
+
+        stored = await db.write(all_of_them)
+        queue.notify()
+        return [job if created else DuplicateJob(job) for job, created in stored]
+
+    backend.atomic_submit_many = atomic_submit_many
     return backend
 
 

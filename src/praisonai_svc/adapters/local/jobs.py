@@ -39,6 +39,17 @@ def _dump(job: Job) -> str:
     return job.model_dump_json(exclude={"payload", "tenant"})
 
 
+_INSERT_JOB = (
+    "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload, tenant)"
+    " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)"
+)
+
+
+def _row(job: Job) -> tuple[str, str, str, str, str, str, str, str | None]:
+    return (job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash, _dump(job),
+            canonical_json(job.payload), job.tenant)
+
+
 def _swap(conn: sqlite3.Connection, job: Job) -> Job | ConcurrencyConflict | JobNotFound:
     """The ETag-conditional update of one job inside the caller's transaction; the error is returned, not
     raised, so that a batch goes on with its other jobs."""
@@ -84,15 +95,25 @@ class SqliteJobStore(JobStore):
                     return holder, False
             # The holder failed (a new job may take the hash over), or its row is gone.
             conn.execute("UPDATE job_hashes SET job_id = ? WHERE payload_hash = ?", (job.job_id, job.payload_hash))
-        conn.execute(
-            "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload, tenant)"
-            " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
-            (
-                job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash,
-                _dump(job), canonical_json(job.payload), job.tenant,
-            ),
-        )
+        conn.execute(_INSERT_JOB, _row(job))
         return job.model_copy(update={"etag": "1"}), True
+
+    def insert_many_claimed(self, conn: sqlite3.Connection, jobs: Sequence[Job]) -> builtins.list[tuple[Job, bool]]:
+        """:meth:`insert_claimed` for many jobs in the caller's transaction, in a few statements: one multi-row
+        claim per chunk (``RETURNING`` names the claims won), one ``executemany`` for their rows; jobs whose claim
+        was taken (a live duplicate, a failed holder, or an earlier item of the same batch) go the single way."""
+        claimed: set[str] = set()
+        for start in range(0, len(jobs), _IN_CHUNK):
+            chunk = jobs[start:start + _IN_CHUNK]
+            rows = conn.execute(
+                "INSERT INTO job_hashes (payload_hash, job_id) VALUES " + ",".join(["(?, ?)"] * len(chunk))
+                + " ON CONFLICT (payload_hash) DO NOTHING RETURNING job_id",
+                [value for job in chunk for value in (job.payload_hash, job.job_id)],
+            ).fetchall()
+            claimed.update(row[0] for row in rows)
+        conn.executemany(_INSERT_JOB, [_row(job) for job in jobs if job.job_id in claimed])
+        return [(job.model_copy(update={"etag": "1"}), True) if job.job_id in claimed
+                else self.insert_claimed(conn, job) for job in jobs]
 
     async def get(self, job_id: str) -> Job:
         row = await self._db.call(lambda c: c.execute(_SELECT + " WHERE job_id = ?", (job_id,)).fetchone())

@@ -68,6 +68,12 @@ class SqliteJobQueue(JobQueue):
         )
         return str(cur.lastrowid)
 
+    def insert_messages(self, conn: sqlite3.Connection, job_ids: Sequence[str]) -> None:
+        """Insert one visible message per job id inside the caller's transaction (the batch submit)."""
+        now, inserted = time.time(), utcnow().isoformat()
+        conn.executemany("INSERT INTO messages (queue, job_id, visible_at, inserted_utc) VALUES (?, ?, ?, ?)",
+                         [(self.name, job_id, now, inserted) for job_id in job_ids])
+
     def notify(self) -> None:
         """Wake idle workers (they watch the signal file): one touch per event-loop turn, however many submits
         of one group commit call this (a touch is a system call; the worker needs only one)."""
