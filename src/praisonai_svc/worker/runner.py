@@ -24,6 +24,7 @@ from praisonai_svc.worker.reaper import reap_stuck_jobs
 from praisonai_svc.worker.recovery import recover_dead_instances
 
 log = get_logger("worker")
+IDLE_SWEEP_BEATS = 3  # an idle worker looks for stopped instances every this many heartbeat periods
 REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
 
 
@@ -205,22 +206,28 @@ class Worker:
             log.warning("heartbeat failed", extra={"error": str(exc)})
 
     async def _heartbeat_periodically(self) -> None:
-        """While holding jobs, record that this instance is alive; always, look for instances that stopped.
+        """While holding jobs, record that this instance is alive and look for instances that stopped.
 
         An idle worker holds no lease anyone would need to recover, so it writes no heartbeat (a stale record of
-        an idle worker is simply removed by the next sweep); it still sweeps, so that a peer's crash is
-        recovered even when every other worker is idle.
+        an idle worker is simply removed by the next sweep), and it sweeps only every three heartbeat periods: a
+        peer's crash is still recovered when every other worker is idle (within about twice the dead time),
+        while an idle worker costs 10 storage reads a minute instead of 30.
         """
         interval = self.settings.worker_heartbeat_seconds
+        loop = asyncio.get_running_loop()
+        last_sweep = -1e9
         while True:
-            if self._tasks:
+            busy = bool(self._tasks)
+            if busy:
                 await self._beat()
-            try:
-                if await recover_dead_instances(self.app, self.backend, self.instance_id):
-                    self._backoff.after_work()
-                    self._wake.set()
-            except StorageError as exc:  # the lease stays the safety net
-                log.warning("recovery sweep failed", extra={"error": str(exc)})
+            if busy or loop.time() - last_sweep >= IDLE_SWEEP_BEATS * interval:
+                last_sweep = loop.time()
+                try:
+                    if await recover_dead_instances(self.app, self.backend, self.instance_id):
+                        self._backoff.after_work()
+                        self._wake.set()
+                except StorageError as exc:  # the lease stays the safety net
+                    log.warning("recovery sweep failed", extra={"error": str(exc)})
             await asyncio.sleep(interval)
 
     async def _reap_periodically(self) -> None:
