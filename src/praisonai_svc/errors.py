@@ -31,8 +31,24 @@ class PayloadTooLarge(PayloadError):
     """The request body is larger than PRAISONAI_MAX_PAYLOAD_SIZE; nothing was queued."""
 
 
+class RequestTimeout(PayloadError):
+    """The request body did not arrive in time; nothing was queued. Send the whole body promptly."""
+
+
 class UnknownService(PayloadError):
     """The request names a service this app does not host."""
+
+
+class ServiceDisabled(PraisonSvcError):
+    """The service is disabled (enabled: false in praisonai.yaml); nothing was queued."""
+
+
+class ServiceNotRunning(ServiceDisabled):
+    """The service is not running in this process right now; start it, or try again shortly."""
+
+
+class ServiceNotFound(PraisonSvcError):
+    """This app has no service of that name."""
 
 
 class JobNotFound(PraisonSvcError):
@@ -53,6 +69,10 @@ class StorageError(PraisonSvcError):
 
 class StorageUnavailable(StorageError):
     """The storage backend cannot be reached right now; retry shortly."""
+
+
+class Overloaded(PraisonSvcError):
+    """The API is too busy to take this request now; retry after Retry-After seconds."""
 
 
 class ConcurrencyConflict(StorageError):
@@ -98,8 +118,43 @@ class HandlerResultError(JobFailed):
     """The handler returned something other than (bytes, content_type, filename)."""
 
 
+class JobCancelled(PraisonSvcError):
+    """The job was cancelled (POST /jobs/{id}/cancel); it ends ``cancelled`` and is never retried.
+
+    ``context.raise_if_cancelled()`` raises it inside a handler that checks for cancellation.
+    """
+
+
+class JobNotCancellable(PraisonSvcError):
+    """The job has already finished and cannot be cancelled."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+        super().__init__(f"Job already ended (status: {status}); only queued or processing jobs can be cancelled.")
+
+
 class JobTimeout(PraisonSvcError):
     """The job ran past its time limit."""
+
+
+class PluginNotFound(PraisonSvcError):
+    """Plugin not found"""
+
+
+class PluginDisabled(PraisonSvcError):
+    """This plugin is disabled; enable it in the plugins: section of the configuration."""
+
+
+class PluginTimeout(PraisonSvcError):
+    """The plugin did not answer within its time budget (sync_timeout_seconds); retry with ?mode=async."""
+
+
+class FetchFailed(PraisonSvcError):
+    """Downloading the input failed."""
+
+
+class FetchRefused(FetchFailed):
+    """The URL is not allowed: only public http(s) addresses are fetched (see PRAISONAI_FETCH_ALLOWED_HOSTS)."""
 
 
 class RecordNotFound(PraisonSvcError):

@@ -15,12 +15,26 @@ from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotFound, JobNotReady, PraisonSvcError, StorageError, StorageUnavailable
+from praisonai_svc.errors import (
+    ConcurrencyConflict,
+    JobNotCancellable,
+    JobNotFound,
+    JobNotReady,
+    PayloadError,
+    PraisonSvcError,
+    ServiceDisabled,
+    StorageError,
+    StorageUnavailable,
+    UnknownService,
+)
+from praisonai_svc.events.job_events import publish_job_event
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
 from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
 from praisonai_svc.registry import HandlerSpec
+from praisonai_svc.webhooks.urls import check_callback_url
+from praisonai_svc.worker.cancellation import cancel_record
 
 log = get_logger("api")
 
@@ -60,16 +74,29 @@ class JobService:
         except StorageError as exc:
             raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        await publish_job_event(self.app.events, job, "queued")
         return Submission(job, created=True)
 
     def _prepare(self, request: JobRequest, tenant: str | None) -> tuple[HandlerSpec, Job]:
-        spec = self.app.service(request.service)
+        """The checks every submission passes (service usable, payload valid, callback allowed), and its job."""
+        spec = self.app.job_spec(request.service)
+        if spec.internal:
+            raise UnknownService(f"Service '{spec.name}' is built in and cannot be submitted directly.")
+        if not self.app.config.options(spec.name).enabled:
+            raise ServiceDisabled(f"Service '{spec.name}' is disabled (enabled: false in praisonai.yaml); "
+                                  "nothing was queued. Enable it there and restart.")
         spec.validate_payload(request.payload)
+        if request.callback_url is not None:
+            if self.app.settings.webhook_secret_value is None:
+                raise PayloadError("callback_url needs webhooks, which are off: the operator sets "
+                                   "PRAISONAI_WEBHOOK_SECRET to turn them on.")
+            check_callback_url(request.callback_url)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
         return spec, Job(
             job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
             payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
+            callback_url=request.callback_url, webhook_progress=request.webhook_progress,
         )
 
     async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob) -> Submission:
@@ -84,6 +111,7 @@ class JobService:
         except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
             return Submission(again.existing, created=False)
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        await publish_job_event(self.app.events, job, "queued")
         return Submission(job, created=True)
 
     async def submit_many(
@@ -120,14 +148,15 @@ class JobService:
                 outcomes[index] = unavailable
             return
 
-        duplicates = []
+        pending = []
         for (index, spec, job), result in zip(items, stored, strict=True):
             if isinstance(result, Job):
                 log.info("job queued", extra={"service": spec.name, "job_id": result.job_id})
                 outcomes[index] = Submission(result, created=True)
+                pending.append(publish_job_event(self.app.events, result, "queued"))
             else:
-                duplicates.append(self._settle_duplicate(index, spec, job, result, outcomes))
-        await asyncio.gather(*duplicates)
+                pending.append(self._settle_duplicate(index, spec, job, result, outcomes))
+        await asyncio.gather(*pending)
 
     async def _settle_duplicate(self, index: int, spec: HandlerSpec, job: Job, dup: DuplicateJob,
                                 outcomes: list[Submission | PraisonSvcError | None]) -> None:
@@ -154,6 +183,33 @@ class JobService:
         if tenant is not None and job.tenant != tenant:
             raise JobNotFound()  # indistinguishable from a missing job: ids of other tenants reveal nothing
         return job
+
+    async def cancel(self, job_id: str, *, tenant: str | None = None) -> Job:
+        """Cancel a queued job at once, or ask the worker running it to stop (it ends ``cancelled`` within
+        seconds); an already cancelled job is returned as it is; :class:`JobNotCancellable` if done or error."""
+        for _ in range(10):
+            job = await self.get(job_id, tenant=tenant)
+            if job.status is JobStatus.CANCELLED or job.cancel_requested_utc is not None:
+                return job
+            if job.status.is_terminal:
+                raise JobNotCancellable(job.status.value)
+            now = utcnow()
+            queued = job.status is JobStatus.QUEUED
+            changes: dict[str, Any] = {"cancel_requested_utc": now, "updated_utc": now}
+            if queued:  # its message stays in the queue; the worker acks it unrun when it comes up
+                changes |= {"status": JobStatus.CANCELLED, "finished_utc": now, "error_msg": "Cancelled on request"}
+            try:
+                job = await self.backend.jobs.update(job.model_copy(update=changes))
+            except ConcurrencyConflict:
+                continue  # a worker took it (or finished it) meanwhile: decide again
+            if queued:
+                await publish_job_event(self.app.events, job, "cancelled")
+            else:
+                await self.backend.records.create(cancel_record(job.job_id))
+            log.info("job cancel requested", extra={"service": job.service, "job_id": job.job_id,
+                                                    "was": "queued" if queued else "processing"})
+            return job
+        raise StorageUnavailable("The job kept changing while cancelling it; try again.")
 
     async def list(self, **filters: Any) -> JobListing:
         return await self.backend.jobs.list(**filters)

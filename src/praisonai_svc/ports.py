@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from praisonai_svc.errors import ConcurrencyConflict, JobNotFound, LeaseLost
 from praisonai_svc.models.job import Job, JobStatus
@@ -317,6 +318,13 @@ class BlobStore(ABC):
     @abstractmethod
     async def check(self) -> None:
         """Cheap health probe. Raises :class:`StorageUnavailable` when blob storage is not usable."""
+
+    def routes(self) -> list[Any]:
+        """FastAPI routers the API must mount for this store's links to work (the API adds its read rate limit).
+
+        Stores whose links point at the storage service itself (Azure SAS, S3 presigned) need none.
+        """
+        return []
 
     async def close(self) -> None:
         """Release connections. Idempotent."""

@@ -21,6 +21,17 @@ from praisonai_svc.errors import ConfigError, HandlerResultError, PayloadError
 
 Handler = Callable[..., Any]
 _SERVICE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+# RFC 9110 §8.3.1 media type: token "/" token, then parameters ";" token "=" (token / quoted-string). No control
+# characters anywhere, so the value is always a safe Content-Type header (and a safe Azure rsct override).
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_QUOTED = r'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e]|\\[\t\x20-\x7e])*"'
+_MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|{_QUOTED}))*")
+MAX_MEDIA_TYPE_LENGTH = 255
+
+
+def is_media_type(text: str) -> bool:
+    """Whether ``text`` is a well-formed media type (``type/subtype`` with optional parameters)."""
+    return len(text) <= MAX_MEDIA_TYPE_LENGTH and _MEDIA_TYPE.fullmatch(text) is not None
 
 
 def normalize_service_name(name: str) -> str:
@@ -48,11 +59,25 @@ class HandlerSpec:
     timeout_seconds: float | None = None
     max_attempts: int | None = None
     description: str = ""
+    concurrency: int | None = None  # most jobs of this service one worker process runs at once (None: no cap)
+    config_model: type[BaseModel] | None = None  # its own keys in praisonai.yaml → context.config
     retention: timedelta | None = None  # overrides PRAISONAI_JOB_RETENTION for this service
     idempotency_window: timedelta | None = None  # overrides PRAISONAI_IDEMPOTENCY_WINDOW for this service
+    # Awaited on the worker's own event loop instead of a thread of its own: for handlers that never block it
+    # (plugins, whose CPU work goes to a process pool) and use the worker process's clients.
+    runs_on_loop: bool = False
+    # An extra check of the raw payload at submission (a plugin's validate_input); raises PayloadError.
+    check: Callable[[dict[str, Any]], None] | None = None
+    isolation: str = "thread"  # "process": a child process that is killed on timeout or cancel
+    webhook_url: str | None = None  # POSTed every job of this service when it ends (docs/api.md, webhooks)
+    internal: bool = False  # a built-in service (webhook deliveries): never submitted through POST /jobs
+    retry_backoff_seconds: float | None = None  # overrides PRAISONAI_RETRY_BACKOFF_SECONDS for this service
+    retry_backoff_max_seconds: float | None = None
 
     def validate_payload(self, payload: dict[str, Any]) -> Any:
         """Return what the handler receives; raise :class:`PayloadError` with every problem listed."""
+        if self.check is not None:
+            self.check(payload)
         if self.payload_model is None:
             return payload
         try:
@@ -81,13 +106,21 @@ def _payload_model(func: Handler) -> tuple[type[BaseModel] | None, bool]:
     return model, len(params) == 2
 
 
-def make_spec(func: Handler, name: str, queue_name: str, **options: Any) -> HandlerSpec:
+def check_service_name(name: str) -> str:
+    """``name`` normalised, or ConfigError when it cannot name a service (queue names are made from it)."""
     service = normalize_service_name(name)
     if not _SERVICE_NAME.match(service):
         raise ConfigError(
             f"Service name {name!r} is not usable: use 1-40 lowercase letters, digits and hyphens."
         )
+    return service
+
+
+def make_spec(func: Handler, name: str, queue_name: str, **options: Any) -> HandlerSpec:
+    service = check_service_name(name)
     model, wants_context = _payload_model(func)
+    if options.get("isolation", "thread") not in ("thread", "process"):
+        raise ConfigError(f"Service {name!r}: isolation must be 'thread' or 'process', not {options['isolation']!r}.")
     return HandlerSpec(
         name=service, func=func, is_async=inspect.iscoroutinefunction(func), payload_model=model,
         wants_context=wants_context, queue_name=queue_name, description=(func.__doc__ or "").strip(), **options,
@@ -105,8 +138,11 @@ def coerce_output(value: Any) -> HandlerOutput:
     data, content_type, filename = value
     if not isinstance(data, bytes | bytearray | memoryview):
         raise HandlerResultError(f"Handler's first return value must be bytes, not {type(data).__name__}.")
-    if not isinstance(content_type, str) or "/" not in content_type:
-        raise HandlerResultError(f"Handler's content type must be a MIME type string, not {content_type!r}.")
+    if not isinstance(content_type, str) or not is_media_type(content_type):
+        raise HandlerResultError(
+            f"Handler's content type {content_type!r} is not a valid media type: return one such as "
+            "'application/pdf' or 'text/plain; charset=utf-8' (type/subtype, then optional ; name=value)."
+        )
     if not isinstance(filename, str) or not filename.strip():
         raise HandlerResultError(f"Handler's filename must be a non-empty string, not {filename!r}.")
     return HandlerOutput(bytes(data), content_type, filename)

@@ -1,101 +1,120 @@
-"""Parse untrusted JSON and YAML with limits on size, depth and YAML aliases.
+"""Parse untrusted JSON and YAML with limits on size, nodes, depth, YAML aliases and time.
 
-PyYAML's SafeLoader already refuses arbitrary objects; it does not stop a "billion laughs" alias bomb (a few
-hundred bytes that expand to gigabytes once serialised) or pathological nesting. We count aliases and depth
-while composing, before anything is constructed.
+Both parsers refuse, with a :class:`~praisonai_svc.errors.PayloadError` naming the problem (HTTP 400), what the
+rest of the service could not store or hash: NaN and infinite numbers (``1e400`` overflows to infinity),
+integers of more than :data:`MAX_INT_DIGITS` digits, lone UTF-16 surrogates (``"\\ud800"``), documents nested
+deeper than :data:`MAX_DEPTH` or with more than :data:`MAX_NODES` values, and documents that take longer than
+their time budget (``deadline``, a :func:`time.monotonic` value).
+
+YAML is limited while it is composed (:mod:`praisonai_svc.yaml_limits`). JSON is parsed by the standard
+library's C parser, which is linear in the size of the text (~20 ms per MB on a slow CPU) and cannot be
+interrupted: its value count, depth and the deadline are checked right after it (the count only when the text
+has more separators than the limit allows), before anything is done with the value.
+The API runs both off the event loop (:mod:`praisonai_svc.api.parse_pool`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 import yaml
 
 from praisonai_svc.errors import PayloadError
+from praisonai_svc.yaml_limits import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    MAX_YAML_ALIASES,
+    MAX_YAML_NODES,
+    check_deadline,
+    check_text_value,
+    load_limited,
+)
 
-MAX_DEPTH = 64
-MAX_YAML_ALIASES = 100
-MAX_YAML_NODES = 200_000  # after alias expansion; a 1 MB document without aliases has fewer
+__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "MAX_NODES", "MAX_YAML_ALIASES", "MAX_YAML_NODES", "parse_json",
+           "parse_yaml"]
 
-
-class _LimitedLoader(yaml.SafeLoader):
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._aliases = 0
-        self._weights: dict[int, int] = {}
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_YAML_ALIASES:
-                raise PayloadError(f"YAML uses more than {MAX_YAML_ALIASES} aliases; refusing to expand it.")
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.")
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-        self._weigh(node)
-        return node
-
-    def _weigh(self, node: Any) -> int:
-        """Nodes this one expands to; an alias shares its anchor's node, so it weighs the anchor's full size."""
-        known = self._weights.get(id(node))
-        if known is not None:
-            return known
-        weight = 1
-        if isinstance(node, yaml.SequenceNode):
-            weight += sum(self._weights.get(id(child), 1) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            weight += sum(self._weights.get(id(k), 1) + self._weights.get(id(v), 1) for k, v in node.value)
-        if weight > MAX_YAML_NODES:
-            raise PayloadError(f"YAML expands to more than {MAX_YAML_NODES} nodes through its aliases; refusing it.")
-        self._weights[id(node)] = weight
-        return weight
+MAX_NODES = MAX_YAML_NODES  # one limit for both formats: values, keys included
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str) -> Any:
     raise PayloadError(f"JSON value {name} is not allowed; use a number or a string.")
 
 
-def _check_depth(value: Any) -> None:
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise PayloadError(f"JSON number {text[:40]} is too large: it would be infinity, which JSON cannot carry. "
+                           "Send a smaller number or a string.")
+    return value
+
+
+_CONTAINERS = (dict, list)
+
+
+def _walk(value: Any, check_text: bool) -> None:
+    """Depth and value count (keys included) of a parsed JSON value, and (when asked) that every string is
+    valid Unicode. Only containers are visited one by one; their scalars are counted by ``len``."""
     stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 1
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        is_dict = isinstance(item, dict)
+        nodes += 2 * len(item) if is_dict else len(item)
+        if nodes > MAX_NODES:
+            raise PayloadError(f"JSON document has more than {MAX_NODES} values; refusing it. "
+                               "Send a smaller document.")
+        children = item.values() if is_dict else item
+        if check_text:
+            for text in (*item, *children) if is_dict else children:
+                if isinstance(text, str):
+                    check_text_value(text)
+        stack.extend((child, depth + 1) for child in children if child.__class__ in _CONTAINERS)
 
 
-def parse_json(text: str) -> Any:
+def _most_values(text: str) -> int:
+    """No JSON text holds more values than this: each one after the first follows a ``[``, ``{``, ``,`` or ``:``
+    (those inside strings make it an over-estimate, never an under-estimate)."""
+    return 1 + text.count("[") + text.count("{") + text.count(",") + text.count(":")
+
+
+def parse_json(text: str, *, deadline: float | None = None, budget_seconds: float | None = None) -> Any:
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
     except RecursionError:
         raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
-    if text.count("[") + text.count("{") > MAX_DEPTH:  # fewer brackets than the limit cannot nest too deep
-        _check_depth(value)
+    except ValueError as exc:  # int/str conversion limit: the only other ValueError json.loads raises
+        raise PayloadError(f"JSON integer with more than {MAX_INT_DIGITS} digits is not accepted; send it as a "
+                           "string.") from exc
+    check_deadline(deadline, budget_seconds)
+    check_text = _SURROGATE_ESCAPE.search(text) is not None  # a lone surrogate can only come from an escape
+    # Cheap bounds from the text first: fewer brackets cannot nest too deep, fewer separators hold fewer values.
+    if check_text or text.count("[") + text.count("{") > MAX_DEPTH or _most_values(text) > MAX_NODES:
+        _walk(value, check_text)
     return value
 
 
-def parse_yaml(text: str) -> Any:
+def parse_yaml(text: str, *, deadline: float | None = None, budget_seconds: float | None = None) -> Any:
     try:
-        value = yaml.load(text, Loader=_LimitedLoader)
+        value = load_limited(text, deadline=deadline, budget_seconds=budget_seconds)
     except RecursionError:
         raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1} column {where.column + 1}" if where else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if "maximum nesting depth" in problem:  # libyaml's own limit (1,000), met while it reads ahead
+            raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.") from None
         raise PayloadError(f"Malformed YAML{at}: {problem}.") from None
-    # Make sure it is JSON-representable (dates, sets and binary are not).
+    # Make sure it is JSON-representable (dates, sets, binary and recursive aliases are not); this also turns
+    # non-string mapping keys into strings, as JSON would.
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:

@@ -272,3 +272,73 @@ def test_logs_runs_az_containerapp_logs_show(workdir: Path, az_env: dict[str, st
     assert argv[argv.index("--name") + 1] == "ppt-api" and "--follow" not in argv
     no_az = run_cli(["logs"], dict(az_env, PATH=f"{Path(sys.executable).parent}"), workdir)
     assert no_az.returncode == 1 and "Azure CLI (az) was not found" in no_az.stderr
+
+
+METRICS_KEY = "deploy-test-metrics-key"
+PUBLIC_FQDN = "https://ppt-api.happyfield-1234.uksouth.azurecontainerapps.io"
+
+
+def test_deploy_defaults_behind_the_ingress_and_secrets_never_on_a_command_line(
+    workdir: Path, az_env: dict[str, str]
+) -> None:
+    """Issue 11, finding 4 (the Azure control plane is the one thing mocked here: tests/support/fake_az.py).
+
+    The API app trusts exactly one proxy hop (the ingress appends the client's address, so clients do not share
+    one rate limit), builds links from its own https address (never from a Host header, never http://), serves
+    /metrics only with a key, and every secret reaches ``az`` through a ``@file`` (mode 600, deleted after the
+    call), never as an argument that ``ps`` shows to every user of the machine."""
+    result = run_cli(["deploy", "azure", "--name", "ppt", "--api-key", API_KEY, "--admin-key", "adm-secret"],
+                     az_env, workdir)
+    assert result.returncode == 0, result.stderr
+    log = calls(az_env)
+    api_env = env_of(applied_app(log, "ppt-api"))
+    assert api_env["PRAISONAI_TRUSTED_PROXY_HOPS"]["value"] == "1"
+    assert api_env["PRAISONAI_PUBLIC_URL"]["value"] == PUBLIC_FQDN
+    assert api_env["PRAISONAI_METRICS_ENABLED"]["value"] == "false"  # no --metrics-key: no public /metrics
+    assert "PRAISONAI_METRICS_KEY" not in api_env
+
+    secrets = (fake_az.CONNECTION, fake_az.WORKSPACE_KEY, API_KEY, "adm-secret")
+    for call in log:
+        argv = " ".join(call["argv"])
+        assert not any(secret in argv for secret in secrets), argv
+    storage_calls = [c for c in log if c["argv"][0] == "storage" and "--connection-string" in c["argv"]]
+    assert {tuple(c["argv"][:3]) for c in storage_calls} == {
+        ("storage", "queue", "create"), ("storage", "table", "create"), ("storage", "container", "create")}
+    for call in storage_calls:
+        assert call["argv"][call["argv"].index("--connection-string") + 1].startswith("@")
+        assert call["secrets"]["--connection-string"] == fake_az.CONNECTION  # what the real az reads from it
+    [environment] = find(log, "containerapp", "env", "create")
+    assert environment["secrets"]["--logs-workspace-key"] == fake_az.WORKSPACE_KEY
+    secret_file = Path(environment["argv"][environment["argv"].index("--logs-workspace-key") + 1][1:])
+    assert not secret_file.exists() and not secret_file.parent.exists()  # deleted after the call
+
+
+def test_metrics_key_and_custom_public_url(workdir: Path, az_env: dict[str, str]) -> None:
+    result = run_cli(["deploy", "azure", "--name", "ppt", "--api-key", API_KEY, "--metrics-key", METRICS_KEY,
+                      "--public-url", "https://jobs.example.com/"], az_env, workdir)
+    assert result.returncode == 0, result.stderr
+    api = applied_app(calls(az_env), "ppt-api")
+    api_env = env_of(api)
+    assert api_env["PRAISONAI_METRICS_KEY"] == {"name": "PRAISONAI_METRICS_KEY", "secretRef": "metrics-key"}
+    assert "PRAISONAI_METRICS_ENABLED" not in api_env
+    assert {s["name"]: s for s in api["properties"]["configuration"]["secrets"]}["metrics-key"]["value"] == METRICS_KEY
+    assert api_env["PRAISONAI_PUBLIC_URL"]["value"] == "https://jobs.example.com"
+    assert METRICS_KEY not in result.stdout
+    plain = run_cli(["deploy", "azure", "--dry-run", "--name", "ppt", "--api-key", API_KEY, "--public-url",
+                     "http://jobs.example.com"], az_env, workdir)
+    assert plain.returncode != 0 and "--public-url must be https://HOST" in plain.stderr
+
+
+def test_dry_run_shows_the_deploy_defaults(workdir: Path, az_env: dict[str, str]) -> None:
+    env = dict(az_env, PATH=f"{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin")  # no az anywhere
+    result = run_cli(["deploy", "azure", "--dry-run", "--name", "ppt", "--api-key", API_KEY], env, workdir)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    api = yaml.safe_load(out.split("(rendered; secrets redacted) ---\n")[1].split("---\n", 1)[0])
+    api_env = env_of(api)
+    assert api_env["PRAISONAI_TRUSTED_PROXY_HOPS"]["value"] == "1"
+    assert api_env["PRAISONAI_PUBLIC_URL"]["value"] == "https://ppt-api.<environment default domain>"
+    assert api_env["PRAISONAI_METRICS_ENABLED"]["value"] == "false"
+    assert api_env["PRAISONAI_AZURE_STORAGE_CONNECTION_STRING"]["secretRef"] == "storage-conn"
+    assert "az storage queue create --name praison-jobs --connection-string <redacted>" in out
+    assert "--logs-workspace-key <redacted>" in out and "passes each to az as @FILE" in out

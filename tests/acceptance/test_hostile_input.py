@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
+import httpx
 import pytest
 
 from tests.acceptance.conftest import HANDLERS
@@ -35,12 +37,28 @@ CASES = [
     ("deep yaml", b"payload:\n  x: " + b"[" * 5_000 + b"]" * 5_000, "application/yaml", 400, "nested"),
     ("binary", b"\xff\xfe\x00garbage", "application/json", 400, "UTF-8"),
     ("yaml python tag", b"payload: !!python/object/apply:os.system ['true']", "application/yaml", 400, "YAML"),
+    # Issue 11, finding 2: each of these was a 500 with a traceback.
+    ("json 1e400 is inf", b'{"payload":{"a":1e400}}', "application/json", 400, "infinity"),
+    ("json -1e400", b'{"payload":{"a":-1e400}}', "application/json", 400, "infinity"),
+    ("json 5000-digit int", b'{"payload":{"a":' + b"7" * 5000 + b"}}", "application/json", 400, "4300 digits"),
+    ("yaml 5000-digit int", b"payload: {a: " + b"7" * 5000 + b"}", "application/yaml", 400, "4300 digits"),
+    ("yaml huge hex int", b"payload: {a: 0x" + b"f" * 4000 + b"}", "application/yaml", 400, "4300 digits"),
+    ("yaml .inf", b"payload: {a: .inf}", "application/yaml", 400, "not finite"),
+    ("yaml 1.0e+400", b"payload: {a: 1.0e+400}", "application/yaml", 400, "not finite"),
+    ("json lone surrogate", b'{"payload":{"a":"\\ud800"}}', "application/json", 400, "surrogate"),
+    ("json lone surrogate key", b'{"payload":{"\\udc00":1}}', "application/json", 400, "surrogate"),
+    ("yaml lone surrogate", b'payload: {a: "\\ud800"}', "application/yaml", 400, "Unicode"),
+    # Finding 1: node limits, counted before (JSON) or while (YAML) the document is built.
+    ("json 500,000 values", b'{"payload":{"a":[' + b",".join([b"1"] * 500_000) + b"]}}", "application/json", 400,
+     "more than 200000 values"),
 ]
 
 
 @pytest.fixture
 def local_service(tmp_path):
-    env = {"PRAISONAI_DATA_DIR": str(tmp_path / "data"), "PRAISONAI_DOWNLOAD_URL_EXPIRY_SECONDS": "1"}
+    # A generous parse budget: on a busy test machine the 10 s default could end a large parse before its limit.
+    env = {"PRAISONAI_DATA_DIR": str(tmp_path / "data"), "PRAISONAI_DOWNLOAD_URL_EXPIRY_SECONDS": "1",
+           "PRAISONAI_PARSE_TIME_BUDGET_SECONDS": "60"}
     with running_service(HANDLERS, env, tmp_path / "logs") as svc:
         yield svc, env
 
@@ -92,3 +110,70 @@ def test_tampered_and_expired_download_links_are_refused(local_service):
         assert expired.status_code == 403 and "expired" in expired.json()["detail"]
         fresh = client.get(f"/jobs/{job['job_id']}/download", follow_redirects=True)
         assert fresh.status_code == 200
+
+
+YAML_FLOOD = b"payload: {a: [" + b",".join([b"1"] * 500_000) + b"]}"
+LARGEST_LEGAL_YAML = b"payload: {a: [" + b",".join([b"1"] * 199_995) + b"]}"  # 5 + 199,995 = the node limit
+
+
+@pytest.mark.timeout(600)  # four bodies of ~1 s of parsing each, one after the other: minutes on a busy machine
+def test_live_answers_while_large_yaml_bodies_are_parsed(tmp_path):
+    """Finding 1: a 1 MB YAML body was parsed on the event loop, and /live did not answer until it was done.
+
+    Four clients send that body at once; with one parse thread the API parses them one after the other (about
+    a second each). Between the first client's 400 and the last one's, the API is parsing all the time: parsed
+    on the loop, /live could only slip into the gaps between two documents (three at most); parsed off the
+    loop, it answers throughout. An ordering, not a timing (bench/bench_parse_load.py measures the latency)."""
+    env = {"PRAISONAI_DATA_DIR": str(tmp_path / "data"), "PRAISONAI_PARSE_THREADS": "1",
+           "PRAISONAI_PARSE_TIME_BUDGET_SECONDS": "60"}  # else, on a busy machine, the last ones wait past it: 503
+    answers: list[int] = []
+
+    def send(url: str) -> None:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            answers.append(client.post("/jobs", content=YAML_FLOOD,
+                                       headers={"Content-Type": "application/yaml"}).status_code)
+
+    with running_service(HANDLERS, env, tmp_path / "logs") as svc, svc.client() as client:
+        senders = [threading.Thread(target=send, args=(svc.url,)) for _ in range(4)]
+        for sender in senders:
+            sender.start()
+        live_while_parsing = 0
+        while len(answers) < len(senders):
+            before = len(answers)
+            assert client.get("/live").status_code == 200
+            if before >= 1 and len(answers) < len(senders):
+                live_while_parsing += 1
+        for sender in senders:
+            sender.join()
+    assert answers == [400] * 4
+    assert live_while_parsing > 10, f"/live answered only {live_while_parsing} times while bodies were parsed"
+
+
+def test_parse_time_budget_answers_400(tmp_path):
+    """A document that takes longer than PRAISONAI_PARSE_TIME_BUDGET_SECONDS is refused (400), nothing queued.
+
+    The largest legal YAML document (exactly the node limit) takes about a second to parse; a 0.01 s budget
+    stops it at its first clock check."""
+    env = {"PRAISONAI_DATA_DIR": str(tmp_path / "data"), "PRAISONAI_PARSE_TIME_BUDGET_SECONDS": "0.01"}
+    with running_service(HANDLERS, env, tmp_path / "logs") as svc, svc.client() as client:
+        response = client.post("/jobs", content=LARGEST_LEGAL_YAML, headers={"Content-Type": "application/yaml"})
+        assert response.status_code == 400, response.text
+        assert "parse budget (0.01 s)" in response.json()["detail"]
+        assert client.get("/jobs").json()["jobs"] == []
+
+
+def test_yaml_node_limit_is_counted_while_parsing(local_service):
+    svc, _env = local_service
+    with svc.client(timeout=120) as client:
+        response = client.post("/jobs", content=YAML_FLOOD, headers={"Content-Type": "application/yaml"})
+        assert response.status_code == 400, response.text
+        assert "more than 200000 nodes" in response.json()["detail"]
+        assert client.get("/jobs").json()["jobs"] == []
+
+
+def test_largest_legal_yaml_document_is_accepted(local_service):
+    svc, _env = local_service
+    with svc.client(timeout=120) as client:
+        response = client.post("/jobs", content=LARGEST_LEGAL_YAML, headers={"Content-Type": "application/yaml"})
+        assert response.status_code == 202, response.text
+        assert wait_job(client, response.json()["job_id"])["status"] == "done"

@@ -2,7 +2,8 @@
 
 THE ONLY FAKE IN THE DEPLOY TESTS: the Azure control plane cannot be reached from the test machine, so this
 script plays ``az``. It appends each call to ``$FAKE_AZ_LOG`` as one JSON line (argv, plus the content of any
-file passed as ``--yaml``, ``--policy @file`` or ``--template-file``, which the deployer deletes afterwards) and
+file passed as ``--yaml``, ``--policy @file`` or ``--template-file``, and of secrets passed as ``@file``, which
+the deployer deletes afterwards) and
 answers with canned JSON. ``$FAKE_AZ_STATE`` remembers what was "created", so ``show`` succeeds on a second run
 and the deployer's idempotence can be checked. ``FAKE_AZ_LOGGED_OUT=1`` makes ``az account show`` fail.
 """
@@ -25,6 +26,16 @@ def option(argv: list[str], name: str) -> str | None:
     return argv[argv.index(name) + 1] if name in argv and argv.index(name) + 1 < len(argv) else None
 
 
+def secret_files_of(argv: list[str]) -> dict[str, str]:
+    """The content of every ``@file`` argument other than the files above: how the deployer hands secrets to az
+    (the real az replaces ``@path`` by the file's content), read now because the deployer deletes them."""
+    found = {}
+    for index, arg in enumerate(argv):
+        if arg.startswith("@") and argv[index - 1] != "--policy" and Path(arg[1:]).is_file():
+            found[argv[index - 1]] = Path(arg[1:]).read_text()
+    return found
+
+
 def files_of(argv: list[str]) -> dict[str, str]:
     found = {}
     for flag in ("--yaml", "--policy", "--template-file"):
@@ -41,6 +52,7 @@ QUERY_ANSWERS = {
     "customerId": "22222222-2222-2222-2222-222222222222",
     "primarySharedKey": WORKSPACE_KEY,
     "primaryEndpoints.blob": "https://fakeacct.blob.core.windows.net/",
+    "properties.defaultDomain": "happyfield-1234.uksouth.azurecontainerapps.io",
 }
 
 
@@ -99,7 +111,7 @@ def main(argv: list[str]) -> int:
     state_path = Path(os.environ["FAKE_AZ_STATE"])
     state = json.loads(state_path.read_text()) if state_path.exists() else {"created": [], "roles": []}
     with open(os.environ["FAKE_AZ_LOG"], "a") as log:
-        log.write(json.dumps({"argv": argv, "files": files_of(argv)}) + "\n")
+        log.write(json.dumps({"argv": argv, "files": files_of(argv), "secrets": secret_files_of(argv)}) + "\n")
     code, out = 0, None
     if argv[:2] == ["account", "show"]:
         if os.environ.get("FAKE_AZ_LOGGED_OUT"):

@@ -1,18 +1,18 @@
 """``/admin/poison-queue``: review and requeue poisoned jobs, behind PRAISONAI_ADMIN_KEY (header X-Admin-Key).
 
 With no admin key configured the endpoints answer 404, as if they did not exist: an operator has to opt in.
-The key is compared in constant time; the 401 of a wrong key is counted as a failed authentication by the
-metrics middleware.
+The key is checked by :mod:`praisonai_svc.api.admin_key`: in constant time, and a wrong key counts against
+the caller's address like a wrong API key (and in the failed-authentication metric, through its 401).
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from praisonai_svc.api.admin_key import require_admin_key
 from praisonai_svc.api.deps import backend, job_body, service_app
 from praisonai_svc.errors import ConcurrencyConflict
 from praisonai_svc.models.job import JobResponse
@@ -22,17 +22,6 @@ router = APIRouter(prefix="/admin", tags=["admin"], responses={
     401: {"description": "Missing or wrong X-Admin-Key"},
     404: {"description": "No PRAISONAI_ADMIN_KEY configured (or, for a requeue, no such job)"},
 })
-
-
-async def require_admin_key(request: Request) -> None:
-    configured = service_app(request).settings.admin_key
-    expected = configured.get_secret_value() if configured is not None else ""
-    if not expected:
-        raise HTTPException(status_code=404, detail="Not Found")
-    candidate = request.headers.get("x-admin-key", "")
-    if not hmac.compare_digest(candidate.encode(), expected.encode()):
-        raise HTTPException(status_code=401, detail="Missing or invalid admin key: send it in the X-Admin-Key header.",
-                            headers={"WWW-Authenticate": "AdminKey"})
 
 
 class PoisonQueueBody(BaseModel):

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from praisonai_svc.api.auth import guard_for, principal_of, require_access
-from praisonai_svc.api.body import parse_document, read_limited, to_job_request
+from praisonai_svc.api.body import read_limited, to_job_request
 from praisonai_svc.api.deps import job_body
 from praisonai_svc.api.errors import status_for
 from praisonai_svc.api.jobs import ERRORS, SERVICE_QUERY
@@ -87,8 +87,9 @@ def _result(request: Request, index: int, outcome: Submission | PraisonSvcError)
 async def submit_batch(request: Request) -> Response:
     service: JobService = request.app.state.job_service
     settings = service.app.settings
-    raw = await read_limited(request, settings.max_payload_size)
-    items = batch_items(parse_document(raw, request.headers.get("content-type", "")), settings.max_batch_size)
+    raw = await read_limited(request, settings.max_payload_size, settings.body_read_timeout_seconds)
+    document = await request.app.state.parse_pool.parse(raw, request.headers.get("content-type", ""))
+    items = batch_items(document, settings.max_batch_size)
     principal = principal_of(request)
     await guard_for(request).count_more(request, principal, len(items) - 1)  # require_access counted one
     named = request.query_params.get("service")

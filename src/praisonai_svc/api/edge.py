@@ -1,17 +1,20 @@
 """The API's one middleware (pure ASGI): security headers, CORS and request metrics on every response.
 
 These were three middlewares, each wrapping ``send`` in a closure of its own and re-reading the headers; at
-thousands of requests a second that was ~8 % of the API's CPU. Here one ``send`` wrapper does all three:
+thousands of requests a second that was ~8 % of the API's CPU. Here one ``send`` wrapper does all of it:
 
 * the security headers (:mod:`praisonai_svc.security.headers`) on every response, also on CORS preflights and
   error responses (this middleware is the outermost of ours);
 * CORS: a request with an ``Origin`` header (a browser's) goes through Starlette's ``CORSMiddleware`` as before;
   any other request gets only what that middleware would add to it, ``Vary: Origin``;
-* the request counted by route template and status (:func:`praisonai_svc.observability.http.record_request`).
+* the request counted by route template and status (:func:`praisonai_svc.observability.http.record_request`);
+* an address blocked for failed authentications answered 429 before any route runs (admin routes, downloads
+  and the schema included), see :meth:`~praisonai_svc.security.guard.SecurityGuard.blocked_for`.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -20,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.observability.http import record_request
+from praisonai_svc.security.guard import SecurityGuard
 from praisonai_svc.security.headers import Header, SecurityHeaders
 
 VARY = b"vary"
@@ -35,6 +39,33 @@ def vary_origin(headers: list[Header]) -> list[Header]:
     first = next(index for index, (name, _value) in enumerate(headers) if name == VARY)
     return [merged if index == first else header for index, header in enumerate(headers)
             if index == first or header[0] != VARY]
+
+
+# Probes a platform sends without credentials: answered even to a blocked address, whose answer they cannot
+# leak (they check nothing), so that an attacker sharing an address with the platform's probes (a reverse
+# proxy on the same host with PRAISONAI_TRUSTED_PROXY_HOPS=0) cannot get the container restarted.
+ANONYMOUS_PROBES = frozenset({"/live", "/ready", "/health"})
+CREDENTIAL_HEADERS = frozenset({b"x-api-key", b"x-admin-key", b"authorization"})
+
+
+def _blocked_for(scope: Scope) -> int | None:
+    """Seconds the caller's address is still blocked for failed authentications (None: not blocked)."""
+    guard: SecurityGuard | None = getattr(scope["app"].state, "security_guard", None) if "app" in scope else None
+    if guard is None or not guard.blocked:  # the common case: nothing to look up
+        return None
+    if scope.get("path") in ANONYMOUS_PROBES and not any(
+            name in CREDENTIAL_HEADERS for name, _value in scope.get("headers") or ()):
+        return None
+    return guard.blocked_for(scope)
+
+
+async def _too_many_failures(retry_after: int, send: Send) -> None:
+    body = json.dumps({"detail": f"Too many failed authentication attempts from your address; retry in "
+                                 f"{retry_after} s."}).encode()
+    await send({"type": "http.response.start", "status": 429, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class EdgeMiddleware:
@@ -62,6 +93,10 @@ class EdgeMiddleware:
             await send(message)
 
         try:
+            blocked_for = _blocked_for(scope)
+            if blocked_for is not None:
+                await _too_many_failures(blocked_for, send_with_headers)
+                return
             await (self.browser_app if from_browser else self.app)(scope, receive, send_with_headers)
         finally:
             record_request(self.service, scope, status, time.perf_counter() - started)

@@ -10,10 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from praisonai_svc._version import __version__
+from praisonai_svc.api.admin_key import presents_admin_key
 from praisonai_svc.api.deps import backend, service_app
 from praisonai_svc.errors import StorageError
+from praisonai_svc.logs import get_logger
 
 router = APIRouter(tags=["health"])
+log = get_logger("api")
 READY_TIMEOUT_SECONDS = 5.0
 READY_CACHE_SECONDS = 30.0
 
@@ -30,30 +33,40 @@ async def live() -> dict[str, str]:
     return {"status": "alive"}
 
 
-async def _storage_check(request: Request) -> str:
-    """"ok" or why not. A success is reused for READY_CACHE_SECONDS: readiness probes (every 15 s on Azure
-    Container Apps) would otherwise cost storage requests around the clock; failures are never cached."""
+async def _storage_check(request: Request) -> str | None:
+    """None when storage is usable, else why not. A success is reused for READY_CACHE_SECONDS: readiness probes
+    (every 15 s on Azure Container Apps) would otherwise cost storage requests around the clock; failures are
+    never cached."""
     now = time.monotonic()
     if now - getattr(request.app.state, "storage_ok_at", -READY_CACHE_SECONDS) < READY_CACHE_SECONDS:
-        return "ok"
+        return None
     try:
         await asyncio.wait_for(backend(request).check(), READY_TIMEOUT_SECONDS)
     except (StorageError, TimeoutError) as exc:
         request.app.state.storage_ok_at = -READY_CACHE_SECONDS
-        return f"unavailable: {exc}" if str(exc) else "unavailable: timed out"
+        problem = str(exc) or "timed out"
+        log.warning("readiness check: storage unavailable", extra={"error": problem})
+        return problem
     request.app.state.storage_ok_at = now
-    return "ok"
+    return None
 
 
 @router.get("/ready", summary="Readiness probe: 503 when storage or the worker is unusable",
             responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> JSONResponse:
-    checks: dict[str, str] = {"storage": await _storage_check(request)}
+    """Storage errors name paths, host names and accounts: only a caller with the admin key (X-Admin-Key) gets
+    them in the answer; everyone else reads "unavailable" (the server log always has the details)."""
+    problem = await _storage_check(request)
+    if problem is None:
+        storage = "ok"
+    else:
+        storage = f"unavailable: {problem}" if await presents_admin_key(request) else "unavailable"
+    checks: dict[str, str] = {"storage": storage}
     probe = getattr(request.app.state, "worker_probe", None)
     if probe is None:
         checks["worker"] = "not managed by this process"
     else:
         checks["worker"] = "ok" if probe() else "down"
-    ok = checks["storage"] == "ok" and checks["worker"] != "down"
+    ok = problem is None and checks["worker"] != "down"
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
                         status_code=200 if ok else 503, headers=None if ok else {"Retry-After": "5"})

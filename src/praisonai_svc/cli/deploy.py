@@ -100,6 +100,12 @@ def security_options(func: F) -> F:
         click.option("--no-api-key", is_flag=True, help="Deploy an API anyone can call (not recommended)."),
         deploy_option("--admin-key", env="PRAISONAI_ADMIN_KEY", default=None,
                       help="Key of the /admin endpoints (stored as a secret; unset: they answer 404)."),
+        deploy_option("--metrics-key", env="PRAISONAI_METRICS_KEY", default=None,
+                      help="Key Prometheus sends to GET /metrics (Authorization: Bearer KEY; stored as a secret). "
+                           "Unset: /metrics is off on the public API."),
+        deploy_option("--public-url", env="PRAISONAI_PUBLIC_URL", default=None,
+                      help="https://HOST of a custom domain for the API; links are built from it (default: the "
+                           "app's own https://NAME-api.<environment domain>)."),
         deploy_option("--key-vault-secret-id", default=None,
                       help="Key Vault secret (https://VAULT.vault.azure.net/secrets/NAME) holding the storage "
                            "connection string: the apps reference it instead of a copied value."),
@@ -160,6 +166,7 @@ def config_from(options: dict[str, Any]) -> AzureDeployConfig:
             max_job_minutes=options["max_job_minutes"],
             cors_origins=tuple(o.strip() for o in options["cors_origins"].split(",") if o.strip()) or ("*",),
             api_key=None if options["no_api_key"] else options["api_key"], admin_key=options["admin_key"],
+            metrics_key=options["metrics_key"], public_url=options["public_url"],
             key_vault_secret_id=options["key_vault_secret_id"], managed_identity=options["managed_identity"],
             app_insights=options["app_insights"], alerts=options["alerts"], alert_email=options["alert_email"],
             log_daily_cap_gb=options["log_cap_gb"], job_retention_days=options["job_retention_days"],
@@ -204,7 +211,9 @@ def azure(**options: Any) -> None:
     config = config_from(options)
     az = _az(options["dry_run"])
     if options["dry_run"]:
-        click.echo("# DRY RUN: nothing below is executed; <...> marks values a real run reads from Azure.")
+        click.echo("# DRY RUN: nothing below is executed; <...> marks values a real run reads from Azure.\n"
+                   "# <redacted> arguments are secrets: a real run passes each to az as @FILE (mode 600, deleted "
+                   "after the call), never on a command line that `ps` shows.")
     try:
         result = AzureDeployment(config, az, click.echo).deploy()
     except AzureCliError as exc:

@@ -8,10 +8,12 @@ import click
 
 from praisonai_svc._version import __version__
 from praisonai_svc.cli.deploy import deploy, logs
+from praisonai_svc.cli.jobs import jobs
 from praisonai_svc.cli.new import new
 from praisonai_svc.cli.poison import poison
 from praisonai_svc.cli.prune import prune
 from praisonai_svc.cli.serve import api, run, worker
+from praisonai_svc.cli.services import services
 from praisonai_svc.cli.submit import submit
 
 
@@ -24,7 +26,7 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, deploy, logs, poison, prune):
+for command in (new, run, api, worker, submit, jobs, deploy, logs, poison, prune, services):
     cli.add_command(command)
 
 

@@ -6,8 +6,17 @@ small enough to read in one go:
 * the storage connection string is the Container Apps secret ``storage-conn`` — its value, or with
   ``--key-vault-secret-id`` a Key Vault reference the identity resolves — and containers see it only through
   ``secretRef``; with ``--managed-identity`` there is no connection string at all (account URL + identity);
-* the API key, admin key and App Insights connection string are secrets too, referenced the same way;
+* the API key, admin key, metrics key and App Insights connection string are secrets too, referenced the same
+  way;
 * plain ``value`` entries hold nothing secret (names, limits, log format).
+
+And the API's defaults for life behind the Container Apps ingress (SECURITY.md "Deploy defaults"):
+
+* ``PRAISONAI_TRUSTED_PROXY_HOPS=1``: the ingress appends the client's address to X-Forwarded-For, so each
+  client has its own rate limits and failed-authentication count (with 0 every client would be the ingress);
+* ``PRAISONAI_PUBLIC_URL`` = the app's own ``https://`` address: links are built from it, never from a Host
+  header a client chose, and never ``http://``;
+* ``/metrics`` only with a key (``--metrics-key``, sent as ``Authorization: Bearer``); without one it is off.
 """
 
 from __future__ import annotations
@@ -65,9 +74,17 @@ def queue_rule(c: AzureDeployConfig, identity_id: str) -> dict[str, Any]:
             "queue_rule_auth": [{"secretRef": STORAGE_SECRET, "triggerParameter": "connection"}]}
 
 
+def edge_env(c: AzureDeployConfig, public_url: str) -> list[dict[str, Any]]:
+    """How the API sees the world behind the ingress (see the module docstring)."""
+    env = [_env("PRAISONAI_TRUSTED_PROXY_HOPS", 1), _env("PRAISONAI_PUBLIC_URL", public_url)]
+    if not c.metrics_key:
+        env.append(_env("PRAISONAI_METRICS_ENABLED", "false"))
+    return env
+
+
 def app_values(
     c: AzureDeployConfig, *, image: str, registry_server: str | None, identity_id: str, client_id: str,
-    environment_id: str, connection: Secret, insights: Secret | None, blob_endpoint: str,
+    environment_id: str, connection: Secret, insights: Secret | None, blob_endpoint: str, public_url: str,
 ) -> dict[str, Any]:
     shared_secrets = storage_secret(c, connection, identity_id)
     insights_env: list[dict[str, Any]] = []
@@ -78,9 +95,11 @@ def app_values(
     api_env = [*common_env(c), *storage_env(c, client_id, blob_endpoint), *insights_env,
                _env("PRAISONAI_HOST", "0.0.0.0"), _env("PRAISONAI_PORT", 8080),
                _env("PRAISONAI_CORS_ORIGINS", ",".join(c.cors_origins)),
-               _env("FORWARDED_ALLOW_IPS", "*")]  # only the ingress reaches the app: trust its X-Forwarded-Proto
+               _env("FORWARDED_ALLOW_IPS", "*"),  # only the ingress reaches the app: trust its X-Forwarded-Proto
+               *edge_env(c, public_url)]
     for env_name, secret_name, value in (("PRAISONAI_API_KEY", "api-key", c.api_key),
-                                         ("PRAISONAI_ADMIN_KEY", "admin-key", c.admin_key)):
+                                         ("PRAISONAI_ADMIN_KEY", "admin-key", c.admin_key),
+                                         ("PRAISONAI_METRICS_KEY", "metrics-key", c.metrics_key)):
         if value:
             api_secrets.append({"name": secret_name, "value": Secret(value)})
             api_env.append(_ref(env_name, secret_name))

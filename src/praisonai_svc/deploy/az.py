@@ -2,8 +2,10 @@
 
 Every step of a deployment is one ``az`` command. :class:`AzCli` runs it (JSON output parsed), or in dry-run
 mode prints it and answers with a placeholder that names where the real value would come from, so later
-steps (and rendered templates) show how values flow. Arguments wrapped in :class:`Secret` are passed to ``az``
-but printed as ``<redacted>``.
+steps (and rendered templates) show how values flow. Arguments wrapped in :class:`Secret` are printed as
+``<redacted>`` and never put on ``az``'s command line, which every user of the machine can read (``ps``,
+``/proc/<pid>/cmdline``): each is written to a file only we can read (mode 600), deleted right after the
+call, and passed as ``@<file>``, which the Azure CLI replaces by the file's content.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from praisonai_svc.errors import PraisonSvcError
@@ -38,6 +42,15 @@ class Secret:
 
 
 Arg = str | Secret
+
+
+def _by_file(secret: Secret, directory: Path, index: int) -> str:
+    """``@<file>`` holding the secret, readable only by us (TemporaryDirectory is mode 700 as well)."""
+    path = directory / f"arg-{index}"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secret.value)
+    return f"@{path}"
 
 
 def shown(args: Sequence[Arg]) -> str:
@@ -100,13 +113,15 @@ class AzCli:
         return self._call(args).returncode == 0
 
     def _call(self, args: Sequence[Arg]) -> subprocess.CompletedProcess[str]:
-        argv = [self.executable, *[a.value if isinstance(a, Secret) else a for a in args]]
-        if "--output" not in argv and "-o" not in argv:
-            argv += ["--output", "json"]
-        try:
-            return subprocess.run(argv, capture_output=True, text=True, check=False)
-        except FileNotFoundError as exc:
-            raise AzureCliError(f"Cannot run the Azure CLI at {self.executable}: {exc}") from exc
+        with tempfile.TemporaryDirectory(prefix="praisonai-az-") as secrets_dir:
+            argv = [self.executable, *[_by_file(a, Path(secrets_dir), n) if isinstance(a, Secret) else a
+                                       for n, a in enumerate(args)]]
+            if "--output" not in argv and "-o" not in argv:
+                argv += ["--output", "json"]
+            try:
+                return subprocess.run(argv, capture_output=True, text=True, check=False)
+            except FileNotFoundError as exc:
+                raise AzureCliError(f"Cannot run the Azure CLI at {self.executable}: {exc}") from exc
 
     def stream(self, *args: str) -> int:
         """Run an az command with its output going straight to the terminal (``logs``); return its exit code."""

@@ -91,8 +91,8 @@ class AzureDeployment:
         self.grant(identity, storage_id, registry)
         workspace_id, customer_id, workspace_key = self.workspace()
         insights = self.insights(workspace_id)
-        environment_id = self.environment(customer_id, workspace_key)
-        values = self.template_values(image, registry, identity, environment_id, connection, insights)
+        environment_id, public_url = self.environment(customer_id, workspace_key)
+        values = self.template_values(image, registry, identity, environment_id, connection, insights, public_url)
         api_id = self.apply_app(c.api_app, "api-app.yaml", values)
         worker_id = self.apply_app(c.worker_app, "worker-app.yaml", values)
         if c.alerts:
@@ -231,7 +231,9 @@ class AzureDeployment:
                                     "--resource-group", c.resource_group, "--query", "connectionString",
                                     "--output", "tsv", placeholder="App Insights connection string"))
 
-    def environment(self, customer_id: str, key: Secret) -> str:
+    def environment(self, customer_id: str, key: Secret) -> tuple[str, str]:
+        """The environment's id, and the API's public https URL (PRAISONAI_PUBLIC_URL): ``--public-url``, or
+        the address Container Apps gives the app, ``https://<app>.<environment's default domain>``."""
         c, az = self.c, self.az
         self.step(f"Container Apps environment {c.environment}")
         names = ("--name", c.environment, "--resource-group", c.resource_group)
@@ -239,13 +241,18 @@ class AzureDeployment:
             az.run("containerapp", "env", "create", *names, "--location", c.location,
                    "--logs-destination", "log-analytics", "--logs-workspace-id", customer_id,
                    "--logs-workspace-key", key)
-        return az.value("containerapp", "env", "show", *names, "--query", "id", "--output", "tsv",
-                        placeholder="environment id")
+        environment_id = az.value("containerapp", "env", "show", *names, "--query", "id", "--output", "tsv",
+                                  placeholder="environment id")
+        if c.public_url:
+            return environment_id, c.public_url.rstrip("/")
+        domain = az.value("containerapp", "env", "show", *names, "--query", "properties.defaultDomain",
+                          "--output", "tsv", placeholder="environment default domain")
+        return environment_id, f"https://{c.api_app}.{domain}"
 
     # --- 9. the apps ---------------------------------------------------------------------------------------
     def template_values(
         self, image: str, registry: dict[str, str] | None, identity: Identity, environment_id: str,
-        connection: Secret, insights: Secret | None,
+        connection: Secret, insights: Secret | None, public_url: str,
     ) -> dict[str, Any]:
         blob_endpoint = ""
         if self.c.managed_identity:
@@ -253,7 +260,8 @@ class AzureDeployment:
                                           "primaryEndpoints.blob", "--output", "tsv", placeholder="blob endpoint")
         return app_values(self.c, image=image, registry_server=registry["server"] if registry else None,
                           identity_id=identity.id, client_id=identity.client_id, environment_id=environment_id,
-                          connection=connection, insights=insights, blob_endpoint=blob_endpoint)
+                          connection=connection, insights=insights, blob_endpoint=blob_endpoint,
+                          public_url=public_url)
 
     def apply_app(self, app: str, template: str, values: dict[str, Any]) -> str:
         c, az = self.c, self.az

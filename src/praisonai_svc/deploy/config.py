@@ -63,6 +63,8 @@ class AzureDeployConfig:
     cors_origins: tuple[str, ...] = ("*",)
     api_key: str | None = None
     admin_key: str | None = None
+    metrics_key: str | None = None  # unset: /metrics is switched off on the public API
+    public_url: str | None = None  # unset: https://<api app>.<environment's default domain>
     key_vault_secret_id: str | None = None
     managed_identity: bool = False
     app_insights: bool = False
@@ -92,6 +94,8 @@ class AzureDeployConfig:
             problems.append("worker replicas: need 0 <= --worker-min-replicas <= --worker-max-replicas (>= 1) <= 30")
         if self.key_vault_secret_id and not re.match(r"^https://[^/]+/secrets/[^/]+", self.key_vault_secret_id):
             problems.append("--key-vault-secret-id must look like https://<vault>.vault.azure.net/secrets/<name>")
+        if self.public_url and not re.match(r"^https://[^/?#\s]+/?$", self.public_url):
+            problems.append("--public-url must be https://HOST (a custom domain of the API app), no path")
         if self.key_vault_secret_id and self.managed_identity:
             problems.append("--key-vault-secret-id and --managed-identity are alternatives: pick one")
         if problems:

@@ -18,12 +18,14 @@ well under a dollar — but note that scraping a Container App keeps one API rep
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from praisonai_svc.api.auth import guard_for
 from praisonai_svc.api.deps import backend, service_app
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
@@ -47,7 +49,7 @@ def client_ip(scope: Any, trusted_proxy_hops: int) -> str:
 
 def record_auth_failure(service: ServiceApp, scope: Any, route: str) -> None:
     """Count a rejected credential and log who sent it (seed 001 §9: "potential attack, log IP")."""
-    kind = "admin_key" if route.startswith("/admin") else "api_key"
+    kind = "admin_key" if route.startswith("/admin") else "metrics_key" if route == "/metrics" else "api_key"
     service.metrics.auth_failed(kind)
     address = client_ip(scope, service.settings.trusted_proxy_hops)
     log.warning("authentication failed", extra={"kind": kind, "client_ip": address, "route": route})
@@ -82,10 +84,28 @@ async def refresh_storage_gauges(app: ServiceApp, store: Backend) -> None:
     metrics.storage_up.set(1)
 
 
+async def metrics_key_ok(request: Request) -> bool:
+    """Whether the request may read /metrics: no PRAISONAI_METRICS_KEY, or ``Authorization: Bearer <key>``.
+    A missing or wrong key counts as a failed authentication of the caller's address (see admin_key)."""
+    configured = service_app(request).settings.metrics_key
+    expected = configured.get_secret_value() if configured is not None else ""
+    if not expected:
+        return True
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode("utf-8", "surrogateescape"),
+                                                          expected.encode()):
+        return True
+    await guard_for(request).failed(request)
+    return False
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics_endpoint(request: Request) -> Response:
     app = service_app(request)
     if not app.settings.metrics_enabled:
         return Response('{"detail":"Not Found"}', status_code=404, media_type="application/json")
+    if not await metrics_key_ok(request):
+        return Response('{"detail":"Missing or invalid metrics key: send Authorization: Bearer <key>."}',
+                        status_code=401, media_type="application/json", headers={"WWW-Authenticate": "Bearer"})
     await refresh_storage_gauges(app, backend(request))
     return Response(app.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

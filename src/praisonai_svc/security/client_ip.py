@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Iterable
 
 UNKNOWN = "unknown"
-IPV6_PREFIX = 64  # one subscriber gets a whole /64; counting per address would let it rotate at will
+IPV6_PREFIX = 64  # default of PRAISONAI_RATE_LIMIT_IPV6_PREFIX: one subscriber usually gets a whole /64
 
 
 def _parse(entry: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -46,8 +46,12 @@ def client_ip(peer: str | None, forwarded_for: Iterable[str], hops: int) -> str:
     return str(address) if address is not None else UNKNOWN
 
 
-def rate_key(ip: str) -> str:
-    """What rate limits count by: the IPv4 address, or the /64 network of an IPv6 address."""
+def rate_key(ip: str, ipv6_prefix: int = IPV6_PREFIX) -> str:
+    """What rate limits count by: the IPv4 address, or the network of an IPv6 address (its first
+    ``ipv6_prefix`` bits, /64 by default). An ISP usually gives each subscriber a whole /64 (often a /56 or
+    /48), and a host picks addresses in it at will, so counting per IPv6 address would let one client rotate
+    past every limit; counting per /64 means the devices of one home or office share the limits, and a shorter
+    prefix (PRAISONAI_RATE_LIMIT_IPV6_PREFIX) groups more of them."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -56,5 +60,5 @@ def rate_key(ip: str) -> str:
         mapped = address.ipv4_mapped
         if mapped is not None:
             return str(mapped)
-        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
+        return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
     return str(address)

@@ -14,17 +14,17 @@ looser). Failed authentications are counted by the real peer address before the 
 
 from __future__ import annotations
 
-from praisonai_svc.security.client_ip import UNKNOWN, client_ip, rate_key
+from praisonai_svc.security.client_ip import IPV6_PREFIX, UNKNOWN, client_ip, rate_key
 
 VISITOR_HEADER = "X-PraisonAI-Forwarded-For"
 MAX_VALUE_LENGTH = 64  # an IPv6 address with brackets and port fits; anything longer is not an address
 
 
-def visitor_bucket(site: str, header_value: str | None) -> str | None:
+def visitor_bucket(site: str, header_value: str | None, ipv6_prefix: int = IPV6_PREFIX) -> str | None:
     """The rate-limit key of the visitor a site named, or None when the value is not one address."""
     if not header_value or len(header_value) > MAX_VALUE_LENGTH or "," in header_value:
         return None
     address = client_ip(header_value.strip(), (), 0)
     if address == UNKNOWN:
         return None
-    return f"site-{site}/{rate_key(address)}"
+    return f"site-{site}/{rate_key(address, ipv6_prefix)}"

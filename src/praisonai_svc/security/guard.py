@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from praisonai_svc.errors import AuthenticationFailed, RateLimited
 from praisonai_svc.logs import get_logger
 from praisonai_svc.ports import RateLimiter
-from praisonai_svc.security.client_ip import client_ip, rate_key
+from praisonai_svc.security.client_ip import IPV6_PREFIX, client_ip, rate_key
 from praisonai_svc.security.forwarded import VISITOR_HEADER, visitor_bucket
 from praisonai_svc.security.jwt_tokens import InvalidToken, TokenClaims, TokenVerifier
 from praisonai_svc.security.keys import KeyEntry, KeyRing
@@ -53,11 +54,11 @@ def auth_configured(settings: Settings) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def address_key(peer: str | None, forwarded_for: tuple[str, ...], hops: int) -> str:
+def address_key(peer: str | None, forwarded_for: tuple[str, ...], hops: int, ipv6_prefix: int = IPV6_PREFIX) -> str:
     """:func:`rate_key` of :func:`client_ip`, memoised: a client sends many requests, and parsing its address
     with :mod:`ipaddress` each time costs more than the rest of the guard (bounded, so forged headers cannot
     grow it)."""
-    return rate_key(client_ip(peer, forwarded_for, hops))
+    return rate_key(client_ip(peer, forwarded_for, hops), ipv6_prefix)
 
 
 def _bearer(header: str) -> str | None:
@@ -77,6 +78,7 @@ class SecurityGuard:
             secret.encode(), settings.jwt_audience, settings.jwt_issuer, settings.jwt_leeway_seconds)
         self.receipts = None if secret is None else ReceiptSigner.from_secret(secret)
         self.hops = settings.trusted_proxy_hops
+        self.ipv6_prefix = settings.rate_limit_ipv6_prefix
         self.limits = RateLimits(
             submit_per_ip=settings.rate_limit_submit_per_minute,
             submit_per_key=settings.rate_limit_submit_per_key_per_minute,
@@ -89,12 +91,32 @@ class SecurityGuard:
 
     def address(self, request: Request) -> str:
         """The client's address for rate limiting (see :mod:`.client_ip`)."""
-        client = request.scope.get("client")
+        return self.address_of(request.scope)
+
+    def address_of(self, scope: Scope) -> str:
+        """:meth:`address` from the ASGI scope (for the middleware, which has no Request)."""
+        client = scope.get("client")
         if self.hops == 0:  # X-Forwarded-For is not believed: the peer alone decides
-            return address_key(client[0] if client else None, (), 0)
-        forwarded = tuple(value.decode("latin-1") for name, value in request.scope.get("headers") or ()
+            return address_key(client[0] if client else None, (), 0, self.ipv6_prefix)
+        forwarded = tuple(value.decode("latin-1") for name, value in scope.get("headers") or ()
                           if name == b"x-forwarded-for")
-        return address_key(client[0] if client else None, forwarded, self.hops)
+        return address_key(client[0] if client else None, forwarded, self.hops, self.ipv6_prefix)
+
+    def blocked_for(self, scope: Scope) -> int | None:
+        """Seconds an address blocked for failed authentications must still wait, or None (not blocked).
+
+        The API's middleware asks this before any route runs, so a blocked address gets 429 everywhere (admin
+        routes, downloads, the schema): a single route answering otherwise would tell a guesser which guess was
+        right. Costs nothing while no address is blocked.
+        """
+        if not self.blocked:
+            return None
+        return self.blocked.retry_after(self.address_of(scope))
+
+    async def failed(self, request: Request) -> None:
+        """Count a failed authentication that did not go through :meth:`admit` (the admin key, the metrics
+        key): RateLimited once the address is over its limit, which then blocks it everywhere."""
+        await self._count_failure(self.address(request))
 
     async def admit(self, request: Request, kind: Kind) -> Principal:
         """The caller, once authenticated and within its limits; else AuthenticationFailed or RateLimited."""
@@ -112,7 +134,8 @@ class SecurityGuard:
             await self._count_failure(address or self.address(request))
             raise
         if principal.site and address is not None:  # a site's visitor gets a bucket of its own
-            address = visitor_bucket(principal.subject or "", request.headers.get(VISITOR_HEADER)) or address
+            address = visitor_bucket(principal.subject or "", request.headers.get(VISITOR_HEADER),
+                                     self.ipv6_prefix) or address
         await self.count(principal, address, kind)
         return principal
 

@@ -33,6 +33,7 @@ class InvalidToken(Exception):
 
 SUBJECT_SCOPE_PREFIX = "~sub:"  # "~" cannot start a tenant name, so a subject scope never equals a tenant
 _READABLE_SUBJECT = re.compile(r"^[\x21-\x7e]{1,128}$")
+HASHED_MARK = "#"  # starts the scope of a subject stored by its hash (unreadable, too long, or starting with "#")
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,12 @@ class TokenClaims:
         if self.tenant is not None:
             return self.tenant
         subject = self.subject or ""
-        if _READABLE_SUBJECT.fullmatch(subject):
+        # Injective: a readable subject is kept as it is, anything else becomes "#" + its hash, and a readable
+        # subject may not start with "#" (it is hashed too), so no subject can name another subject's scope.
+        if _READABLE_SUBJECT.fullmatch(subject) and not subject.startswith(HASHED_MARK):
             return SUBJECT_SCOPE_PREFIX + subject
-        return SUBJECT_SCOPE_PREFIX + "#" + hashlib.sha256(subject.encode()).hexdigest()[:32]
+        digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return SUBJECT_SCOPE_PREFIX + HASHED_MARK + digest
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""Run a handler off the event loop with a hard time limit.
+"""Run a handler off the event loop with a hard time limit, and stop it when its job is cancelled.
 
-Handlers run on *handler threads*, daemon threads that are reused from job to job: starting a thread costs
-~100 µs and, for an async handler, a fresh event loop costs more, which is most of a no-op job's time. Each
-thread keeps one private event loop for async handlers, so no handler can block the worker's loop or starve
-lease renewal. On timeout an async handler is cancelled; a sync one cannot be killed in-process, so its thread
-is *abandoned*: it never returns to the idle set (it exits once the handler returns) and the next job gets
-another thread, so a stuck handler can never exhaust the pool.
+Handlers run on *handler threads*, daemon threads reused from job to job: starting a thread costs ~100 µs and,
+for an async handler, a fresh event loop costs more, which was most of a no-op job's time. Each thread keeps one
+private event loop for async handlers, so no handler can block the worker's loop or starve lease renewal. On
+timeout or cancel an async handler is cancelled; a sync one sees ``context.cancelled`` (and
+``raise_if_cancelled()`` raises) and is given :data:`CANCEL_GRACE_SECONDS` to stop. The thread of a call that
+timed out, was cancelled or was interrupted by shutdown is *abandoned*: it never returns to the idle set (it
+exits once the handler returns), so a stuck handler can never exhaust the pool. A service with
+``isolation="process"`` runs the handler in a forked child process instead, which is killed outright (see
+:mod:`.isolation`).
 """
 
 from __future__ import annotations
@@ -17,28 +20,46 @@ import threading
 from typing import Any
 
 from praisonai_svc.context import JobContext
-from praisonai_svc.errors import JobTimeout
+from praisonai_svc.errors import JobCancelled, JobTimeout
 from praisonai_svc.registry import HandlerOutput, HandlerSpec, coerce_output
+from praisonai_svc.worker.isolation import ChildProcess, call_in_child
 
+CANCEL_GRACE_SECONDS = 1.0  # how long a cancelled sync handler may take to notice before the job ends anyway
 _IDLE_SECONDS = 60.0  # an idle handler thread exits after this long; the next job starts a new one
 
 
-class _Call:
-    """One handler call handed to a thread, and what another thread needs to cancel it."""
+class _Stoppable:
+    """Holds what another thread needs to stop the call: an async handler's loop and task, or a child process."""
 
-    __slots__ = ("args", "future", "spec", "task", "thread")
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.child: ChildProcess | None = None
+
+    def stop(self) -> None:
+        if self.loop is not None and self.task is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        if self.child is not None:
+            self.child.kill()
+
+
+class _Call:
+    """One handler call handed to a handler thread."""
+
+    __slots__ = ("args", "future", "holder", "spec", "thread")
 
     def __init__(self, spec: HandlerSpec, args: tuple[Any, ...]) -> None:
         self.spec = spec
         self.args = args
         self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self.task: asyncio.Task[Any] | None = None
+        self.holder = _Stoppable()
         self.thread: _HandlerThread | None = None
 
-    def cancel(self) -> None:
-        thread, task = self.thread, self.task
-        if thread is not None and task is not None and thread.loop is not None and not thread.loop.is_closed():
-            thread.loop.call_soon_threadsafe(task.cancel)
+    def abandon(self) -> None:
+        """Stop the handler if it can be stopped, and never reuse its thread."""
+        if self.thread is not None:
+            self.thread.abandoned = True
+        self.holder.stop()
 
 
 class _HandlerThread(threading.Thread):
@@ -70,14 +91,18 @@ class _HandlerThread(threading.Thread):
     def _run_call(self, call: _Call) -> None:
         if not call.future.set_running_or_notify_cancel():
             return
+        spec, holder = call.spec, call.holder
         try:
-            if call.spec.is_async:
+            if spec.isolation == "process":
+                result = call_in_child(spec, call.args, holder)
+            elif spec.is_async:
                 if self.loop is None:
                     self.loop = asyncio.new_event_loop()
-                call.task = self.loop.create_task(call.spec.func(*call.args))
-                result = self.loop.run_until_complete(call.task)
+                holder.loop = self.loop
+                holder.task = self.loop.create_task(spec.func(*call.args))
+                result = self.loop.run_until_complete(holder.task)
             else:
-                result = call.spec.func(*call.args)
+                result = spec.func(*call.args)
         except BaseException as exc:  # handed to the awaiting coroutine, which decides retry vs fail
             call.future.set_exception(exc)
         else:
@@ -85,7 +110,7 @@ class _HandlerThread(threading.Thread):
 
 
 class HandlerThreads:
-    """Idle handler threads, reused by the next job; threads of timed-out handlers are never reused."""
+    """Idle handler threads, reused by the next job; threads of abandoned calls are never reused."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -128,25 +153,49 @@ _DEFAULT_THREADS = HandlerThreads()
 
 
 async def execute(
-    spec: HandlerSpec, payload: Any, ctx: JobContext, timeout: float, threads: HandlerThreads | None = None
+    spec: HandlerSpec, payload: Any, ctx: JobContext, timeout: float, cancel: asyncio.Event | None = None,
+    threads: HandlerThreads | None = None,
 ) -> HandlerOutput:
-    """Run the handler; raise what it raises, :class:`JobTimeout` after ``timeout`` seconds."""
+    """Run the handler; raise what it raises, :class:`JobTimeout` after ``timeout`` seconds, and
+    :class:`JobCancelled` once ``cancel`` is set."""
     args = (payload, ctx) if spec.wants_context else (payload,)
+    if spec.runs_on_loop:
+        try:
+            return coerce_output(await asyncio.wait_for(spec.func(*args), timeout))
+        except TimeoutError:
+            raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
     call = _Call(spec, args)
     (threads or _DEFAULT_THREADS).submit(call)
+    result = asyncio.wrap_future(call.future)
+    if cancel is None:  # the common case: no cancel watcher task per job
+        try:
+            return coerce_output(await asyncio.wait_for(result, timeout))
+        except TimeoutError:
+            ctx._stop.set()  # a sync handler sees context.cancelled from now on, also after a timeout
+            call.abandon()
+            raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
+        except asyncio.CancelledError:  # worker shutdown
+            ctx._stop.set()
+            call.abandon()
+            raise
+    cancelled = asyncio.ensure_future(cancel.wait())
     try:
-        result = await asyncio.wait_for(asyncio.wrap_future(call.future), timeout)
-    except TimeoutError:
-        _abandon(call)
-        raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
-    except asyncio.CancelledError:
-        _abandon(call)
+        done, _ = await asyncio.wait({result, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # worker shutdown
+        ctx._stop.set()
+        call.abandon()
         raise
-    return coerce_output(result)
-
-
-def _abandon(call: _Call) -> None:
-    """The handler overran (or the worker is shutting down): cancel it if async; never reuse its thread."""
-    if call.thread is not None:
-        call.thread.abandoned = True
-    call.cancel()
+    finally:
+        cancelled.cancel()
+    if result in done:
+        if cancel.is_set():
+            result.exception()  # retrieved: a handler that stopped by raising JobCancelled is not an error
+            raise JobCancelled()
+        return coerce_output(result.result())
+    ctx._stop.set()  # a sync handler sees context.cancelled from now on, also after a timeout
+    call.abandon()
+    result.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody awaits it any more
+    if cancelled in done:
+        await asyncio.wait({result}, timeout=CANCEL_GRACE_SECONDS)
+        raise JobCancelled()
+    raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout")

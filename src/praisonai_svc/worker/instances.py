@@ -1,8 +1,10 @@
-"""Worker instance heartbeats: records of kind ``instance`` (the record port) with the time last seen.
+"""Worker heartbeats for crash recovery: records of kind ``worker_heartbeat`` with the time last seen.
 
 The seam crash recovery needs is two functions, :func:`beat` and :func:`dead_instances`. The services
-lifecycle (issue 12) brings instance heartbeats of every process; when it lands these two become thin calls into
-it, with the same record kind.
+lifecycle (issue 12, ``praisonai_svc.services.heartbeat``, record kind ``instance``) beats every process every
+``server.heartbeat_seconds`` (60 s by default), too slowly for recovery within 15 s, and its records have
+another shape; these records use their own kind so the two never read each other's. Moving recovery onto the
+``instance`` records (a fast beat while busy, dead = missed beats) is the next step.
 
 Times are wall-clock seconds of the writing host: hosts sharing a backend need clocks within a few seconds of
 each other (NTP), or recovery may come a little early (a duplicate attempt, fenced, never two results) or late
@@ -21,7 +23,7 @@ from praisonai_svc.backend import Backend
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record
 
-KIND = "instance"
+KIND = "worker_heartbeat"
 LIST_PAGE = 100
 
 

@@ -43,7 +43,7 @@ def work(payload: dict, ctx: JobContext) -> tuple[bytes, str, str]:
         return "not bytes"  # type: ignore[return-value]
     _mark(payload, ctx, "end")
     name = payload.get("filename", "result.txt")
-    return json.dumps(payload, sort_keys=True).encode(), "text/plain", name
+    return json.dumps(payload, sort_keys=True).encode(), payload.get("content_type", "text/plain"), name
 
 
 @app.job("other")

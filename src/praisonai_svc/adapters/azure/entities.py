@@ -129,6 +129,9 @@ def job_entity(job: Job, payload: dict[str, str]) -> dict[str, Any]:
         "PopReceipt": job.pop_receipt,
         "Tenant": job.tenant,
         "History": history_text(job),
+        "CallbackURL": job.callback_url,
+        "WebhookProgress": True if job.webhook_progress else None,
+        "CancelRequestedUTC": job.cancel_requested_utc,
         **payload,
     }
     if result is not None:
@@ -225,4 +228,7 @@ def job_from_entity(entity: Any, payload: dict[str, Any] | None = None) -> Job:
         pop_receipt=entity.get("PopReceipt"),
         tenant=entity.get("Tenant"),
         history=_history(entity.get("History")),
+        callback_url=entity.get("CallbackURL"),
+        webhook_progress=bool(entity.get("WebhookProgress")),
+        cancel_requested_utc=_optional_datetime(entity.get("CancelRequestedUTC")),
     )

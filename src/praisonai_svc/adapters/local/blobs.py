@@ -1,4 +1,4 @@
-"""Files on disk as the local blob store; links are HMAC-signed and served by the API's /files route.
+"""Files on disk as the local blob store; links are HMAC-signed and served by the store's own /blobs route.
 
 Layout: ``<root>/<2 hex chars of sha256(name)>/<name>``. The shard level spreads jobs' output directories over
 256 directories, so no directory grows past a few hundred entries at any realistic retention (listing or
@@ -20,6 +20,7 @@ import itertools
 import os
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.adapters.local.signing import sign, verify
@@ -140,6 +141,11 @@ class FileBlobStore(BlobStore):
     def verify_link(self, name: str, expires: str, filename: str, content_type: str, signature: str) -> None:
         """Raise :class:`InvalidSignature` unless this store signed the link and it has not expired."""
         verify(self._key, name, expires, filename, content_type, signature)
+
+    def routes(self) -> list[Any]:
+        from praisonai_svc.adapters.local.serving import link_router
+
+        return [link_router(self)]
 
     async def delete(self, name: str) -> None:
         if self._db is not None:

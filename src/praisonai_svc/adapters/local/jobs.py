@@ -91,7 +91,7 @@ class SqliteJobStore(JobStore):
             row = conn.execute(_BY_HASH, (job.payload_hash,)).fetchone()
             if row is not None:
                 holder = _load(row)
-                if holder.status is not JobStatus.ERROR:
+                if not holder.status.releases_claim:
                     return holder, False
             # The holder failed (a new job may take the hash over), or its row is gone.
             conn.execute("UPDATE job_hashes SET job_id = ? WHERE payload_hash = ?", (job.job_id, job.payload_hash))

@@ -9,11 +9,14 @@ import os
 import secrets
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from praisonai_svc.errors import InvalidSignature
 
-FILES_ROUTE = "/files"
+# Served by the local backend's own route (adapters/local/serving.py); it was /files until /files/{id} became
+# the file records' path.
+BLOBS_ROUTE = "/blobs"
+FILES_ROUTE = BLOBS_ROUTE  # the former name
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -40,11 +43,17 @@ def _mac(key: bytes, name: str, expires: int, filename: str, content_type: str) 
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def link_path(name: str) -> str:
+    """The URL path of blob ``name``: every segment percent-encoded (a space, ``#``, ``?``, ``%`` or any
+    non-ASCII character in a name would otherwise make an invalid URL, or cut it short); the route decodes it."""
+    return FILES_ROUTE + "/" + "/".join(quote(segment, safe="") for segment in name.split("/"))
+
+
 def sign(key: bytes, name: str, expires: int, filename: str, content_type: str) -> str:
-    """Path + query of a link to blob ``name`` valid until unix time ``expires``."""
-    query = urlencode({"exp": expires, "fn": filename, "ct": content_type, "sig": _mac(key, name, expires, filename,
-                                                                                      content_type)})
-    return f"{FILES_ROUTE}/{name}?{query}"
+    """Path + query of a link to blob ``name`` valid until unix time ``expires`` (every part percent-encoded)."""
+    query = urlencode({"exp": expires, "fn": filename, "ct": content_type,
+                       "sig": _mac(key, name, expires, filename, content_type)}, quote_via=quote)
+    return f"{link_path(name)}?{query}"
 
 
 def verify(key: bytes, name: str, expires: str, filename: str, content_type: str, signature: str) -> None:
