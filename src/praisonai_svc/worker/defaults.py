@@ -11,13 +11,13 @@ import os
 
 from praisonai_svc.app import ServiceApp
 
-SYNC_SLOTS_PER_CPU = 16
+SYNC_SLOTS_PER_CPU = 4
 SYNC_MAX = 32
 ASYNC_DEFAULT = 64
 
 
 def default_concurrency(app: ServiceApp) -> int:
-    """PRAISONAI_WORKER_CONCURRENCY if set; else 64 when every handler is async, else 16 per CPU up to 32."""
+    """PRAISONAI_WORKER_CONCURRENCY if set; else 64 when every handler is async, else 4 per CPU up to 32."""
     configured = app.settings.worker_concurrency
     if configured is not None:
         return configured
