@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from praisonai_svc.appconfig import AppConfig
     from praisonai_svc.job_service import Submission
     from praisonai_svc.observability.metrics import ServiceMetrics
+    from praisonai_svc.plugins.config import PluginSection
     from praisonai_svc.producer import Producer, SubmitItem
     from praisonai_svc.services import Service
     from praisonai_svc.services.registry import BackgroundSpec, RunsOn
@@ -71,6 +72,7 @@ class ServiceApp:
         for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
             self.retention.track(kind)
         self.retention.track("worker_heartbeat")  # worker/instances.py: a crashed worker's record expires
+        self._register_builtins()
 
     # --- configuration -------------------------------------------------------------------------------------
     @property
@@ -105,6 +107,17 @@ class ServiceApp:
             self._config = load_app_config(settings, self.root_dir, models)
             self._apply_job_options()
         return self._config
+
+    def plugin_config_sections(self) -> dict[str, PluginSection]:
+        """The plugins' file settings: seed 004's config/plugins.yaml (beside the handlers file, else in the working
+        directory), then the ``plugins:`` section of the app's praisonai.yaml (docs/plugins.md)."""
+        if not self.plugins:
+            return {}
+        from praisonai_svc.appconfig import find_config_file
+        from praisonai_svc.plugins.config import plugin_sections
+
+        app_file = find_config_file(self.settings.config_file or self.config_file, self.root_dir)
+        return plugin_sections(app_file, [d for d in (self.root_dir, Path.cwd()) if d is not None])
 
     def _apply_job_options(self) -> None:
         assert self._config is not None
@@ -164,6 +177,9 @@ class ServiceApp:
 
         def register(func: Handler, name: str | None = None) -> Handler:
             service = normalize_service_name(name or func.__name__)
+            existing = self.services.get(service)
+            if existing is not None and existing.internal:
+                raise ConfigError(f"'{service}' is the name of a built-in service; give your handler another name.")
             self._claim_name(service)
             options: dict[str, Any] = {
                 "timeout_seconds": timeout_minutes * 60 if timeout_minutes else None,
@@ -174,6 +190,7 @@ class ServiceApp:
                 "webhook_url": webhook_url,
             }
             self.services[service] = make_spec(func, service, self._queue_name_for(service), **options)
+            self._keep_builtins_last()
             self._changed()
             return func
 
@@ -224,6 +241,27 @@ class ServiceApp:
         """Every service (job and background) in the order it registered."""
         return list(self._order)
 
+    def _register_builtins(self) -> None:
+        """The services every app hosts (DESIGN.md §8): ``workflow-execution`` runs workflows (workflows/)."""
+        from praisonai_svc.workflows.service import register_workflow_service
+
+        register_workflow_service(self)
+
+    def add_builtin(self, spec: HandlerSpec) -> None:
+        """Host a built-in service: ``internal`` (never through POST /jobs), awaited on the worker's loop with the
+        worker's storage (``context._backend``); its queue is always ``<queue>-<name>``."""
+        base = self._settings.queue_name if self._settings else "praison-jobs"
+        self.services[spec.name] = dataclasses.replace(spec, queue_name=f"{base}-{spec.name}", internal=True,
+                                                       runs_on_loop=True)
+
+    def _keep_builtins_last(self) -> None:
+        # The user's first service stays the default and is polled first; built-ins follow the user's services.
+        for name in [name for name, spec in self.services.items() if spec.internal]:
+            self.services[name] = self.services.pop(name)
+
+    def _user_services(self) -> list[HandlerSpec]:
+        return [spec for spec in self.services.values() if not spec.internal]
+
     def register_plugin(self, plugin: PluginT) -> PluginT:
         """Serve ``plugin`` at ``POST /api/v1/{category}/{action}`` and as the job service of its name."""
         self.plugins.add(plugin)
@@ -241,6 +279,7 @@ class ServiceApp:
             spec, payload_model=plugin.input_model, runs_on_loop=True, check=check,
             description=plugin.description or plugin.display_name,
         )
+        self._keep_builtins_last()
         self._fastapi = None
         return plugin
 
@@ -262,14 +301,15 @@ class ServiceApp:
     def _queue_name_for(self, service: str) -> str:
         # The first service keeps the seed's queue name, so single-service deployments match the docs.
         base = self._settings.queue_name if self._settings else "praison-jobs"
-        return base if not self.services else f"{base}-{service}"
+        return base if not self._user_services() else f"{base}-{service}"
 
     def job_spec(self, name: str | None = None) -> HandlerSpec:
         """The named job service, or the default (first registered) one."""
-        if not self.services:
-            raise ConfigError(f"{self.name} has no handlers; decorate a function with @app.job.")
         if name is None:
-            return next(iter(self.services.values()))
+            users = self._user_services()
+            if not users:
+                raise ConfigError(f"{self.name} has no handlers; decorate a function with @app.job.")
+            return users[0]
         spec = self.services.get(normalize_service_name(name))
         if spec is None:
             known = ", ".join(self.services)
@@ -280,8 +320,9 @@ class ServiceApp:
         """Handlers usually register before the settings load; re-derive their queue names once they do."""
         assert self._settings is not None
         base = self._settings.queue_name
-        for index, (name, spec) in enumerate(list(self.services.items())):
-            queue = base if index == 0 else f"{base}-{name}"
+        users = [name for name, spec in self.services.items() if not spec.internal]
+        for name, spec in list(self.services.items()):
+            queue = base if users and name == users[0] else f"{base}-{name}"
             if spec.queue_name != queue:
                 self.services[name] = dataclasses.replace(spec, queue_name=queue)
 

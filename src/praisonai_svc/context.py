@@ -28,6 +28,7 @@ class JobContext:
     logger: JobLogger
     config: Any = None  # the service's own settings (its config model) from praisonai.yaml or the API
     _sink: ProgressSink | None = field(default=None, repr=False)
+    tenant: str | None = None  # the tenant that submitted the job (None: untenanted)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _backend: Any = field(default=None, repr=False)  # the worker's backend, for built-in inline services only
 

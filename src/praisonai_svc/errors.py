@@ -167,3 +167,15 @@ class RecordExists(StorageError):
 
 class RecordTooLarge(StorageError):
     """The record's body is too large for the record store; keep large content in the blob store."""
+
+
+class JobDeferred(PraisonSvcError):
+    """The job has nothing to do until later: give its message back with a delay, without spending an attempt.
+
+    Built-in services that wait (a workflow execution waiting for a child job or a ``delay`` step) raise it
+    instead of sleeping, so that waiting never holds a worker slot.
+    """
+
+    def __init__(self, delay: float, message: str | None = None) -> None:
+        super().__init__(message or f"deferred for {delay:g} s")
+        self.delay = max(0.0, delay)

@@ -70,7 +70,7 @@ class HandlerSpec:
     check: Callable[[dict[str, Any]], None] | None = None
     isolation: str = "thread"  # "process": a child process that is killed on timeout or cancel
     webhook_url: str | None = None  # POSTed every job of this service when it ends (docs/api.md, webhooks)
-    internal: bool = False  # a built-in service (webhook deliveries): never submitted through POST /jobs
+    internal: bool = False  # a built-in service (webhook deliveries, workflow executions): never via POST /jobs
     retry_backoff_seconds: float | None = None  # overrides PRAISONAI_RETRY_BACKOFF_SECONDS for this service
     retry_backoff_max_seconds: float | None = None
 

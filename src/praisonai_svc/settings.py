@@ -22,7 +22,7 @@ from praisonai_svc.errors import ConfigError
 ENV_PREFIX = "PRAISONAI_"
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 # Read by the CLI, not by the service: PRAISONAI_APP (the service target) and PRAISONAI_URL (for `submit`).
-_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL", "PRAISONAI_CONFIG_FILE"}  # the last: the app YAML (plugins/config)
+_KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
 DEPLOY_ENV_PREFIX = "PRAISONAI_DEPLOY_"
 # One key of one service in praisonai.yaml: PRAISONAI_SERVICES__<SERVICE>__<KEY> (docs/services.md).
@@ -168,6 +168,21 @@ class Settings(BaseSettings):
         timedelta(minutes=5), description="How often the pruner (one per cluster) removes what is past retention."
     )
     prune_batch_size: int = Field(200, ge=1, le=5000, description="Records the pruner removes per batch.")
+
+    # --- workflows (docs/workflows.md) ---
+    workflow_max_executions: int = Field(
+        1000, ge=1, le=1_000_000, description="Finished executions kept per workflow (the newest; older go first)."
+    )
+    workflow_retry_backoff_seconds: float = Field(
+        2.0, ge=0, le=300, description="First retry delay of a failed workflow step; doubles per retry (cap 300 s)."
+    )
+    workflow_schedule_refresh_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often the cron scheduler re-reads which workflows are scheduled."
+    )
+    workflow_scheduler_lease_seconds: float = Field(
+        60.0, ge=5, le=3600, description="The cron scheduler's leader lease; /ready is 503 after 2x this "
+        "without a leader.",
+    )
 
     # --- logging ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")

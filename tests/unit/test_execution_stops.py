@@ -53,8 +53,8 @@ async def test_a_process_isolated_handler_that_ignores_cancel_is_killed(tmp_path
     ctx._sink = lambda fraction, message: seen.append((fraction, message))
     cancel = asyncio.Event()
     task = asyncio.ensure_future(execute(spec, {}, ctx, timeout=60, cancel=cancel))
-    for _ in range(500):
-        if marker.exists():
+    for _ in range(6000):  # a child process starts slowly on a loaded machine: wait up to a minute
+        if marker.exists() and marker.read_text().strip():
             break
         await asyncio.sleep(0.01)
     child = int(marker.read_text())
@@ -62,7 +62,7 @@ async def test_a_process_isolated_handler_that_ignores_cancel_is_killed(tmp_path
     cancel.set()
     with pytest.raises(JobCancelled):
         await task
-    for _ in range(200):  # the child is gone (killed, then reaped by the parent)
+    for _ in range(3000):  # the child is gone (killed, then reaped by the parent)
         try:
             os.kill(child, 0)
         except ProcessLookupError:

@@ -18,7 +18,6 @@ from praisonai_svc.api.factory import create_api
 from praisonai_svc.backend import memory_backend
 from praisonai_svc.errors import ConfigError, PayloadError
 from praisonai_svc.plugins import BasePlugin, ProcessingMode
-from praisonai_svc.plugins.config import plugin_sections, substitute
 from praisonai_svc.settings import Settings
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "praisonai_svc"
@@ -130,31 +129,28 @@ def test_registration_refuses_what_cannot_be_served() -> None:
         EchoPlugin({"sync_timeout_seconds": -1})
 
 
-def test_substitution_and_its_errors() -> None:
-    env = {"A": "1"}
-    assert substitute("${A}-${B:-two}-${C:-}", "f:1", env) == "1-two-"
-    with pytest.raises(ConfigError, match=r"f\.yaml:7: environment variable MISSING is not set"):
-        substitute("${MISSING}", "f.yaml:7", env)
-
-
-def test_plugin_files_seed_then_app_yaml(tmp_path: Path) -> None:
+def test_plugin_files_seed_then_app_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "plugins.yaml").write_text(
         "plugins:\n  ai-echo:\n    enabled: true\n    max_file_size: ${SIZE:-100}\n    sync_timeout_seconds: 5\n")
     (tmp_path / "praisonai.yaml").write_text("plugins:\n  ai-echo:\n    enabled: ${ECHO_ON}\n")
-    handlers = str(tmp_path / "handlers.py")
-    sections = plugin_sections(handlers, {"ECHO_ON": "false"})
-    assert sections["ai-echo"].values == {"enabled": "false", "max_file_size": "100", "sync_timeout_seconds": 5}
-    with pytest.raises(ConfigError, match=r"praisonai\.yaml:3: environment variable ECHO_ON is not set"):
-        plugin_sections(handlers, {})
-
     app = make_app()
-    app.target = handlers
+    app.root_dir = tmp_path  # what the loader sets: the handlers file's directory
+    monkeypatch.setenv("ECHO_ON", "false")
+    sections = app.plugin_config_sections()
+    assert sections["ai-echo"].values == {"enabled": False, "max_file_size": 100, "sync_timeout_seconds": 5}
+    assert sections["ai-echo"].source.endswith("praisonai.yaml:2")
+    monkeypatch.delenv("ECHO_ON")
+    with pytest.raises(ConfigError, match=r"praisonai\.yaml:3: environment variable ECHO_ON is not set"):
+        app.plugin_config_sections()
+
     (tmp_path / "praisonai.yaml").write_text("plugins:\n  ai-ecko: {enabled: false}\n")
-    with pytest.raises(ConfigError, match=r"no plugin 'ai-ecko' is registered\. Did you mean 'ai-echo'"):
-        app.plugins.configure(handlers)
-    (tmp_path / "praisonai.yaml").write_text("plugins:\n  ai-echo: {enabled: false}\n")
-    app.plugins.configure(handlers)
+    with pytest.raises(ConfigError, match=r"praisonai\.yaml:2: no plugin 'ai-ecko' is registered\. Did you mean"):
+        app.plugins.configure(app.plugin_config_sections())
+    other = tmp_path / "elsewhere.yaml"  # --config / PRAISONAI_CONFIG_FILE names the app file
+    other.write_text("plugins:\n  ai-echo: {enabled: false}\n")
+    app.config_file = other
+    app.plugins.configure(app.plugin_config_sections())
     echo = app.plugins.plugins["ai-echo"]
     assert not echo.enabled and echo.config.sync_timeout_seconds == 5 and echo.config.max_file_size == 100
 

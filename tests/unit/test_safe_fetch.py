@@ -136,3 +136,21 @@ async def test_allowed_hosts_skip_the_address_check_but_stay_pinned() -> None:
     with pytest.raises(FetchRefused, match="loopback"):
         await fetcher.fetch("http://127.0.0.1:9001/a", LIMITS)
     await fetcher.close()
+
+
+async def test_request_sends_any_method_pinned_and_returns_redirects_unfollowed() -> None:
+    recorder = Recorder((201, {"content-type": "application/json; charset=utf-8"}, b'{"ok":1}'),
+                        (302, {"location": "http://127.0.0.1/x"}, b""))
+    fetcher = SafeFetcher(AllowList([]), transport=recorder.transport(), resolve=resolver([PUBLIC]))
+    reply = await fetcher.request("POST", "https://hooks.example.com/in", headers={"X-Sig": "s"}, content=b"{}",
+                                  limits=LIMITS)
+    moved = await fetcher.request("PUT", "https://hooks.example.com/in", headers={}, content=None, limits=LIMITS)
+    with pytest.raises(FetchRefused, match="only public addresses"):
+        await SafeFetcher(AllowList([]), resolve=resolver(["10.0.0.1"])).request(
+            "POST", "http://intranet/x", headers={}, content=b"", limits=LIMITS)
+    await fetcher.close()
+    first, second = recorder.requests
+    assert (first.method, first.url.host, first.headers["host"], first.headers["x-sig"], first.content) == (
+        "POST", PUBLIC, "hooks.example.com", "s", b"{}")
+    assert reply.status == 201 and reply.body == b'{"ok":1}' and reply.content_type == "application/json"
+    assert second.method == "PUT" and moved.status == 302 and len(recorder.requests) == 2  # not followed

@@ -126,7 +126,7 @@ def test_root_lists_the_app_and_every_service(client: TestClient) -> None:
     body = client.get("/", headers={"Accept": "application/json"}).json()
     assert body["app"] == "Unit Services" and body["version"] == "9.9.9"
     assert body["state"] == "error"  # the broken service failed to start
-    assert set(body["services"]) == {"ppt", "other", "video", "ticker", "broken"}
+    assert set(body["services"]) == {"ppt", "other", "video", "ticker", "broken", "workflow-scheduler"}
     assert body["services"]["video"]["desired_state"] == "disabled"
     page = client.get("/", headers={"Accept": "text/html"}, follow_redirects=False)
     assert page.status_code == 307 and page.headers["location"] == "/docs"
@@ -249,3 +249,10 @@ def test_api_prefix_serves_every_route_under_it(tmp_path: Path) -> None:
         assert wait_status(client, created.json()["job_id"])["status"] == "done"
         assert client.get(created.headers["location"]).json()["download_url"].startswith("http://testserver/api/")
         assert client.get("/api/services/other").json()["state"] == "running"
+
+
+def test_guessing_the_admin_key_is_counted_like_any_credential(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(admin_key="s3cret-admin", rate_limit_auth_failures_per_minute=2)
+    statuses = [client.post("/services/ppt/stop", headers={"X-Admin-Key": f"guess-{n}"}).status_code
+                for n in range(4)]
+    assert statuses[:2] == [401, 401] and statuses[-1] == 429

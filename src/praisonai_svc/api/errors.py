@@ -38,6 +38,7 @@ from praisonai_svc.errors import (
 )
 from praisonai_svc.logs import get_logger
 from praisonai_svc.security.headers import headers_for
+from praisonai_svc.workflows.errors import ExecutionFinished, ExecutionNotFound, WorkflowNotFound, WorkflowNotRunnable
 
 log = get_logger("api")
 RETRY_AFTER_SECONDS = "5"
@@ -61,6 +62,10 @@ _STATUS: list[tuple[type[PraisonSvcError], int]] = [
     (PluginDisabled, 503),
     (FetchFailed, 502),
     (PluginTimeout, 504),
+    (WorkflowNotFound, 404),
+    (ExecutionNotFound, 404),
+    (WorkflowNotRunnable, 409),
+    (ExecutionFinished, 409),
 ]
 ENVELOPE_PREFIX = "/api/v1/"
 # Seed 004's clients compare this text; the reason stays in the log and the WWW-Authenticate header.

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, batch, downloads, health, jobs, live, plugins, services
+from praisonai_svc.api import admin, batch, downloads, health, jobs, live, plugins, services, workflows
 from praisonai_svc.api.auth import build_guard, limit_reads, require_access
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
@@ -29,6 +29,7 @@ from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
 from praisonai_svc.security.receipts import RECEIPT_HEADER
 from praisonai_svc.services.runtime import ServiceRuntime
+from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("api")
 
@@ -89,11 +90,12 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         api.state.event_watcher = watcher
         api.state.parse_pool = ParsePool(app.settings.parse_threads, app.settings.parse_time_budget_seconds)
         mounted = mount_backend_routes(api, backend)
-        await app.plugins.start(backend.blobs, app.settings, app.target, preload=preloader(app))
+        await app.plugins.start(backend.blobs, app.settings, app.plugin_config_sections(), preload=preloader(app))
         await app.plugins.warm_up()
         if not auth_configured(app.settings):
             log.warning("no API key configured: anyone who can reach this port can submit jobs "
                         "(set PRAISONAI_API_KEY, PRAISONAI_TENANT_KEYS or PRAISONAI_JWT_SECRET before exposing it)")
+        file_triggers = attach_workflows(app, backend)  # file triggers; the scheduler leader's storage
         embedded = bool(getattr(api.state, "embedded_worker", False))
         runtime = ServiceRuntime(app, backend, "all" if embedded else "api")
         api.state.service_runtime = runtime
@@ -111,6 +113,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             with garbage_collection_tuned(), gil_handed_over_often():
                 yield
         finally:
+            file_triggers()
             api.state.parse_pool.close()
             if worker_task is not None:
                 worker.stop()
@@ -162,6 +165,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.include_router(downloads.router)
     api.include_router(health.router)
     api.include_router(admin.router)
+    api.include_router(workflows.router)
     api.include_router(metrics_http.router)  # GET /metrics
     api.include_router(services.router)  # GET /, /services; POST /services/{name}/start|stop|configure
     for name, spec in app.background.items():  # each background service's own routes, after ours

@@ -7,7 +7,6 @@ Reads need what any job route needs (an API key or token when the service has ke
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from typing import Annotated, Any
 
@@ -15,6 +14,8 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from praisonai_svc._version import __version__
+from praisonai_svc.api.admin_key import HEADER as ADMIN_KEY_HEADER
+from praisonai_svc.api.admin_key import configured_admin_key, presents_admin_key
 from praisonai_svc.api.auth import guard_for, require_access
 from praisonai_svc.api.deps import service_app
 from praisonai_svc.api.jobs import GUARDED
@@ -32,6 +33,7 @@ CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "No admin key configured and the client is not on this machine"},
     404: {"description": "No such service"},
     409: {"description": "Not possible in the service's current state (the detail names it)"},
+    429: {"description": "Too many failed authentications from this address; retry after Retry-After"},
 }
 
 
@@ -65,14 +67,13 @@ def _is_loopback(address: str) -> bool:
 async def require_change_rights(request: Request) -> str:
     """Who is making the change: the admin key's holder, or a loopback client when no key is configured."""
     address = _client(request)
-    configured = service_app(request).settings.admin_key
-    expected = configured.get_secret_value() if configured is not None else ""
-    if expected:
-        candidate = request.headers.get("x-admin-key", "")
-        if not hmac.compare_digest(candidate.encode(), expected.encode()):
-            raise HTTPException(401, "Missing or invalid admin key: send it in the X-Admin-Key header.",
-                                headers={"WWW-Authenticate": "AdminKey"})
-        return f"admin key from {address}"
+    if configured_admin_key(request):
+        if await presents_admin_key(request):  # a wrong key counts as a failed authentication (api/admin_key.py)
+            return f"admin key from {address}"
+        if request.headers.get(ADMIN_KEY_HEADER) is None:
+            await guard_for(request).failed(request)
+        raise HTTPException(401, "Missing or invalid admin key: send it in the X-Admin-Key header.",
+                            headers={"WWW-Authenticate": "AdminKey"})
     if not _is_loopback(address):
         raise HTTPException(403, "Service changes need PRAISONAI_ADMIN_KEY (send it as X-Admin-Key); without "
                                  "one they are accepted only from this machine.")

@@ -49,6 +49,15 @@ class Fetched:
 
 
 @dataclass(frozen=True)
+class Replied:
+    """The answer to :meth:`SafeFetcher.request`: status, body (capped) and media type."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
 class _Target:
     url: httpx.URL
     host: str
@@ -152,7 +161,26 @@ class SafeFetcher:
                     )
         return _Target(url, host, port, addresses[0])
 
-    async def _send(self, target: _Target, limits: FetchLimits) -> httpx.Response:
+    async def request(
+        self, method: str, url: str, *, headers: dict[str, str], content: bytes | None, limits: FetchLimits,
+    ) -> Replied:
+        """One request of any method to ``url`` (workflow ``http`` steps, webhooks): the same checks and pinning
+        as :meth:`fetch`, redirects not followed (the answer is returned as it is), the body capped while read."""
+        try:
+            async with asyncio.timeout(limits.total_timeout):
+                target = await self._resolve(self._parse(url))
+                response = await self._send(target, limits, method=method, headers=headers, content=content)
+                try:
+                    data = await self._read(response, limits.max_bytes)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise FetchFailed(f"timed out after {limits.total_timeout:g} s") from None
+        content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+        return Replied(response.status_code, data, content_type)
+
+    async def _send(self, target: _Target, limits: FetchLimits, *, method: str = "GET",
+                    headers: dict[str, str] | None = None, content: bytes | None = None) -> httpx.Response:
         pinned = target.url.copy_with(host=target.address)
         default_port = 443 if target.url.scheme == "https" else 80
         host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
@@ -160,7 +188,7 @@ class SafeFetcher:
             host_header = f"[{target.host}]" + ("" if target.port == default_port else f":{target.port}")
         timeout = httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout)
         request = self._client.build_request(
-            "GET", pinned, headers={"Host": host_header}, timeout=timeout,
+            method, pinned, headers={**(headers or {}), "Host": host_header}, content=content, timeout=timeout,
             extensions={"sni_hostname": target.host} if target.url.scheme == "https" else None,
         )
         try:

@@ -11,7 +11,7 @@ import difflib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from praisonai_svc.errors import (
 from praisonai_svc.logs import get_logger
 from praisonai_svc.net import AllowList, SafeFetcher
 from praisonai_svc.plugins.base import CATEGORIES, BasePlugin
-from praisonai_svc.plugins.config import plugin_sections
+from praisonai_svc.plugins.config import PluginSection
 from praisonai_svc.plugins.cpu import CpuPool, Preload
 from praisonai_svc.plugins.health import HealthCache
 from praisonai_svc.plugins.outputs import OutputStore
@@ -88,9 +88,9 @@ class PluginHost:
         return plugin
 
     # --- configuration -------------------------------------------------------------------------------------
-    def configure(self, service_file: str | None) -> None:
+    def configure(self, sections: Mapping[str, PluginSection]) -> None:
         """Apply the YAML files' plugin settings; a section naming no registered plugin is refused."""
-        for name, section in plugin_sections(service_file).items():
+        for name, section in sections.items():
             plugin = self.plugins.get(name)
             if plugin is None:
                 close = difflib.get_close_matches(name, list(self.plugins), n=1)
@@ -101,15 +101,16 @@ class PluginHost:
 
     # --- lifecycle (one runtime per process, shared by the API and an embedded worker) ---------------------
     async def start(
-        self, blobs: BlobStore, settings: Settings, service_file: str | None, *, preload: Preload | None = None
+        self, blobs: BlobStore, settings: Settings, sections: Mapping[str, PluginSection], *,
+        preload: Preload | None = None,
     ) -> None:
-        """Configure the plugins from the YAML files beside ``service_file`` and give them a runtime on ``blobs``;
+        """Configure the plugins from their file ``sections`` and give them a runtime on ``blobs``;
         ``preload`` runs in each pool process first (see :class:`CpuPool`)."""
         async with self._lock:
             self._users += 1
             if self._users > 1 or not self.plugins:
                 return
-            self.configure(service_file)
+            self.configure(sections)
             self.runtime = PluginRuntime(
                 fetcher=SafeFetcher(AllowList(settings.fetch_allowed_hosts)),
                 pool=CpuPool(settings.plugin_workers, preload=preload),

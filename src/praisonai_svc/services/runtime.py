@@ -53,6 +53,10 @@ class ServiceRuntime:
         self.hosted: dict[str, BackgroundSpec] = {
             name: spec for name, spec in app.background.items() if hosted_by(role, spec.runs_on)
         }
+        for spec in self.hosted.values():  # built-in services that need this process's storage (workflow-scheduler)
+            bind = getattr(spec.service, "bind", None)
+            if callable(bind):
+                bind(app, backend)
         lease = self.config.server.leader_lease_seconds
         self.leases = {name: LeaderLease(backend.records, name, self.instance.instance_id, lease)
                        for name, spec in self.hosted.items() if spec.is_leader_service}

@@ -23,6 +23,7 @@ from praisonai_svc.context import JobContext
 from praisonai_svc.errors import (
     ConcurrencyConflict,
     JobCancelled,
+    JobDeferred,
     JobFailed,
     JobNotFound,
     JobTimeout,
@@ -225,7 +226,7 @@ class MessageProcessor:
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
             logger=run.log, config=self._config_of(run.spec.name) if self._config_of else None,
-            _sink=run.progress_sink(asyncio.get_running_loop()),
+            _sink=run.progress_sink(asyncio.get_running_loop()), tenant=run.job.tenant,
             _backend=self.backend if run.spec.runs_on_loop else None,
         )
         started = time.monotonic()
@@ -240,6 +241,10 @@ class MessageProcessor:
         except JobCancelled:
             message = await keeper.stop()
             await self._cancelled(run, queue, message)
+            return
+        except JobDeferred as deferred:
+            message = await keeper.stop()
+            await self._defer(run, queue, message, deferred.delay)
             return
         except Exception as exc:
             message = await keeper.stop()
@@ -316,6 +321,12 @@ class MessageProcessor:
         run.log.info("job cancelled")
         ran = (now - run.job.started_utc).total_seconds() if run.job.started_utc else None
         self.app.metrics.job_finished(run.spec.name, JobStatus.CANCELLED, ran)
+
+    async def _defer(self, run: JobRun, queue: JobQueue, message: QueueMessage, delay: float) -> None:
+        """Queued again after ``delay`` seconds; the attempt is not counted (only crashes and failures are)."""
+        await run.save(status=JobStatus.QUEUED, attempts=max(run.job.attempts - 1, 0), started_utc=None)
+        await _quietly(queue.release(message, delay=delay), run.log)
+        run.log.debug("job deferred", extra={"delay_s": round(delay, 3)})
 
     async def _release_on_shutdown(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:
         """Give the job back without spending an attempt: status queued, attempts as before this one."""

@@ -27,6 +27,7 @@ from praisonai_svc.worker.instances import beat, new_instance_id
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
 from praisonai_svc.worker.recovery import recover_dead_instances
+from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("worker")
 IDLE_SWEEP_BEATS = 3  # an idle worker looks for stopped instances every this many heartbeat periods
@@ -96,6 +97,7 @@ class Worker:
         owns_backend = self._backend is None
         if self._backend is None:
             self._backend = await open_backend(self.settings)
+        workflows = attach_workflows(self.app, self.backend)  # file triggers; the scheduler leader's storage
         owns_runtime = self._runtime is None
         if self._runtime is None:
             self._runtime = ServiceRuntime(self.app, self.backend, "worker")
@@ -106,7 +108,7 @@ class Worker:
         heartbeats = self.settings.worker_heartbeat_seconds > 0
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config,
                                      instance_id=self.instance_id if heartbeats else None)
-        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.target,
+        await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
         background = [asyncio.create_task(self._reap_periodically(), name="reaper"),
                       asyncio.create_task(self._prune_periodically(), name="pruner")]
@@ -119,6 +121,7 @@ class Worker:
             while not self._stop.is_set():
                 await self._cycle(processor)
         finally:
+            workflows()
             for task in [*background, *self._stop_timers.values(), *observers]:
                 task.cancel()
             await self._drain()
