@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from praisonai_svc.appconfig import AppConfig
+    from praisonai_svc.job_service import Submission
     from praisonai_svc.observability.metrics import ServiceMetrics
     from praisonai_svc.plugins.config import PluginSection
+    from praisonai_svc.producer import Producer, SubmitItem
     from praisonai_svc.services import Service
     from praisonai_svc.services.registry import BackgroundSpec, RunsOn
 
@@ -66,8 +68,10 @@ class ServiceApp:
         self._config: AppConfig | None = None
         self._order: list[str] = []
         self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
+        self._producer: Producer | None = None
         for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
             self.retention.track(kind)
+        self.retention.track("worker_heartbeat")  # worker/instances.py: a crashed worker's record expires
         self._register_builtins()
 
     # --- configuration -------------------------------------------------------------------------------------
@@ -348,6 +352,46 @@ class ServiceApp:
         code = run_service(self, host=host, port=port, workers=self.settings.workers if workers is None else workers)
         if code:
             raise SystemExit(code)
+
+    # --- in-process producer (docs/api.md "Submitting from Python") ------------------------------------------
+    def _get_producer(self) -> Producer:
+        if self._producer is None:
+            from praisonai_svc.producer import Producer
+
+            self._producer = Producer(self)
+        return self._producer
+
+    async def submit(self, payload: SubmitItem, *, service: str | None = None, tenant: str | None = None
+                     ) -> Submission:
+        """Submit one job from Python, with the rules of ``POST /jobs`` (validation, size limit, idempotency,
+        tenant scope); returns the :class:`~praisonai_svc.job_service.Submission` (``job``, ``created``).
+
+        Raises :class:`~praisonai_svc.errors.PayloadError` (invalid), ``UnknownService``, ``PayloadTooLarge`` or
+        ``StorageUnavailable``. Opens the app's backend on first use (the same storage the service uses).
+        """
+        return await self._get_producer().submit(payload, service=service, tenant=tenant)
+
+    async def submit_many(self, payloads: list[SubmitItem], *, service: str | None = None,
+                          tenant: str | None = None) -> list[Submission | Exception]:
+        """Submit many jobs at once; per item, in order, its Submission or the error it met (never raised)."""
+        return list(await self._get_producer().submit_many(payloads, service=service, tenant=tenant))
+
+    def submit_sync(self, payload: SubmitItem, *, service: str | None = None, tenant: str | None = None
+                    ) -> Submission:
+        """:meth:`submit` for synchronous code (not inside a running event loop)."""
+        from praisonai_svc.producer import run_sync
+
+        result: Submission = run_sync(self, "submit", payload, service=service, tenant=tenant)
+        return result
+
+    def submit_many_sync(self, payloads: list[SubmitItem], *, service: str | None = None,
+                         tenant: str | None = None) -> list[Submission | Exception]:
+        """:meth:`submit_many` for synchronous code (not inside a running event loop)."""
+        from praisonai_svc.producer import run_sync
+
+        result: list[Submission | Exception] = run_sync(self, "submit_many", payloads, service=service,
+                                                        tenant=tenant)
+        return result
 
     def __repr__(self) -> str:
         return f"ServiceApp({self.name!r}, services={list(self.services)})"

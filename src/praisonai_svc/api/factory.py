@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs, live, plugins, services, workflows
+from praisonai_svc.api import admin, batch, downloads, health, jobs, live, plugins, services, workflows
 from praisonai_svc.api.auth import build_guard, limit_reads, require_access
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
@@ -157,6 +157,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
         api.add_middleware(ApiPrefix, prefix=app.config.server.api_prefix)
     install_error_handlers(api)
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
+    api.include_router(batch.router)  # before jobs.router, whose /jobs/{job_id} would shadow nothing but reads
     api.include_router(jobs.router)
     api.include_router(live.router)
     api.include_router(live.ws_router)

@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
 from praisonai_svc.context import JobContext
@@ -41,6 +39,7 @@ from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
 from praisonai_svc.ports import JobQueue, QueueMessage
 from praisonai_svc.registry import HandlerOutput, HandlerSpec
 from praisonai_svc.worker.backoff import retry_delay
+from praisonai_svc.worker.batching import JobBatches
 from praisonai_svc.worker.cancellation import CancelWatcher
 from praisonai_svc.worker.execution import execute
 from praisonai_svc.worker.lease import LeaseKeeper
@@ -61,10 +60,11 @@ class JobRun:
     """One attempt of one job. Serialises its writes to the job record and always holds the newest ETag."""
 
     def __init__(self, job: Job, spec: HandlerSpec, backend: Backend, log: JobLogger, bus: EventBus | None = None,
-                 event_interval: float = 0.2) -> None:
+                 event_interval: float = 0.2, batches: JobBatches | None = None) -> None:
         self.job = job
         self.spec = spec
         self.backend = backend
+        self.batches = batches or JobBatches(backend.jobs)  # shared by the worker's runs: one write per turn
         self.log = log
         self.bus = bus or EventBus()
         self._write_lock = asyncio.Lock()
@@ -77,18 +77,28 @@ class JobRun:
         self._last_event = 0.0
         self._event_lock = asyncio.Lock()
 
+    async def record_receipt(self, message: QueueMessage) -> None:
+        """Keep the newest pop receipt in the row, so crash recovery can release the lease (best effort)."""
+        if self.job.status is not JobStatus.PROCESSING:
+            return
+        try:
+            await self.save(pop_receipt=message.pop_receipt)
+        except StorageError as exc:  # incl. a conflict: then recovery released us and the lease is lost too
+            self.log.warning("could not record the renewed lease", extra={"error": str(exc)})
+
     async def save(self, **changes: Any) -> None:
         async with self._write_lock:
             changes.setdefault("updated_utc", utcnow())
             try:
-                self.job = await self.backend.jobs.update(self.job.model_copy(update=changes))
+                self.job = await self.batches.update(self.job.model_copy(update=changes))
             except ConcurrencyConflict:
                 # POST /jobs/{id}/cancel marks a running job (cancel_requested_utc): keep that, apply ours on top.
-                # Anything else (another attempt took the job over) is a real conflict.
+                # Anything else (another attempt took the job over, crash recovery released it) is a real
+                # conflict: the fence that keeps a stale attempt from storing an outcome.
                 fresh = await self.backend.jobs.get(self.job.job_id)
                 if fresh.status is not self.job.status or fresh.attempts != self.job.attempts:
                     raise
-                self.job = await self.backend.jobs.update(fresh.model_copy(update=changes))
+                self.job = await self.batches.update(fresh.model_copy(update=changes))
 
     async def publish(self, type_: JobEventType, **extra: Any) -> None:
         """Publish a job event (after the state change it reports was stored); consumers never raise here.
@@ -150,12 +160,14 @@ class MessageProcessor:
     """Turns one leased message into exactly one outcome for its job."""
 
     def __init__(self, app: ServiceApp, backend: Backend, *, config_of: Callable[[str], Any] | None = None,
-                 cancels: CancelWatcher | None = None) -> None:
+                 cancels: CancelWatcher | None = None, instance_id: str | None = None) -> None:
         self.app = app
         self.backend = backend
         self.settings = app.settings
         self._config_of = config_of
         self.cancels = cancels or CancelWatcher(backend.records, app.settings.cancel_poll_interval_seconds)
+        self.instance_id = instance_id  # recorded in each job row it runs (crash recovery, worker/recovery.py)
+        self.batches = JobBatches(backend.jobs)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
         attempts = spec.max_attempts or self.settings.max_retry_count
@@ -164,7 +176,7 @@ class MessageProcessor:
 
     async def process(self, spec: HandlerSpec, queue: JobQueue, message: QueueMessage) -> None:
         try:
-            job = await self.backend.jobs.get(message.job_id)
+            job = await self.batches.get(message.job_id)
         except JobNotFound:
             job_logger(spec.name, message.job_id, 0).warning("message for unknown job dropped")
             await _quietly(queue.ack(message))
@@ -184,9 +196,10 @@ class MessageProcessor:
             await self._fail(run, queue, message, f"Job failed: its worker was lost on all {max_attempts} attempts")
             return
         try:
-            job = await self.backend.jobs.update(job.model_copy(update={
+            job = await self.batches.update(job.model_copy(update={
                 "status": JobStatus.PROCESSING, "attempts": attempt, "started_utc": utcnow(),
-                "updated_utc": utcnow(), "progress": None, "progress_msg": None,
+                "updated_utc": utcnow(), "progress": None, "progress_msg": None, "worker": self.instance_id,
+                "message_id": message.message_id, "pop_receipt": message.pop_receipt if self.instance_id else None,
             }))
         except ConcurrencyConflict:
             log.info("job changed under us; will look again")
@@ -201,12 +214,14 @@ class MessageProcessor:
             await self._run(run, queue, message, timeout, max_attempts)
 
     def _new_run(self, job: Job, spec: HandlerSpec, log: JobLogger) -> JobRun:
-        return JobRun(job, spec, self.backend, log, self.app.events, self.settings.progress_event_interval_seconds)
+        return JobRun(job, spec, self.backend, log, self.app.events, self.settings.progress_event_interval_seconds,
+                      self.batches)
 
     async def _run(
         self, run: JobRun, queue: JobQueue, message: QueueMessage, timeout: float, max_attempts: int
     ) -> None:
-        keeper = LeaseKeeper(queue, message, self.settings.queue_visibility_timeout, run.log)
+        on_renewed = run.record_receipt if self.instance_id else None
+        keeper = LeaseKeeper(queue, message, self.settings.queue_visibility_timeout, run.log, on_renewed)
         keeper.start()
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
@@ -245,20 +260,19 @@ class MessageProcessor:
     ) -> None:
         filename = safe_filename(output.filename)
         blob_name = f"{run.spec.name}/{run.job.job_id}/{filename}"
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(BLOB_UPLOAD_ATTEMPTS), wait=wait_exponential(multiplier=1, min=1, max=9),
-            retry=retry_if_exception_type(StorageUnavailable), reraise=True,
-        ):
-            with attempt:
-                await self.backend.blobs.put(
-                    blob_name, output.data, content_type=output.content_type, filename=filename
-                )
+        await _put_with_retries(self.backend, blob_name, output, filename)
         result = JobResult(blob_name=blob_name, content_type=output.content_type, filename=filename,
                            size=len(output.data))
         now = utcnow()
-        await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
-                       error_msg=None)
-        await _quietly(queue.ack(message), run.log)
+        try:
+            await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
+                           error_msg=None, pop_receipt=None)
+        except ConcurrencyConflict:
+            # Fenced: another worker released this attempt (we were taken for dead, e.g. paused) and the job
+            # runs again there; its outcome is the one that counts. Our message receipt is stale as well.
+            run.log.warning("result discarded: this attempt was taken over by another worker")
+            return
+        await _quietly(self.batches.ack(queue, message), run.log)
         await run.publish("done")
         run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": len(output.data)})
         self.app.metrics.job_finished(run.spec.name, JobStatus.DONE, elapsed)
@@ -322,6 +336,19 @@ class MessageProcessor:
             run.log.info("job released on shutdown")
         except (StorageError, LeaseLost) as exc:
             run.log.warning("could not release job on shutdown; its lease will expire", extra={"error": str(exc)})
+
+
+async def _put_with_retries(backend: Backend, blob_name: str, output: HandlerOutput, filename: str) -> None:
+    """Store the output, retrying a storage outage with backoff (1 s, 2 s); a plain loop, not tenacity, whose
+    per-call machinery cost more than a small output's whole write."""
+    for attempt in range(1, BLOB_UPLOAD_ATTEMPTS + 1):
+        try:
+            await backend.blobs.put(blob_name, output.data, content_type=output.content_type, filename=filename)
+            return
+        except StorageUnavailable:
+            if attempt == BLOB_UPLOAD_ATTEMPTS:
+                raise
+            await asyncio.sleep(min(2.0 ** (attempt - 1), 9.0))
 
 
 async def _quietly(awaitable: Any, log: JobLogger | None = None) -> None:
