@@ -75,12 +75,18 @@ def _result(request: Request, index: int, outcome: Submission | PraisonSvcError)
     return BatchItemResult(index=index, status=202 if outcome.created else 200, job=job, detail=None)
 
 
+# Any value is accepted as an item: one that is not a JobSubmission gets its own 400 result, and the others are
+# still queued (a bad item never sinks the batch), so the schema must not make the whole request invalid.
+BATCH_ITEM = {"anyOf": [{"$ref": "#/components/schemas/JobSubmission"}, {}],
+              "description": "A JobSubmission; anything else is refused on its own (status 400 in its result)."}
+
+
 @router.post(
     "/jobs/batch", status_code=207, response_model=BatchResponse, summary="Submit many jobs (one result each)",
     responses={**ERRORS, 207: {"description": "One result per item, in order"}},
     openapi_extra={**GUARDED_EXTRA, "parameters": [SERVICE_QUERY], "requestBody": {
         "required": True, "content": {media: {"schema": {"type": "object", "required": ["jobs"], "properties": {
-            "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/JobSubmission"}}}}}
+            "jobs": {"type": "array", "items": BATCH_ITEM}}}}
             for media in ("application/json", "application/yaml", "text/yaml")},
     }},
 )
