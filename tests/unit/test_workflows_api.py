@@ -290,8 +290,8 @@ class RecordingHttp:
 
 
 def test_http_step_signs_its_body_and_retries_server_errors() -> None:
+    from praisonai_svc.webhooks.signing import verify
     from praisonai_svc.workflows.gateways import Gateways
-    from praisonai_svc.workflows.signing import verify
 
     app = make_app()
     http = RecordingHttp([503, 200, 400])
