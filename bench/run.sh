@@ -6,9 +6,9 @@
 #
 # Sets up first, idempotently: scripts/setup.sh (.venv with the package, the pinned Azurite), Debian's wrk when
 # missing, and upstream praisonai-svc==1.2.0 in bench/.venvs/upstream. Then bench_core.py (embedded backend),
-# bench_parse_load.py (/live while clients flood the API with 1 MB YAML and JSON bodies) and bench_azure.py
-# (Azure Storage on Azurite, ours vs upstream). Each runs even if an earlier one fails; the exit status is
-# non-zero if any failed.
+# bench_parse_load.py (/live while clients flood the API with 1 MB YAML and JSON bodies), bench_azure.py
+# (Azure Storage on Azurite, ours vs upstream) and bench_files.py (uploads and extraction). Each runs even if an
+# earlier one fails; the exit status is non-zero if any failed.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,4 +36,6 @@ echo
 .venv/bin/python bench/bench_parse_load.py "$@" || { status=$?; echo "run.sh: bench_parse_load.py failed ($status)" >&2; }
 echo
 .venv/bin/python bench/bench_azure.py "$@" || { status=$?; echo "run.sh: bench_azure.py failed ($status)" >&2; }
+echo
+.venv/bin/python bench/bench_files.py "$@" || { status=$?; echo "run.sh: bench_files.py failed ($status)" >&2; }
 exit "${status}"

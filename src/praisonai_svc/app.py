@@ -47,6 +47,7 @@ class ServiceApp:
         self._metrics: ServiceMetrics | None = None
         self.events = EventBus()  # the in-app event seam: job, file and execution events (praisonai_svc.events)
         self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
+        self._register_builtins()
 
     # --- configuration -------------------------------------------------------------------------------------
     @property
@@ -96,7 +97,10 @@ class ServiceApp:
 
         def register(func: Handler, name: str | None = None) -> Handler:
             service = normalize_service_name(name or func.__name__)
-            if service in self.services:
+            existing = self.services.get(service)
+            if existing is not None and existing.builtin:
+                raise ConfigError(f"'{service}' is the name of a built-in service; give your handler another name.")
+            if existing is not None:
                 raise ConfigError(f"Service '{service}' is registered twice; give one of them another name.")
             options: dict[str, Any] = {
                 "timeout_seconds": timeout_minutes * 60 if timeout_minutes else None,
@@ -105,6 +109,7 @@ class ServiceApp:
                 "idempotency_window": _duration_option("idempotency_window", idempotency_window),
             }
             self.services[service] = make_spec(func, service, self._queue_name_for(service), **options)
+            self._keep_builtins_last()
             self._fastapi = None
             return func
 
@@ -112,17 +117,37 @@ class ServiceApp:
             return register(arg)
         return lambda func: register(func, arg)
 
+    def _register_builtins(self) -> None:
+        """The services every app hosts (DESIGN.md §8): ``extract`` runs file extraction (praisonai_svc.files)."""
+        from praisonai_svc.files.processing import register_extract_service
+
+        register_extract_service(self)
+
+    def add_builtin(self, spec: HandlerSpec) -> None:
+        """Host a built-in service (``spec.builtin``); its queue is always ``<queue>-<name>``."""
+        base = self._settings.queue_name if self._settings else "praison-jobs"
+        self.services[spec.name] = dataclasses.replace(spec, queue_name=f"{base}-{spec.name}", builtin=True)
+
+    def _keep_builtins_last(self) -> None:
+        # The user's first service stays the default and is polled first; built-ins follow the user's services.
+        for name in [name for name, spec in self.services.items() if spec.builtin]:
+            self.services[name] = self.services.pop(name)
+
+    def _user_services(self) -> list[HandlerSpec]:
+        return [spec for spec in self.services.values() if not spec.builtin]
+
     def _queue_name_for(self, service: str) -> str:
         # The first service keeps the seed's queue name, so single-service deployments match the docs.
         base = self._settings.queue_name if self._settings else "praison-jobs"
-        return base if not self.services else f"{base}-{service}"
+        return base if not self._user_services() else f"{base}-{service}"
 
     def service(self, name: str | None = None) -> HandlerSpec:
         """The named service, or the default (first registered) one."""
-        if not self.services:
-            raise ConfigError(f"{self.name} has no handlers; decorate a function with @app.job.")
         if name is None:
-            return next(iter(self.services.values()))
+            users = self._user_services()
+            if not users:
+                raise ConfigError(f"{self.name} has no handlers; decorate a function with @app.job.")
+            return users[0]
         spec = self.services.get(normalize_service_name(name))
         if spec is None:
             known = ", ".join(self.services)
@@ -133,8 +158,9 @@ class ServiceApp:
         """Handlers usually register before the settings load; re-derive their queue names once they do."""
         assert self._settings is not None
         base = self._settings.queue_name
-        for index, (name, spec) in enumerate(list(self.services.items())):
-            queue = base if index == 0 else f"{base}-{name}"
+        users = [name for name, spec in self.services.items() if not spec.builtin]
+        for name, spec in list(self.services.items()):
+            queue = base if users and name == users[0] else f"{base}-{name}"
             if spec.queue_name != queue:
                 self.services[name] = dataclasses.replace(spec, queue_name=queue)
 

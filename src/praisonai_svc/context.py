@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from praisonai_svc.logs import JobLogger
+
+if TYPE_CHECKING:
+    from praisonai_svc.backend import Backend
 
 ProgressSink = Callable[[float | None, str | None], None]
 
@@ -24,6 +28,9 @@ class JobContext:
     service: str
     logger: JobLogger
     _sink: ProgressSink | None = field(default=None, repr=False)
+    tenant: str | None = None  # the tenant that submitted the job (None: untenanted)
+    # The worker's storage, for built-in services (e.g. file extraction), which run on the worker's event loop.
+    backend: Backend | None = field(default=None, repr=False)
 
     @property
     def is_last_attempt(self) -> bool:

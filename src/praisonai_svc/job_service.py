@@ -13,7 +13,7 @@ from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotFound, JobNotReady, StorageError, StorageUnavailable
+from praisonai_svc.errors import JobNotFound, JobNotReady, StorageError, StorageUnavailable, UnknownService
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
@@ -43,12 +43,15 @@ class JobService:
         self.app = app
         self.backend = backend
 
-    async def submit(self, request: JobRequest, *, tenant: str | None = None) -> Submission:
+    async def submit(self, request: JobRequest, *, tenant: str | None = None, internal: bool = False) -> Submission:
         """Validate, claim the payload hash, store and enqueue; an identical live job is returned instead.
 
-        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs.
+        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs. Built-in
+        services (e.g. ``extract``) take only ``internal`` submissions, from their own features' use cases.
         """
         spec = self.app.service(request.service)
+        if spec.builtin and not internal:
+            raise UnknownService(f"'{spec.name}' is a built-in service; use its own routes (e.g. POST /files/upload).")
         spec.validate_payload(request.payload)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"

@@ -61,6 +61,9 @@ class HandlerSpec:
     description: str = ""
     retention: timedelta | None = None  # overrides PRAISONAI_JOB_RETENTION for this service
     idempotency_window: timedelta | None = None  # overrides PRAISONAI_IDEMPOTENCY_WINDOW for this service
+    # Built-in services (file extraction, ...) are ``async def (payload, ctx)`` run on the worker's own loop with
+    # ``ctx.backend``; clients reach them through their own routes, never through POST /jobs.
+    builtin: bool = False
 
     def validate_payload(self, payload: dict[str, Any]) -> Any:
         """Return what the handler receives; raise :class:`PayloadError` with every problem listed."""

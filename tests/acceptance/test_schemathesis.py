@@ -10,6 +10,10 @@ Excluded, on purpose:
   token the schema cannot describe, and a payload is checked against the model of the service it names, which
   a schema with one request body for all services cannot express: those are correct 400s.
 * ``/admin/...`` — the operators' endpoints, with their own key (PRAISONAI_ADMIN_KEY), are checked elsewhere.
+* the ``validation_mismatch`` warning — uploads are refused unless the file's extension is allowed and its bytes
+  match it (magic bytes), which no schema can say, so most generated uploads are (correct) 400s.
+* ``use_after_free`` — it expects a deleted resource to answer 404, but ``DELETE /files/{id}`` is a soft delete
+  by design (issue 14, the seed's contract): the record stays readable with ``status: deleted``.
 """
 
 from __future__ import annotations
@@ -27,14 +31,22 @@ from tests.support.service import running_service
 FUZZ_HANDLERS = Path(__file__).parent / "svc" / "fuzz_handlers.py"
 ST = Path(sys.executable).with_name("st")
 MAX_EXAMPLES = 30
+# Every schemathesis warning but validation_mismatch (see the module docstring) and unmatched_filter: the /admin
+# exclusion matches nothing when /openapi.json hides the admin routes from callers without the admin key.
+WARNINGS = ",".join([
+    "missing_auth", "missing_test_data", "base_url_mismatch", "missing_deserializer", "unused_openapi_auth",
+    "unsupported_regex", "method_not_allowed", "constants_extraction", "unresolvable_reference",
+    "low_valid_rate", "rate_limited", "dictionary_mismatch", "timeout_units",
+])
 SEED = os.environ.get("SCHEMATHESIS_SEED", "20261122")
 
 
 def schemathesis(url: str, workdir: Path, *headers: str) -> subprocess.CompletedProcess[str]:
     command = [
-        str(ST), "run", f"{url}/openapi.json", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+        str(ST), "run", f"{url}/openapi.json", "--checks", "all",
+        "--exclude-checks", "positive_data_acceptance,use_after_free",
         "--exclude-path-regex", "^/admin", "--max-examples", str(MAX_EXAMPLES), "--seed", SEED,
-        "--workers", "1", "--request-timeout", "20", "--no-color",
+        "--workers", "1", "--request-timeout", "20", "--no-color", "--warnings", WARNINGS,
     ]
     for header in headers:
         command += ["-H", header]
@@ -47,7 +59,7 @@ def assert_clean(result: subprocess.CompletedProcess[str], *, locked_out: bool =
     assert result.returncode == 0, report[-6000:]
     assert "failure" not in report.split("SUMMARY")[-1].lower(), report[-6000:]
     if locked_out:
-        assert "4 operations returned only 401/403 responses" in report, report[-6000:]
+        assert "12 operations returned only 401/403 responses" in report, report[-6000:]  # 4 jobs + 8 files
     else:
         assert "No issues found" in report, report[-6000:]
 

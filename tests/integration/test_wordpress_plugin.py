@@ -690,7 +690,7 @@ def test_no_secret_reaches_any_browser(scenario: Scenario) -> None:
     assert any(where.endswith("request header X-WP-Nonce") for where, _ in alice)
     # In proxy mode the browser talks to WordPress, and to the service only to fetch a signed file.
     for url in urls:
-        assert url.startswith(scenario.wp.url) or url.startswith(f"{scenario.service.url}/files/"), url
+        assert url.startswith(scenario.wp.url) or url.startswith(f"{scenario.service.url}/blobs/"), url
     assert not scenario.page_errors, scenario.page_errors
 
 

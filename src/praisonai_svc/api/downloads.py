@@ -1,4 +1,4 @@
-"""``/jobs/{id}/download`` mints a fresh signed link; ``/files/...`` serves local-backend links."""
+"""``/jobs/{id}/download`` mints a fresh signed link; ``/blobs/...`` serves local-backend links."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ async def download(
     return RedirectResponse(url, status_code=307)
 
 
-@router.get("/files/{name:path}", include_in_schema=False, dependencies=[Depends(limit_reads)])
+@router.get("/blobs/{name:path}", include_in_schema=False, dependencies=[Depends(limit_reads)])
 async def signed_file(
     name: str, request: Request, exp: str = "", fn: str = "", ct: str = "", sig: str = "",
 ) -> Response:

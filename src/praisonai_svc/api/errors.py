@@ -90,7 +90,10 @@ def _allowed_methods(request: Request, first_route: str) -> str:
     """Every method served at this path: Starlette's 405 names only the first matching route's methods, so a
     path with a GET and a POST route (``/jobs``) would claim only one. The OpenAPI paths know them all."""
     methods = {m.strip().upper() for m in first_route.split(",") if m.strip()}
-    for template, operations in request.app.openapi().get("paths", {}).items():
+    paths = request.app.openapi().get("paths", {})
+    if request.url.path in paths:  # a literal path (/files/upload) is not also the template beside it (/files/{id})
+        return ", ".join(sorted(methods | {m.upper() for m in paths[request.url.path] if m in _HTTP_METHODS}))
+    for template, operations in paths.items():
         pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, request.url.path):
             methods |= {method.upper() for method in operations if method in _HTTP_METHODS}

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from fastapi import FastAPI
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs
+from praisonai_svc.api import admin, downloads, files, health, jobs
 from praisonai_svc.api.auth import build_guard
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
@@ -95,7 +95,8 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.state.service_app = app
     api.state.embedded_worker = embedded_worker
     cors = dict(
-        allow_origins=settings.cors_origins, allow_credentials=False, allow_methods=["GET", "POST", "OPTIONS"],
+        allow_origins=settings.cors_origins, allow_credentials=False,
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Content-Type", "X-API-Key", "Authorization"],
         expose_headers=["Location", "Retry-After", RECEIPT_HEADER], max_age=600,
     )
@@ -104,6 +105,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
     api.include_router(jobs.router)
     api.include_router(downloads.router)
+    api.include_router(files.router)
     api.include_router(health.router)
     api.include_router(admin.router)
     api.include_router(metrics_http.router)  # GET /metrics

@@ -26,11 +26,12 @@ REF = "#/components/schemas/{model}"
 
 def submission_model(app: ServiceApp) -> type[BaseModel]:
     """``{"payload": <one of the services' payloads>, "service": <one of the names>}`` as a model."""
-    payload_types: list[Any] = [spec.payload_model for spec in app.services.values() if spec.payload_model]
+    submittable = [spec for spec in app.services.values() if not spec.builtin]  # built-ins have their own routes
+    payload_types: list[Any] = [spec.payload_model for spec in submittable if spec.payload_model]
     payload_type: Any = dict[str, Any]
     for model in payload_types:
         payload_type = model | payload_type
-    names = tuple(app.services) or ("default",)
+    names = tuple(spec.name for spec in submittable) or ("default",)
     service_type: Any = Literal[names]
     return create_model(
         "JobSubmission",
@@ -61,7 +62,8 @@ def install_openapi(api: FastAPI, app: ServiceApp) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(submission.pop("$defs", {}))
         components["JobSubmission"] = submission
-        enumerate_services(schema, tuple(app.services) or ("default",))
+        user_services = tuple(name for name, spec in app.services.items() if not spec.builtin)
+        enumerate_services(schema, user_services or ("default",))
         from praisonai_svc.api.openapi_security import document_security
 
         document_security(schema, app.settings)

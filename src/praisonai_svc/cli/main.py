@@ -8,6 +8,7 @@ import click
 
 from praisonai_svc._version import __version__
 from praisonai_svc.cli.deploy import deploy, logs
+from praisonai_svc.cli.files import files
 from praisonai_svc.cli.new import new
 from praisonai_svc.cli.poison import poison
 from praisonai_svc.cli.prune import prune
@@ -24,7 +25,7 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, deploy, logs, poison, prune):
+for command in (new, run, api, worker, submit, files, deploy, logs, poison, prune):
     cli.add_command(command)
 
 

@@ -52,9 +52,20 @@ def _call_in_thread(
         future.set_result(result)
 
 
+async def _run_builtin(spec: HandlerSpec, args: tuple[Any, ...], timeout: float) -> HandlerOutput:
+    """Built-in services are the package's own async code: awaited on the worker's loop, cancelled on timeout."""
+    try:
+        result = await asyncio.wait_for(spec.func(*args), timeout)
+    except TimeoutError:
+        raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
+    return coerce_output(result)
+
+
 async def execute(spec: HandlerSpec, payload: Any, ctx: JobContext, timeout: float) -> HandlerOutput:
     """Run the handler; raise what it raises, :class:`JobTimeout` after ``timeout`` seconds."""
     args = (payload, ctx) if spec.wants_context else (payload,)
+    if spec.builtin:
+        return await _run_builtin(spec, args, timeout)
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
     holder = _AsyncCall()
     thread = threading.Thread(

@@ -148,7 +148,8 @@ class MessageProcessor:
         keeper.start()
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
-            logger=run.log, _sink=run.progress_sink(asyncio.get_running_loop()),
+            logger=run.log, _sink=run.progress_sink(asyncio.get_running_loop()), tenant=run.job.tenant,
+            backend=self.backend,
         )
         started = time.monotonic()
         try:

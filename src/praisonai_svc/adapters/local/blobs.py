@@ -1,4 +1,4 @@
-"""Files on disk as the local blob store; links are HMAC-signed and served by the API's /files route.
+"""Files on disk as the local blob store; links are HMAC-signed and served by the API's /blobs route.
 
 Layout: ``<root>/<2 hex chars of sha256(name)>/<name>``. The shard level spreads jobs' output directories over
 256 directories, so no directory grows past a few hundred entries at any realistic retention (listing or
@@ -13,13 +13,22 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import AsyncIterable
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from praisonai_svc.adapters.local.signing import sign, verify
 from praisonai_svc.errors import BlobNotFound, StorageError, StorageUnavailable
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.ports import BlobStore, SignedUrl
+
+STREAM_WRITE_BYTES = 1024 * 1024  # chunks are gathered up to this much per write (one thread hop each)
+
+
+def _write_and_close(handle: Any, pending: list[bytes]) -> None:
+    handle.writelines(pending)
+    handle.close()
 
 
 def safe_relative(name: str) -> PurePosixPath:
@@ -65,6 +74,45 @@ class FileBlobStore(BlobStore):
             await asyncio.to_thread(self._write, name, data)
         except OSError as exc:
             raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> int:
+        """A temporary file beside the target, renamed over it once complete (removed if ``chunks`` raises)."""
+        target = self._sharded(name)
+        try:
+            handle, tmp = await asyncio.to_thread(self._open_temporary, target)
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        try:
+            size = await self._spool(handle, chunks)
+            await asyncio.to_thread(os.replace, tmp, target)  # readers see the whole file or none of it
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        finally:
+            if not handle.closed:
+                handle.close()
+            Path(tmp).unlink(missing_ok=True)  # noqa: ASYNC240 (gone already after the rename: one cheap syscall)
+        return size
+
+    @staticmethod
+    def _open_temporary(target: Path) -> tuple[Any, str]:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        return os.fdopen(fd, "wb"), tmp
+
+    @staticmethod
+    async def _spool(handle: Any, chunks: AsyncIterable[bytes]) -> int:
+        size, pending_size = 0, 0
+        pending: list[bytes] = []
+        async for chunk in chunks:
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= STREAM_WRITE_BYTES:
+                await asyncio.to_thread(handle.writelines, pending)
+                size, pending, pending_size = size + pending_size, [], 0
+        await asyncio.to_thread(_write_and_close, handle, pending)
+        return size + pending_size
 
     async def open(self, name: str) -> bytes:
         try:

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 from praisonai_svc.errors import InvalidSignature
 
-FILES_ROUTE = "/files"
+FILES_ROUTE = "/blobs"  # signed local links; the seed's /files/{id} routes are the files feature's
 
 
 def load_or_create_key(path: Path) -> bytes:
