@@ -19,7 +19,7 @@ RUN python -m venv /venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /venv/bin/pip install .
+RUN /venv/bin/pip install ".[azure]"
 ARG SERVICE_DIR=examples/ppt-service
 COPY ${SERVICE_DIR}/requirements.txt /tmp/service-requirements.txt
 RUN /venv/bin/pip install -r /tmp/service-requirements.txt

@@ -8,8 +8,16 @@ cd "${REPO_ROOT}"
 bash scripts/setup.sh
 
 echo "== ruff"
-.venv/bin/ruff check src
+.venv/bin/ruff check src tests
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+# Tests are isolated (free ports, their own data dirs, Azure names and databases), so files run in parallel:
+# each xdist worker takes whole files (--dist loadfile), so a file's module fixtures start once.
+# PYTEST_WORKERS=0 runs everything in this process.
+WORKERS="${PYTEST_WORKERS:-3}"
+if [ "${WORKERS}" = "0" ]; then
+    .venv/bin/python -m pytest -p no:cacheprovider "$@"
+else
+    .venv/bin/python -m pytest -p no:cacheprovider -n "${WORKERS}" --dist loadfile "$@"
+fi

@@ -12,11 +12,12 @@
 from praisonai_svc._version import __version__
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.context import JobContext
-from praisonai_svc.errors import JobFailed, NonRetryableError, PraisonSvcError
+from praisonai_svc.errors import JobCancelled, JobFailed, NonRetryableError, PraisonSvcError
 from praisonai_svc.models.job import JobRequest, JobResponse, JobStatus
 from praisonai_svc.settings import Settings
 
 __all__ = [
+    "JobCancelled",
     "JobContext",
     "JobFailed",
     "JobRequest",

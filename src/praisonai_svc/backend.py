@@ -1,14 +1,18 @@
 """The storage backend: the ports bundled (jobs, queues, blobs, records, rate limits), chosen from settings.
 
 No connection string → the embedded ``local`` backend in ``PRAISONAI_DATA_DIR``; an Azure connection string
-or account URL → ``azure``. Adapters are imported lazily so the local path never imports the Azure SDK.
+or account URL → ``azure``. ``PRAISONAI_BLOB_URL`` (or seed 004's R2 variables) then puts the outputs in
+another blob store (:mod:`praisonai_svc.blob_url`), so jobs on SQLite or Azure can keep outputs in S3 or R2.
+Adapters are imported lazily so the local path never imports a cloud SDK.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from praisonai_svc.errors import StorageError
 from praisonai_svc.models.job import Job
@@ -29,13 +33,30 @@ class Backend:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Adapters whose job store and queue share a database set this to do both in one transaction.
     atomic_submit: Callable[[Job, str], Awaitable[Job]] | None = None
-    # Rate-limit counters in this backend's own storage, so that every replica shares them (None: the API
-    # counts in its own process memory instead).
+    # ... and this to store and enqueue many jobs in one transaction (per job: the stored job or DuplicateJob).
+    atomic_submit_many: Callable[[list[Job], str], Awaitable[list[Job | DuplicateJob]]] | None = None
+    # Rate-limit counters in this backend's own storage, so that every replica shares them (None: the backend
+    # has none, and rate_limiter_or_fallback counts in this process's memory instead).
     rate_limiter: RateLimiter | None = None
     # Give space back after the pruner removed records (local: incremental vacuum + WAL truncation; with
     # True a full one-off VACUUM). None: the storage reclaims space itself (Azure).
     compact: Callable[[bool], Awaitable[None]] | None = None
     _queues: dict[str, JobQueue] = field(default_factory=dict)
+    _fallback_limiter: RateLimiter | None = None
+
+    def rate_limiter_or_fallback(self) -> RateLimiter:
+        """The shared rate limiter, or one in this process's memory when the backend stores none."""
+        if self.rate_limiter is not None:
+            return self.rate_limiter
+        if self._fallback_limiter is None:
+            from praisonai_svc.adapters.memory import MemoryRateLimiter
+
+            self._fallback_limiter = MemoryRateLimiter()
+        return self._fallback_limiter
+
+    def http_routes(self) -> list[Any]:
+        """Routers the API mounts for this backend (the local blob store serves its own signed links)."""
+        return self.blobs.routes()
 
     def queue(self, name: str) -> JobQueue:
         """The queue called ``name`` (created on first use, then reused)."""
@@ -65,6 +86,24 @@ class Backend:
                 await self.jobs.delete(created.job_id)
             raise
         return created
+
+    async def create_and_enqueue_many(self, jobs: list[Job], queue_name: str) -> list[Job | DuplicateJob]:
+        """:meth:`create_and_enqueue` for each job; per job, in order, the stored job or its DuplicateJob.
+
+        One transaction where the adapter offers it (local); elsewhere concurrent single submits, whose table
+        writes the Azure adapter shares (group commit). A storage failure raises.
+        """
+        if self.atomic_submit_many is not None:
+            return await self.atomic_submit_many(jobs, queue_name)
+        done = await asyncio.gather(*(self.create_and_enqueue(job, queue_name) for job in jobs),
+                                    return_exceptions=True)
+        results: list[Job | DuplicateJob] = []
+        for outcome in done:
+            if isinstance(outcome, Job | DuplicateJob):
+                results.append(outcome)
+            else:
+                raise outcome
+        return results
 
     async def check(self) -> None:
         """Raise StorageUnavailable if any part of the backend is unusable."""
@@ -96,11 +135,22 @@ def memory_backend() -> Backend:
 
 
 async def open_backend(settings: Settings) -> Backend:
-    """Open (and, for Azure, provision) the backend the settings point at."""
+    """Open (and, for Azure, provision) the backend the settings point at, with the blob store PRAISONAI_BLOB_URL
+    names if it is set."""
+    from praisonai_svc.blob_url import configured_blob_url, import_adapter, open_blob_store
+
+    blob_url = configured_blob_url(settings)  # checked first: a bad URL must not leave a backend open
     if settings.uses_azure:
-        from praisonai_svc.adapters.azure import open_azure_backend
+        azure = import_adapter("praisonai_svc.adapters.azure", "azure", "Azure Storage (PRAISONAI_AZURE_*)")
+        backend: Backend = await azure.open_azure_backend(settings)
+    else:
+        from praisonai_svc.adapters.local import open_local_backend
 
-        return await open_azure_backend(settings)
-    from praisonai_svc.adapters.local import open_local_backend
-
-    return await open_local_backend(settings)
+        backend = await open_local_backend(settings)
+    if blob_url is not None:
+        try:
+            backend.blobs = await open_blob_store(blob_url, settings)
+        except BaseException:
+            await backend.close()
+            raise
+    return backend

@@ -39,6 +39,18 @@ class UnknownService(PayloadError):
     """The request names a service this app does not host."""
 
 
+class ServiceDisabled(PraisonSvcError):
+    """The service is disabled (enabled: false in praisonai.yaml); nothing was queued."""
+
+
+class ServiceNotRunning(ServiceDisabled):
+    """The service is not running in this process right now; start it, or try again shortly."""
+
+
+class ServiceNotFound(PraisonSvcError):
+    """This app has no service of that name."""
+
+
 class JobNotFound(PraisonSvcError):
     """No job with that id exists."""
 
@@ -106,8 +118,43 @@ class HandlerResultError(JobFailed):
     """The handler returned something other than (bytes, content_type, filename)."""
 
 
+class JobCancelled(PraisonSvcError):
+    """The job was cancelled (POST /jobs/{id}/cancel); it ends ``cancelled`` and is never retried.
+
+    ``context.raise_if_cancelled()`` raises it inside a handler that checks for cancellation.
+    """
+
+
+class JobNotCancellable(PraisonSvcError):
+    """The job has already finished and cannot be cancelled."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+        super().__init__(f"Job already ended (status: {status}); only queued or processing jobs can be cancelled.")
+
+
 class JobTimeout(PraisonSvcError):
     """The job ran past its time limit."""
+
+
+class PluginNotFound(PraisonSvcError):
+    """Plugin not found"""
+
+
+class PluginDisabled(PraisonSvcError):
+    """This plugin is disabled; enable it in the plugins: section of the configuration."""
+
+
+class PluginTimeout(PraisonSvcError):
+    """The plugin did not answer within its time budget (sync_timeout_seconds); retry with ?mode=async."""
+
+
+class FetchFailed(PraisonSvcError):
+    """Downloading the input failed."""
+
+
+class FetchRefused(FetchFailed):
+    """The URL is not allowed: only public http(s) addresses are fetched (see PRAISONAI_FETCH_ALLOWED_HOSTS)."""
 
 
 class RecordNotFound(PraisonSvcError):
@@ -120,3 +167,15 @@ class RecordExists(StorageError):
 
 class RecordTooLarge(StorageError):
     """The record's body is too large for the record store; keep large content in the blob store."""
+
+
+class JobDeferred(PraisonSvcError):
+    """The job has nothing to do until later: give its message back with a delay, without spending an attempt.
+
+    Built-in services that wait (a workflow execution waiting for a child job or a ``delay`` step) raise it
+    instead of sleeping, so that waiting never holds a worker slot.
+    """
+
+    def __init__(self, delay: float, message: str | None = None) -> None:
+        super().__init__(message or f"deferred for {delay:g} s")
+        self.delay = max(0.0, delay)

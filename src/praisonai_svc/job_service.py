@@ -5,19 +5,36 @@ Lives above the ports, so every backend gets the same timestamps, hashing, compe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotFound, JobNotReady, StorageError, StorageUnavailable, UnknownService
+from praisonai_svc.errors import (
+    ConcurrencyConflict,
+    JobNotCancellable,
+    JobNotFound,
+    JobNotReady,
+    PayloadError,
+    PraisonSvcError,
+    ServiceDisabled,
+    StorageError,
+    StorageUnavailable,
+    UnknownService,
+)
+from praisonai_svc.events.job_events import publish_job_event
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
 from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
+from praisonai_svc.registry import HandlerSpec
+from praisonai_svc.webhooks.urls import check_callback_url
+from praisonai_svc.worker.cancellation import cancel_record
 
 log = get_logger("api")
 
@@ -43,39 +60,110 @@ class JobService:
         self.app = app
         self.backend = backend
 
-    async def submit(self, request: JobRequest, *, tenant: str | None = None, internal: bool = False) -> Submission:
+    async def submit(self, request: JobRequest, *, tenant: str | None = None) -> Submission:
         """Validate, claim the payload hash, store and enqueue; an identical live job is returned instead.
 
-        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs. Built-in
-        services (e.g. ``extract``) take only ``internal`` submissions, from their own features' use cases.
+        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs.
         """
-        spec = self.app.service(request.service)
-        if spec.builtin and not internal:
-            raise UnknownService(f"'{spec.name}' is a built-in service; use its own routes (e.g. POST /files/upload).")
-        spec.validate_payload(request.payload)
-        now = utcnow()
-        scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
-        job = Job(
-            job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
-            payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
-        )
+        spec, job = self._prepare(request, tenant)
         try:
             try:
                 job = await self.backend.create_and_enqueue(job, spec.queue_name)
             except DuplicateJob as dup:
-                if not await self._expired_hit(dup.existing, spec.idempotency_window):
-                    log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
-                    return Submission(dup.existing, created=False)
-                # Past the idempotency window, or its output is gone: let go of its claim and make a new job.
-                await self.backend.jobs.release_claim(dup.existing.payload_hash, dup.existing.job_id)
-                try:
-                    job = await self.backend.create_and_enqueue(job, spec.queue_name)
-                except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
-                    return Submission(again.existing, created=False)
+                return await self._on_duplicate(spec, job, dup)
         except StorageError as exc:
             raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        await publish_job_event(self.app.events, job, "queued")
         return Submission(job, created=True)
+
+    def _prepare(self, request: JobRequest, tenant: str | None) -> tuple[HandlerSpec, Job]:
+        """The checks every submission passes (service usable, payload valid, callback allowed), and its job."""
+        spec = self.app.job_spec(request.service)
+        if spec.internal:
+            raise UnknownService(f"Service '{spec.name}' is built in and cannot be submitted directly.")
+        if not self.app.config.options(spec.name).enabled:
+            raise ServiceDisabled(f"Service '{spec.name}' is disabled (enabled: false in praisonai.yaml); "
+                                  "nothing was queued. Enable it there and restart.")
+        spec.validate_payload(request.payload)
+        if request.callback_url is not None:
+            if self.app.settings.webhook_secret_value is None:
+                raise PayloadError("callback_url needs webhooks, which are off: the operator sets "
+                                   "PRAISONAI_WEBHOOK_SECRET to turn them on.")
+            check_callback_url(request.callback_url)
+        now = utcnow()
+        scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
+        return spec, Job(
+            job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
+            payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
+            callback_url=request.callback_url, webhook_progress=request.webhook_progress,
+        )
+
+    async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob) -> Submission:
+        """The hash is held by ``dup.existing``: return it, or (past the window / output gone) make ``job``."""
+        if not await self._expired_hit(dup.existing, spec.idempotency_window):
+            log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
+            return Submission(dup.existing, created=False)
+        # Past the idempotency window, or its output is gone: let go of its claim and make a new job.
+        await self.backend.jobs.release_claim(dup.existing.payload_hash, dup.existing.job_id)
+        try:
+            job = await self.backend.create_and_enqueue(job, spec.queue_name)
+        except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
+            return Submission(again.existing, created=False)
+        log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        await publish_job_event(self.app.events, job, "queued")
+        return Submission(job, created=True)
+
+    async def submit_many(
+        self, requests: Sequence[JobRequest | PraisonSvcError], *, tenant: str | None = None
+    ) -> list[Submission | PraisonSvcError]:
+        """:meth:`submit` for each request; per request, in order, its submission or the error it met (a request
+        that failed to parse may be passed as its error and is answered with it). One bad item never sinks the
+        others. The valid items of one queue are stored and enqueued together
+        (:meth:`Backend.create_and_enqueue_many`: one SQLite transaction, or shared Table transactions).
+        """
+        outcomes: list[Submission | PraisonSvcError | None] = [None] * len(requests)
+        by_queue: dict[str, list[tuple[int, HandlerSpec, Job]]] = {}
+        for index, request in enumerate(requests):
+            if isinstance(request, PraisonSvcError):
+                outcomes[index] = request
+                continue
+            try:
+                spec, job = self._prepare(request, tenant)
+            except PraisonSvcError as exc:
+                outcomes[index] = exc
+                continue
+            by_queue.setdefault(spec.queue_name, []).append((index, spec, job))
+        await asyncio.gather(*(self._store_many(items, outcomes) for items in by_queue.values()))
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _store_many(self, items: list[tuple[int, HandlerSpec, Job]],
+                          outcomes: list[Submission | PraisonSvcError | None]) -> None:
+        queue_name = items[0][1].queue_name
+        try:
+            stored = await self.backend.create_and_enqueue_many([job for _i, _s, job in items], queue_name)
+        except StorageError:
+            unavailable = StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.")
+            for index, _spec, _job in items:
+                outcomes[index] = unavailable
+            return
+
+        pending = []
+        for (index, spec, job), result in zip(items, stored, strict=True):
+            if isinstance(result, Job):
+                log.info("job queued", extra={"service": spec.name, "job_id": result.job_id})
+                outcomes[index] = Submission(result, created=True)
+                pending.append(publish_job_event(self.app.events, result, "queued"))
+            else:
+                pending.append(self._settle_duplicate(index, spec, job, result, outcomes))
+        await asyncio.gather(*pending)
+
+    async def _settle_duplicate(self, index: int, spec: HandlerSpec, job: Job, dup: DuplicateJob,
+                                outcomes: list[Submission | PraisonSvcError | None]) -> None:
+        try:
+            outcomes[index] = await self._on_duplicate(spec, job, dup)
+        except StorageError:
+            outcomes[index] = StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.")
 
     async def _expired_hit(self, existing: Job, window: timedelta | None) -> bool:
         """Whether ``existing`` may no longer be handed out for an identical payload.
@@ -95,6 +183,33 @@ class JobService:
         if tenant is not None and job.tenant != tenant:
             raise JobNotFound()  # indistinguishable from a missing job: ids of other tenants reveal nothing
         return job
+
+    async def cancel(self, job_id: str, *, tenant: str | None = None) -> Job:
+        """Cancel a queued job at once, or ask the worker running it to stop (it ends ``cancelled`` within
+        seconds); an already cancelled job is returned as it is; :class:`JobNotCancellable` if done or error."""
+        for _ in range(10):
+            job = await self.get(job_id, tenant=tenant)
+            if job.status is JobStatus.CANCELLED or job.cancel_requested_utc is not None:
+                return job
+            if job.status.is_terminal:
+                raise JobNotCancellable(job.status.value)
+            now = utcnow()
+            queued = job.status is JobStatus.QUEUED
+            changes: dict[str, Any] = {"cancel_requested_utc": now, "updated_utc": now}
+            if queued:  # its message stays in the queue; the worker acks it unrun when it comes up
+                changes |= {"status": JobStatus.CANCELLED, "finished_utc": now, "error_msg": "Cancelled on request"}
+            try:
+                job = await self.backend.jobs.update(job.model_copy(update=changes))
+            except ConcurrencyConflict:
+                continue  # a worker took it (or finished it) meanwhile: decide again
+            if queued:
+                await publish_job_event(self.app.events, job, "cancelled")
+            else:
+                await self.backend.records.create(cancel_record(job.job_id))
+            log.info("job cancel requested", extra={"service": job.service, "job_id": job.job_id,
+                                                    "was": "queued" if queued else "processing"})
+            return job
+        raise StorageUnavailable("The job kept changing while cancelling it; try again.")
 
     async def list(self, **filters: Any) -> JobListing:
         return await self.backend.jobs.list(**filters)

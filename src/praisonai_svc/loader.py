@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -75,6 +77,15 @@ def load_app(target: str | None = None) -> ServiceApp:
         except ImportError as exc:
             raise HandlerLoadError(f"Cannot import module {path_part!r}: {exc}") from exc
     app = _find_app(module, attr or None, resolved)
+    module_file = getattr(module, "__file__", None)
+    if module_file and app.root_dir is None:
+        app.root_dir = Path(module_file).resolve().parent  # where praisonai.yaml is looked for
     app.target = str(Path(path_part).resolve()) + (f":{attr}" if attr else "") if Path(path_part).is_file() \
         else resolved
     return app
+
+
+def preloader(app: ServiceApp) -> Callable[[], object] | None:
+    """What the plugin pool's processes run first: load the same service file, so that the functions defined in
+    it (``@app.capability`` on a plain ``def``) can be sent to them by name. None for an app not loaded here."""
+    return functools.partial(load_app, app.target) if app.target else None

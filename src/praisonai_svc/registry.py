@@ -59,14 +59,25 @@ class HandlerSpec:
     timeout_seconds: float | None = None
     max_attempts: int | None = None
     description: str = ""
+    concurrency: int | None = None  # most jobs of this service one worker process runs at once (None: no cap)
+    config_model: type[BaseModel] | None = None  # its own keys in praisonai.yaml → context.config
     retention: timedelta | None = None  # overrides PRAISONAI_JOB_RETENTION for this service
     idempotency_window: timedelta | None = None  # overrides PRAISONAI_IDEMPOTENCY_WINDOW for this service
-    # Built-in services (file extraction, ...) are ``async def (payload, ctx)`` run on the worker's own loop with
-    # ``ctx.backend``; clients reach them through their own routes, never through POST /jobs.
-    builtin: bool = False
+    # Awaited on the worker's own event loop instead of a thread of its own: for handlers that never block it
+    # (plugins, whose CPU work goes to a process pool) and use the worker process's clients.
+    runs_on_loop: bool = False
+    # An extra check of the raw payload at submission (a plugin's validate_input); raises PayloadError.
+    check: Callable[[dict[str, Any]], None] | None = None
+    isolation: str = "thread"  # "process": a child process that is killed on timeout or cancel
+    webhook_url: str | None = None  # POSTed every job of this service when it ends (docs/api.md, webhooks)
+    internal: bool = False  # a built-in service (webhook deliveries, workflow executions): never via POST /jobs
+    retry_backoff_seconds: float | None = None  # overrides PRAISONAI_RETRY_BACKOFF_SECONDS for this service
+    retry_backoff_max_seconds: float | None = None
 
     def validate_payload(self, payload: dict[str, Any]) -> Any:
         """Return what the handler receives; raise :class:`PayloadError` with every problem listed."""
+        if self.check is not None:
+            self.check(payload)
         if self.payload_model is None:
             return payload
         try:
@@ -95,13 +106,21 @@ def _payload_model(func: Handler) -> tuple[type[BaseModel] | None, bool]:
     return model, len(params) == 2
 
 
-def make_spec(func: Handler, name: str, queue_name: str, **options: Any) -> HandlerSpec:
+def check_service_name(name: str) -> str:
+    """``name`` normalised, or ConfigError when it cannot name a service (queue names are made from it)."""
     service = normalize_service_name(name)
     if not _SERVICE_NAME.match(service):
         raise ConfigError(
             f"Service name {name!r} is not usable: use 1-40 lowercase letters, digits and hyphens."
         )
+    return service
+
+
+def make_spec(func: Handler, name: str, queue_name: str, **options: Any) -> HandlerSpec:
+    service = check_service_name(name)
     model, wants_context = _payload_model(func)
+    if options.get("isolation", "thread") not in ("thread", "process"):
+        raise ConfigError(f"Service {name!r}: isolation must be 'thread' or 'process', not {options['isolation']!r}.")
     return HandlerSpec(
         name=service, func=func, is_async=inspect.iscoroutinefunction(func), payload_model=model,
         wants_context=wants_context, queue_name=queue_name, description=(func.__doc__ or "").strip(), **options,

@@ -13,15 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AliasChoices,
-    BeforeValidator,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from praisonai_svc.durations import parse_duration
@@ -33,6 +25,8 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 _KNOWN_EXTRA = {"PRAISONAI_APP", "PRAISONAI_URL"}
 # Read by `deploy` and `logs` (which check them against their own options), never by the service.
 DEPLOY_ENV_PREFIX = "PRAISONAI_DEPLOY_"
+# One key of one service in praisonai.yaml: PRAISONAI_SERVICES__<SERVICE>__<KEY> (docs/services.md).
+SERVICES_ENV_PREFIX = "PRAISONAI_SERVICES__"
 
 
 def _split_csv(value: Any) -> Any:
@@ -46,22 +40,35 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
+def _seed_alias(name: str) -> AliasChoices:
+    """``PRAISONAI_<NAME>``, or seed 004's bare ``<NAME>``."""
+    return AliasChoices(ENV_PREFIX + name, name)
+
+
 class Settings(BaseSettings):
     """Every setting, with its environment variable ``PRAISONAI_<NAME>``."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore",
         validate_default=True, hide_input_in_errors=True,  # errors must never echo a key or connection string
+        populate_by_name=True,  # Settings(api_key=...) still works for the fields read under an alias
     )
 
     # --- API ---
     api_key: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="One API key or a comma-separated list (for rotation)."
+        default_factory=list, description="One API key or a comma-separated list (for rotation). Seed 004's "
+        "PYTHON_SERVICE_API_KEY is read when this is unset.",
+        validation_alias=AliasChoices("PRAISONAI_API_KEY", "PYTHON_SERVICE_API_KEY"),
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Allowed browser origins, comma-separated; '*' for any."
     )
     max_payload_size: int = Field(1_048_576, ge=1024, description="Largest accepted request body, bytes.")
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        "normal", description="Local backend durability: normal (a power loss may lose the last commits, never "
+        "corrupts) or full (fsync at every commit; see docs/operations.md, Durability).",
+    )
+    max_batch_size: int = Field(500, ge=1, le=5000, description="Most jobs one POST /jobs/batch may submit.")
     public_url: str | None = Field(None, description="External base URL used in links (default: from request).")
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
@@ -82,12 +89,19 @@ class Settings(BaseSettings):
     queue_visibility_timeout: float = Field(60, ge=1, description="Lease length in seconds; renewed while running.")
     worker_poll_interval_min: float = Field(1.0, gt=0, description="First idle poll delay, seconds.")
     worker_poll_interval_max: float = Field(30.0, gt=0, description="Longest idle poll delay, seconds.")
-    worker_concurrency: int = Field(4, ge=1, le=256, description="Jobs one worker process runs at once.")
+    worker_concurrency: int | None = Field(
+        None, ge=1, le=256,
+        description="Jobs one worker process runs at once (unset: from the handlers' kind and the CPU count).",
+    )
     workers: int = Field(1, ge=0, le=64, description="Worker processes `run` starts beside the API (0: in the API).")
     retry_backoff_seconds: float = Field(2.0, ge=0, description="Delay before retry n is this * 2**(n-1).")
     retry_backoff_max_seconds: float = Field(300.0, ge=0, description="Cap of the retry delay.")
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long running jobs may finish.")
     reaper_interval_seconds: float = Field(300.0, gt=0, description="How often a worker looks for stuck jobs.")
+    worker_heartbeat_seconds: float = Field(
+        2.0, ge=0, description="How often a busy worker records that it is alive, and every worker looks for "
+        "instances that stopped (their jobs run again after 3 missed heartbeats; 0: only when the lease expires).",
+    )
 
     # --- storage ---
     data_dir: Path = Field(Path(".praisonai"), description="Embedded backend directory (SQLite + files).")
@@ -102,6 +116,38 @@ class Settings(BaseSettings):
     poison_queue_suffix: str = Field("-poison", description="Poison queue name = queue name + this.")
     table_name: str = Field("jobs", description="Azure table of job records.")
     container_name: str = Field("praison-output", description="Azure blob container of outputs.")
+    blob_url: str | None = Field(
+        None, description="Where outputs are stored, by URL: file:///path, azure://container or "
+        "s3://bucket?endpoint_url=...&region=... (default: the job backend's own store). See docs/storage.md.",
+    )
+    blob_public_url: str | None = Field(
+        None, description="Public base URL of the blob store (CDN or public bucket): plugin output links become "
+        "<base>/<key> instead of signed, expiring links. Seed 004's R2_PUBLIC_URL is read when this is unset.",
+    )
+    r2_account_id: str | None = Field(
+        None, validation_alias=_seed_alias("R2_ACCOUNT_ID"),
+        description="Cloudflare R2 account (seed 004: R2_ACCOUNT_ID); with the bucket set, outputs go to R2.",
+    )
+    r2_access_key_id: SecretStr | None = Field(
+        None, validation_alias=_seed_alias("R2_ACCESS_KEY_ID"), description="R2 token key id (or R2_ACCESS_KEY_ID).")
+    r2_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_seed_alias("R2_SECRET_ACCESS_KEY"),
+        description="R2 API token secret (or R2_SECRET_ACCESS_KEY).",
+    )
+    r2_bucket_name: str | None = Field(
+        None, validation_alias=_seed_alias("R2_BUCKET_NAME"), description="R2 bucket (or R2_BUCKET_NAME).")
+    r2_public_url: str | None = Field(
+        None, validation_alias=_seed_alias("R2_PUBLIC_URL"),
+        description="The R2 bucket's public base URL (or R2_PUBLIC_URL).",
+    )
+
+    # --- plugins (docs/plugins.md) ---
+    fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts (host or host:port, comma-separated) that plugins may fetch from "
+        "and webhooks may be sent to although they resolve to private or loopback addresses (tests, intranets).",
+    )
+    fetch_timeout_seconds: float = Field(30.0, gt=0, description="Longest one download of a plugin input may take.")
+    plugin_workers: int = Field(0, ge=0, le=256, description="Processes for CPU-bound plugin work (0: one per core).")
 
     # --- retention (docs/operations.md "What is kept, for how long") ---
     job_retention: Duration = Field(
@@ -122,6 +168,21 @@ class Settings(BaseSettings):
         timedelta(minutes=5), description="How often the pruner (one per cluster) removes what is past retention."
     )
     prune_batch_size: int = Field(200, ge=1, le=5000, description="Records the pruner removes per batch.")
+
+    # --- workflows (docs/workflows.md) ---
+    workflow_max_executions: int = Field(
+        1000, ge=1, le=1_000_000, description="Finished executions kept per workflow (the newest; older go first)."
+    )
+    workflow_retry_backoff_seconds: float = Field(
+        2.0, ge=0, le=300, description="First retry delay of a failed workflow step; doubles per retry (cap 300 s)."
+    )
+    workflow_schedule_refresh_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often the cron scheduler re-reads which workflows are scheduled."
+    )
+    workflow_scheduler_lease_seconds: float = Field(
+        60.0, ge=5, le=3600, description="The cron scheduler's leader lease; /ready is 503 after 2x this "
+        "without a leader.",
+    )
 
     # --- logging ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
@@ -149,7 +210,22 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
     )
 
-    @field_validator("api_key", "cors_origins", "site_keys", mode="before")
+    # --- the app's YAML file and service lifecycle (docs/services.md); unset: praisonai.yaml's value ---
+    config_file: Path | None = Field(
+        None, description="The app's YAML file (default: praisonai.yaml beside the handlers file, if any)."
+    )
+    api_prefix: str | None = Field(None, description="Path prefix of every route (file: server.api_prefix; '').")
+    closing_timeout_seconds: float | None = Field(
+        None, gt=0, description="How long services may take to stop (file: server.closing_timeout_seconds; 60)."
+    )
+    leader_lease_seconds: float | None = Field(
+        None, ge=3, description="Lease of a runs_on='one' service's leader (file: server.leader_lease_seconds; 30)."
+    )
+    heartbeat_seconds: float | None = Field(
+        None, ge=1, description="How often each process reports its services (file: server.heartbeat_seconds; 60)."
+    )
+
+    @field_validator("api_key", "cors_origins", "site_keys", "fetch_allowed_hosts", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         return _split_csv(value)
@@ -183,6 +259,11 @@ class Settings(BaseSettings):
         return bool(
             self.azure_storage_connection_string or self.azure_queue_conn_string or self.azure_storage_account_url
         )
+
+    @property
+    def public_blob_base(self) -> str | None:
+        """PRAISONAI_BLOB_PUBLIC_URL, else R2_PUBLIC_URL (for plugin outputs)."""
+        return self.blob_public_url or self.r2_public_url or None
 
     def poison_queue_name(self, queue_name: str) -> str:
         return queue_name + self.poison_queue_suffix
@@ -227,17 +308,32 @@ class Settings(BaseSettings):
         "0: the header is ignored).",
     )
 
+    # --- live updates, webhooks, cancellation (docs/api.md) ---
+    events_poll_interval_seconds: float = Field(
+        0.1, gt=0, le=10, description="How often an API process's one watcher reads the job event feed.")
+    events_lookback_seconds: float = Field(
+        3.0, ge=0, le=60, description="How far back each feed read looks (clock skew and slow writers allowed).")
+    events_retention_hours: float = Field(24.0, gt=0, description="How long job events are kept for replay.")
+    progress_event_interval_seconds: float = Field(
+        0.2, ge=0, description="Progress events of one job are coalesced to at most one per this interval.")
+    cancel_poll_interval_seconds: float = Field(
+        0.5, gt=0, le=10, description="How often a worker with running jobs looks for cancel requests.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 secret that signs webhooks (X-PraisonAI-Signature); unset: webhooks are off.")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Time limit of one webhook POST.")
+    webhook_retry_base_seconds: float = Field(
+        2.0, ge=0, description="First webhook retry delay; doubles per attempt up to an hour.")
+    webhook_max_age_hours: float = Field(24.0, gt=0, description="A webhook is retried for at most this long.")
+
     # --- files: upload and extraction (docs/files.md); the seed's MAX_FILE_SIZE / ALLOWED_EXTENSIONS are aliases ---
     files_max_size: int = Field(
-        10 * 1024 * 1024, ge=1, validation_alias=AliasChoices("files_max_size", "PRAISONAI_FILES_MAX_SIZE",
-                                                              "MAX_FILE_SIZE"),
+        10 * 1024 * 1024, ge=1, validation_alias=AliasChoices("PRAISONAI_FILES_MAX_SIZE", "MAX_FILE_SIZE"),
         description="Largest accepted upload: bytes or with a unit (10MB, 512KB, 1GB; 1 MB = 1024 KB). "
                     "Alias: MAX_FILE_SIZE.",
     )
     files_allowed_extensions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["pdf", "docx", "txt", "csv", "xlsx"],
-        validation_alias=AliasChoices("files_allowed_extensions", "PRAISONAI_FILES_ALLOWED_EXTENSIONS",
-                                      "ALLOWED_EXTENSIONS"),
+        validation_alias=AliasChoices("PRAISONAI_FILES_ALLOWED_EXTENSIONS", "ALLOWED_EXTENSIONS"),
         description="Accepted upload extensions, comma-separated (alias: ALLOWED_EXTENSIONS). Adding doc or xls "
                     "turns their 400 into a file that fails with 'unsupported legacy format'.",
     )
@@ -307,6 +403,10 @@ class Settings(BaseSettings):
         return [key.get_secret_value() for key in self.site_keys if key.get_secret_value()]
 
     @property
+    def webhook_secret_value(self) -> str | None:
+        return self.webhook_secret.get_secret_value() or None if self.webhook_secret is not None else None
+
+    @property
     def jwt_secret_value(self) -> str | None:
         return self.jwt_secret.get_secret_value() or None if self.jwt_secret is not None else None
 
@@ -314,7 +414,9 @@ class Settings(BaseSettings):
 def _check_unknown_env(environ: dict[str, str]) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | _KNOWN_EXTRA
     for name in environ:
-        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(DEPLOY_ENV_PREFIX):
+        if name.startswith((DEPLOY_ENV_PREFIX, SERVICES_ENV_PREFIX)):
+            continue  # deploy options, and per-service overrides of praisonai.yaml (appconfig/schema.py)
+        if name.startswith(ENV_PREFIX) and name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" Did you mean {close[0]}?" if close else ""
             raise ConfigError(f"Unknown setting {name}.{hint} See docs/configuration.md for the full list.")

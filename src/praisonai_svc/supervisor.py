@@ -16,6 +16,7 @@ from praisonai_svc.app import ServiceApp
 from praisonai_svc.logs import get_logger
 
 log = get_logger("run")
+EXIT_ABANDONED = 3  # a process's exit code when a service did not stop within closing_timeout_seconds
 
 
 def _caller_target(app: ServiceApp) -> str:
@@ -57,7 +58,8 @@ class WorkerProcesses:
                     self._last_restart = time.monotonic()
         return healthy or all(p.poll() is None for p in self.procs)
 
-    def stop(self, grace: float) -> None:
+    def stop(self, grace: float) -> int:
+        """SIGTERM every worker, SIGKILL those still running after ``grace`` (+5 s); the worst exit code."""
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -68,6 +70,8 @@ class WorkerProcesses:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        codes = [proc.returncode for proc in self.procs]
+        return EXIT_ABANDONED if any(code != 0 for code in codes) else 0
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:
@@ -87,8 +91,12 @@ def serve_http(api: object, host: str, port: int) -> None:
                     proxy_headers=False)
 
 
-def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
-    """Serve the API; run ``workers`` worker processes beside it (0: a worker inside the API process)."""
+def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = None, workers: int = 1) -> int:
+    """Serve the API; run ``workers`` worker processes beside it (0: a worker inside the API process).
+
+    Returns the exit code: 0, or :data:`EXIT_ABANDONED` when a service of any process had to be abandoned at
+    shutdown (or a worker did not exit cleanly).
+    """
     from praisonai_svc.api.factory import create_api
 
     settings = app.settings
@@ -102,8 +110,11 @@ def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = 
         api.state.worker_probe = group.alive
     log.info("serving", extra={"url": f"http://{host}:{port}", "docs": f"http://{host}:{port}/docs",
                                "workers": workers})
+    code = 0
     try:
         serve_http(api, host, port)
     finally:
         if group is not None:
-            group.stop(settings.shutdown_grace_seconds)
+            # a worker drains its jobs (the grace), then stops its services (closing_timeout_seconds)
+            code = group.stop(settings.shutdown_grace_seconds + app.config.server.closing_timeout_seconds)
+    return EXIT_ABANDONED if getattr(api.state, "abandoned", None) else code

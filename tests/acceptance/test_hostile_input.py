@@ -164,7 +164,7 @@ def test_parse_time_budget_answers_400(tmp_path):
 
 def test_yaml_node_limit_is_counted_while_parsing(local_service):
     svc, _env = local_service
-    with svc.client(timeout=120) as client:
+    with httpx.Client(base_url=svc.url, timeout=120) as client:
         response = client.post("/jobs", content=YAML_FLOOD, headers={"Content-Type": "application/yaml"})
         assert response.status_code == 400, response.text
         assert "more than 200000 nodes" in response.json()["detail"]
@@ -173,7 +173,7 @@ def test_yaml_node_limit_is_counted_while_parsing(local_service):
 
 def test_largest_legal_yaml_document_is_accepted(local_service):
     svc, _env = local_service
-    with svc.client(timeout=120) as client:
+    with httpx.Client(base_url=svc.url, timeout=120) as client:
         response = client.post("/jobs", content=LARGEST_LEGAL_YAML, headers={"Content-Type": "application/yaml"})
         assert response.status_code == 202, response.text
         assert wait_job(client, response.json()["job_id"])["status"] == "done"

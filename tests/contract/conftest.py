@@ -22,6 +22,7 @@ from praisonai_svc.models.job import Job, utcnow
 from praisonai_svc.ports import JobQueue
 from praisonai_svc.settings import Settings
 from tests.support.azurite import AzuriteHandle
+from tests.support.moto_s3 import MotoHandle
 
 ADAPTERS = ["memory", "local", "azure"]
 
@@ -93,11 +94,20 @@ def names() -> StorageNames:
 def backend_settings(
     adapter: str, request: pytest.FixtureRequest, tmp_path: Path, names: StorageNames
 ) -> Settings | None:
-    """What the backend is opened from (None for memory, which is process-local and needs no settings)."""
+    """What the backend is opened from (None for memory, which is process-local and needs no settings).
+
+    ``s3`` (blob suites only) is the local backend with its outputs in a fresh bucket of moto's S3 server.
+    """
     if adapter == "memory":
         return None
     if adapter == "local":
         return settings_for(data_dir=tmp_path / "data")
+    if adapter == "s3":
+        moto: MotoHandle = request.getfixturevalue("moto_s3")
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        for name, value in moto.env.items():
+            monkeypatch.setenv(name, value)
+        return settings_for(data_dir=tmp_path / "data", blob_url=moto.blob_url(moto.create_bucket()))
     azurite: AzuriteHandle = request.getfixturevalue("azurite")  # started only when an azure test runs
     return settings_for(
         data_dir=tmp_path / "data",

@@ -1,4 +1,5 @@
-"""BlobStore.put_stream contract (see ``praisonai_svc.ports.BlobStore.put_stream``), on every adapter.
+"""BlobStore.put_stream contract (see ``praisonai_svc.ports.BlobStore.put_stream``), on every adapter: memory,
+local, Azure (on Azurite) and S3 (on moto's S3 server, through ``PRAISONAI_BLOB_URL=s3://...``).
 
 Streamed uploads are all or nothing: the blob appears whole once the stream ends, and a stream that raises leaves
 nothing behind (no blob, no partial bytes, an older blob of the same name untouched).
@@ -6,9 +7,11 @@ nothing behind (no blob, no partial bytes, an older blob of the same name untouc
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +20,24 @@ from praisonai_svc.backend import Backend
 from praisonai_svc.ports import BlobStore
 
 NAME = "files/0001/report.pdf"
+MIB = 1024 * 1024
+
+
+@pytest.fixture(params=["memory", "local", "azure", "s3"])
+def adapter(request: pytest.FixtureRequest) -> str:
+    """Like the BlobStore suite, this one also runs on S3 (moto)."""
+    return str(request.param)
+
+
+async def pending_s3_uploads(backend: Backend) -> list[Any]:
+    """Multipart uploads started and neither completed nor aborted (S3 only; [] elsewhere)."""
+    from praisonai_svc.adapters.s3.blobs import S3BlobStore
+
+    blobs = backend.blobs
+    if not isinstance(blobs, S3BlobStore):
+        return []
+    answer = await asyncio.to_thread(blobs._client.list_multipart_uploads, Bucket=blobs.bucket)
+    return list(answer.get("Uploads", []))
 
 
 class ClientWentAway(Exception):
@@ -43,6 +64,16 @@ async def test_put_stream_stores_the_concatenated_chunks_and_returns_the_size(ba
     assert await backend.blobs.open(NAME) == data
 
 
+async def test_a_long_stream_goes_up_in_parts_and_comes_back_whole(backend: Backend) -> None:
+    data = os.urandom(17 * MIB + 5)  # S3: two full 8 MiB parts and a tail; Azure: five blocks
+    size = await backend.blobs.put_stream(
+        NAME, chunks_of(split(data, MIB)), content_type="application/pdf", filename="report.pdf"
+    )
+    assert size == len(data)
+    assert await backend.blobs.open(NAME) == data
+    assert await pending_s3_uploads(backend) == []
+
+
 async def test_put_stream_of_nothing_stores_an_empty_blob(backend: Backend) -> None:
     size = await backend.blobs.put_stream(NAME, chunks_of([]), content_type="text/plain", filename="empty.txt")
     assert size == 0
@@ -57,11 +88,12 @@ async def test_put_stream_overwrites_an_older_blob(backend: Backend) -> None:
 
 
 async def test_a_stream_that_raises_leaves_no_blob(backend: Backend) -> None:
-    parts = split(os.urandom(5 * 1024 * 1024), 256 * 1024)  # enough that Azure stages a block before the error
+    parts = split(os.urandom(9 * MIB), 256 * 1024)  # enough that Azure stages blocks and S3 uploads a part first
     with pytest.raises(ClientWentAway):
         await backend.blobs.put_stream(NAME, chunks_of(parts, then_raise=True), content_type="application/pdf",
                                        filename="report.pdf")
     assert not await backend.blobs.exists(NAME)
+    assert await pending_s3_uploads(backend) == []  # the multipart upload was aborted, not left to linger
 
 
 async def test_a_stream_that_raises_keeps_the_older_blob(backend: Backend) -> None:

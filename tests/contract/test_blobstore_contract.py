@@ -1,7 +1,9 @@
-"""BlobStore contract (see ``praisonai_svc.ports.BlobStore``), checked against every adapter.
+"""BlobStore contract (see ``praisonai_svc.ports.BlobStore``), checked against every adapter: memory, local,
+Azure (on Azurite) and S3 (on moto's S3 server, through ``PRAISONAI_BLOB_URL=s3://...``).
 
-Signed links are followed for real where the adapter allows it: Azure SAS URLs are downloaded from Azurite, and
-local HMAC links are checked with ``FileBlobStore.verify_link`` (what the API's /files route calls).
+Signed links are followed for real where the adapter allows it: Azure SAS URLs are downloaded from Azurite, S3
+presigned URLs from moto, and local HMAC links are checked with ``FileBlobStore.verify_link`` (what the store's
+/blobs route calls) and downloaded through that route.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import httpx
 import pytest
 
 from praisonai_svc.adapters.local import FileBlobStore
-from praisonai_svc.adapters.local.signing import FILES_ROUTE
+from praisonai_svc.adapters.local.signing import BLOBS_ROUTE
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import BlobNotFound, InvalidSignature
 from praisonai_svc.models.job import utcnow
@@ -23,6 +25,12 @@ from praisonai_svc.ports import BlobStore, SignedUrl
 NAME = "svc/job-0001/out.bin"
 BINARY = bytes(range(256)) * 64 + b"\x00" * 1024 + b"\xff\x00\x00tail"  # every byte value, runs of zeros
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+
+@pytest.fixture(params=["memory", "local", "azure", "s3"])
+def adapter(request: pytest.FixtureRequest) -> str:
+    """The blob suite also runs on S3 (moto); the job and queue suites do not."""
+    return str(request.param)
 
 
 async def test_put_then_open_roundtrips_binary_bytes(backend: Backend) -> None:
@@ -109,14 +117,15 @@ async def test_signed_url_downloads_the_blob_with_its_type_and_filename(backend:
     filename = "Präsentation Q1.pptx"
     await blobs.put(NAME, BINARY, content_type=PPTX, filename=filename)
     link = await blobs.signed_url(NAME, expires_in=timedelta(hours=1), filename=filename, content_type=PPTX)
-    if adapter == "azure":
-        await assert_azure_download(link, BINARY, PPTX, filename)
+    if adapter in ("azure", "s3"):
+        await assert_http_download(link, BINARY, PPTX, filename)
     elif adapter == "local":
         assert isinstance(blobs, FileBlobStore)
         name, params = parse_local_link(link)
         assert (name, params["fn"], params["ct"]) == (NAME, filename, PPTX)
         blobs.verify_link(name, params["exp"], params["fn"], params["ct"], params["sig"])  # authentic: no raise
         assert blobs.path_of(name).read_bytes() == BINARY
+        await assert_served_by_local_route(backend, link, BINARY, PPTX, filename)
     else:
         assert NAME in link.url  # the memory adapter's links are placeholders that name the blob
 
@@ -130,10 +139,27 @@ async def test_check_passes(backend: Backend) -> None:
 
 def parse_local_link(link: SignedUrl) -> tuple[str, dict[str, str]]:
     parts = urlsplit(link.url)
-    assert parts.path.startswith(FILES_ROUTE + "/"), link.url
+    assert parts.path.startswith(BLOBS_ROUTE + "/"), link.url
     params = {key: values[0] for key, values in parse_qs(parts.query, strict_parsing=True).items()}
     assert set(params) == {"exp", "fn", "ct", "sig"}
-    return unquote(parts.path[len(FILES_ROUTE) + 1:]), params
+    return unquote(parts.path[len(BLOBS_ROUTE) + 1:]), params
+
+
+async def assert_served_by_local_route(
+    backend: Backend, link: SignedUrl, data: bytes, content_type: str, filename: str
+) -> None:
+    """The route the local store provides (mounted by the API) serves the link; a tampered one is refused."""
+    from fastapi import FastAPI
+
+    api = FastAPI()
+    for router in backend.http_routes():
+        api.include_router(router)
+    from praisonai_svc.api.errors import install_error_handlers
+
+    install_error_handlers(api)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://api") as client:
+        await assert_http_download(link, data, content_type, filename, client)
+        assert (await client.get(link.url.replace("sig=", "sig=AAAA"))).status_code == 403
 
 
 @pytest.mark.parametrize("adapter", ["local"], indirect=True)
@@ -167,11 +193,58 @@ async def test_local_link_rejects_tampering_and_expiry(backend: Backend) -> None
         blobs.verify_link(name, expired["exp"], expired["fn"], expired["ct"], expired["sig"])
 
 
+# --- s3: presigned links -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("adapter", ["s3"], indirect=True)
+async def test_s3_multipart_upload_of_a_large_blob_roundtrips(backend: Backend) -> None:
+    from praisonai_svc.adapters.s3.blobs import MULTIPART_THRESHOLD
+
+    big = os.urandom(MULTIPART_THRESHOLD * 2 + 12345)  # three parts
+    await backend.blobs.put("svc/huge/out.bin", big, content_type="application/octet-stream", filename="huge.bin")
+    assert await backend.blobs.open("svc/huge/out.bin") == big
+    link = await backend.blobs.signed_url("svc/huge/out.bin", expires_in=timedelta(minutes=5), filename="huge.bin",
+                                          content_type="application/octet-stream")
+    await assert_http_download(link, big, "application/octet-stream", "huge.bin")
+
+
+@pytest.mark.parametrize("adapter", ["s3"], indirect=True)
+async def test_s3_presigned_link_is_a_sigv4_get_that_expires(backend: Backend) -> None:
+    await backend.blobs.put(NAME, b"x", content_type="text/plain", filename="out.txt")
+    link = await backend.blobs.signed_url(NAME, expires_in=timedelta(minutes=10), filename="out.txt",
+                                          content_type="text/plain")
+    params = parse_qs(urlsplit(link.url).query)
+    assert params["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert params["X-Amz-Expires"] == ["600"]
+    assert params["response-content-type"] == ["text/plain"]
+
+
+@pytest.mark.parametrize("adapter", ["s3"], indirect=True)
+async def test_s3_missing_bucket_fails_the_check_with_advice(backend: Backend, settings_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from praisonai_svc.blob_url import open_blob_store
+    from praisonai_svc.errors import StorageUnavailable
+
+    assert isinstance(backend.blobs, BlobStore)
+    moto_url = backend.blobs.location.endpoint_url  # type: ignore[attr-defined]
+    store = await open_blob_store(f"s3://no-such-bucket-here?endpoint_url={moto_url}&region=us-east-1",
+                                  settings_factory(data_dir=tmp_path))
+    try:
+        with pytest.raises(StorageUnavailable, match="no-such-bucket-here"):
+            await store.check()
+    finally:
+        await store.close()
+
+
 # --- azure: SAS links ----------------------------------------------------------------------------------------
 
 
-async def assert_azure_download(link: SignedUrl, data: bytes, content_type: str, filename: str) -> None:
-    async with httpx.AsyncClient(timeout=10.0) as client:
+async def assert_http_download(
+    link: SignedUrl, data: bytes, content_type: str, filename: str, client: httpx.AsyncClient | None = None
+) -> None:
+    if client is None:
+        async with httpx.AsyncClient(timeout=10.0) as own:
+            response = await own.get(link.url)
+    else:
         response = await client.get(link.url)
     assert response.status_code == 200, response.text
     assert response.content == data

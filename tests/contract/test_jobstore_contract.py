@@ -604,3 +604,20 @@ async def test_list_with_an_invalid_cursor_raises_payload_error(
 async def test_check_passes(backend: Backend) -> None:
     await backend.jobs.check()
     await backend.check()
+
+
+async def test_cancelled_is_listed_by_status_and_releases_the_hash_claim(
+    backend: Backend, new_job: JobFactory
+) -> None:
+    store = backend.jobs
+    first = await store.create(new_job({"cancel": "me"}))
+    now = utcnow()
+    cancelled = await store.update(first.model_copy(update={
+        "status": JobStatus.CANCELLED, "finished_utc": now, "cancel_requested_utc": now, "updated_utc": now}))
+    assert (await store.get(first.job_id)).cancel_requested_utc == now
+    assert [j.job_id for j in (await store.list(status=JobStatus.CANCELLED)).jobs] == [cancelled.job_id]
+    assert (await store.list(status=JobStatus.QUEUED)).jobs == []
+    assert (await store.count_by_status())[JobStatus.CANCELLED] == 1
+    again = await store.create(new_job({"cancel": "me"}))  # a cancelled job, like an error one, lets go of its hash
+    assert again.job_id != first.job_id
+    assert (await store.find_by_hash(again.payload_hash)).job_id == again.job_id  # type: ignore[union-attr]

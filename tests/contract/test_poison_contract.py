@@ -102,6 +102,8 @@ async def test_count_by_status_counts_the_newest_jobs_only(backend: Backend, new
         if status is not JobStatus.QUEUED:
             await backend.jobs.update(job.model_copy(update={"status": status}))
     counts = await backend.jobs.count_by_status()
-    assert counts == {JobStatus.QUEUED: 1, JobStatus.PROCESSING: 1, JobStatus.DONE: 2, JobStatus.ERROR: 1}
+    assert counts == {JobStatus.QUEUED: 1, JobStatus.PROCESSING: 1, JobStatus.DONE: 2, JobStatus.ERROR: 1,
+                      JobStatus.CANCELLED: 0}
     newest_two = await backend.jobs.count_by_status(limit=2)
-    assert newest_two == {JobStatus.QUEUED: 0, JobStatus.PROCESSING: 1, JobStatus.DONE: 1, JobStatus.ERROR: 0}
+    assert newest_two == {JobStatus.QUEUED: 0, JobStatus.PROCESSING: 1, JobStatus.DONE: 1, JobStatus.ERROR: 0,
+                          JobStatus.CANCELLED: 0}

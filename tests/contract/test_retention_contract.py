@@ -114,34 +114,35 @@ async def test_expired_records_of_tracked_kinds_are_pruned_after_their_hook(
     app = make_app(settings_factory)
     removed_blobs: list[str] = []
 
-    async def drop_blob(record: Record) -> None:
-        await backend.blobs.delete(record.body["blob"])
+    async def drop_blob(record: Record, storage: Backend) -> None:
+        assert storage is backend  # the hook gets the pruner's storage
+        await storage.blobs.delete(record.body["blob"])
         removed_blobs.append(record.body["blob"])
 
-    app.retention.track("file", drop_blob)
+    app.retention.track("upload", drop_blob)
     await backend.blobs.put("files/a.txt", b"a", content_type="text/plain", filename="a.txt")
-    await backend.records.create(Record("file", "old", {"blob": "files/a.txt"},
+    await backend.records.create(Record("upload", "old", {"blob": "files/a.txt"},
                                         expires_utc=utcnow() - timedelta(minutes=1)))
-    await backend.records.create(Record("file", "new", {"blob": "files/b.txt"},
+    await backend.records.create(Record("upload", "new", {"blob": "files/b.txt"},
                                         expires_utc=utcnow() + timedelta(days=1)))
     await backend.records.create(Record("untracked", "old", {}, expires_utc=utcnow() - timedelta(days=1)))
     report = await Pruner(app, backend).run_once()
-    assert report.removed == {"file": 1} and removed_blobs == ["files/a.txt"]
+    assert report.removed == {"upload": 1} and removed_blobs == ["files/a.txt"]
     assert not await backend.blobs.exists("files/a.txt")
-    assert await backend.records.find("file", "new") is not None
+    assert await backend.records.find("upload", "new") is not None
     assert await backend.records.find("untracked", "old") is not None
 
 
 async def test_same_payload_within_the_window_is_the_same_job_and_after_it_a_new_one(
     backend: Backend, settings_factory: Callable[..., Settings]
 ) -> None:
-    app = make_app(settings_factory, idempotency_window="1s")
+    app = make_app(settings_factory, idempotency_window="5s")
     service = JobService(app, backend)
     first = await service.submit(JobRequest(payload={"deck": "q3"}))
     await finish(backend, first.job)
     within = await service.submit(JobRequest(payload={"deck": "q3"}))
     assert not within.created and within.job.job_id == first.job.job_id
-    await asyncio.sleep(1.2)  # let the one-second window pass (no timing is asserted)
+    await asyncio.sleep(5.2)  # let the 5-second window pass (no timing is asserted)
     after = await service.submit(JobRequest(payload={"deck": "q3"}))
     assert after.created and after.job.job_id != first.job.job_id
     again = await service.submit(JobRequest(payload={"deck": "q3"}))
@@ -164,11 +165,11 @@ async def test_a_done_job_whose_output_is_gone_is_never_an_idempotent_hit(
 async def test_concurrent_resubmits_after_the_window_make_exactly_one_new_job(
     backend: Backend, settings_factory: Callable[..., Settings]
 ) -> None:
-    app = make_app(settings_factory, idempotency_window="1s")
+    app = make_app(settings_factory, idempotency_window="5s")
     service = JobService(app, backend)
     first = await service.submit(JobRequest(payload={"deck": "race"}))
     await finish(backend, first.job)
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(5.2)
     outcomes = await asyncio.gather(*(service.submit(JobRequest(payload={"deck": "race"})) for _ in range(10)))
     new_ids = {o.job.job_id for o in outcomes}
     assert len(new_ids) == 1 and first.job.job_id not in new_ids

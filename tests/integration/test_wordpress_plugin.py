@@ -47,13 +47,15 @@ from tests.integration.wordpress_support import (
     running_ppt_service,
     running_wordpress,
 )
+from tests.support.service import running_service
 
 pytestmark = [pytest.mark.wordpress, pytest.mark.timeout(900)]
 
 DOCS_IMG = REPO / "docs" / "img"
-PASSWORDS = {"admin": secrets.token_urlsafe(12), "alice": secrets.token_urlsafe(12), "bob": secrets.token_urlsafe(12)}
+LIVE_HANDLERS = REPO / "tests" / "acceptance" / "svc" / "live_handlers.py"
+PASSWORDS = {name: secrets.token_urlsafe(12) for name in ("admin", "alice", "bob", "carol")}
 USERS = {"admin": ("administrator", PASSWORDS["admin"]), "alice": ("subscriber", PASSWORDS["alice"]),
-         "bob": ("subscriber", PASSWORDS["bob"])}
+         "bob": ("subscriber", PASSWORDS["bob"]), "carol": ("subscriber", PASSWORDS["carol"])}
 JWT_SECRET = secrets.token_hex(32)
 WIDGET = ".praisonai-chatbot"
 LAST_JOB = ".praisonai-chatbot__job >> nth=-1"
@@ -330,9 +332,12 @@ def test_user_generates_a_deck_from_the_sample(scenario: Scenario, tmp_path: Pat
     assert card.locator("progress").get_attribute("value") == "100"
     assert "Done" in page.locator(".praisonai-chatbot__live").inner_text()  # announced in the live region
     shot(widget, "widget-done")
-    posted = next(t for t, method, url in requests if method == "POST" and "praisonai/v1/jobs" in url)
-    first_poll = next(t for t, method, url in requests if method == "GET" and job["job_id"] in url)
-    assert first_poll - posted >= 4.5, "the widget polled sooner than every 5 s"
+    # Followed live through the proxy's event stream, not by polling: the job itself is read once, at the end,
+    # for its file name.
+    assert any(method == "GET" and f"jobs/{job['job_id']}/events" in url for _, method, url in requests)
+    status_reads = [url for _, method, url in requests
+                    if method == "GET" and re.search(rf"jobs/{job['job_id']}(?:[?&]|$)", url)]
+    assert len(status_reads) <= 1, status_reads
 
     with page.expect_download() as download_info:
         card.get_by_role("button", name="Download").click()
@@ -383,6 +388,9 @@ def test_failed_job_shows_error_msg_and_polling_backs_off(scenario: Scenario) ->
                                        "message": "The job service is temporarily unavailable."}))
 
     page.route(lambda url: re.search(r"praisonai/v1/jobs/[a-f0-9]+$", url) is not None, unavailable_once)
+    # And no event stream either (a proxy that buffers, an old service): the widget falls back to polling.
+    page.route(lambda url: re.search(r"praisonai/v1/jobs/[a-f0-9]+/events", url) is not None,
+               lambda route: route.fulfill(status=503, body="{}", headers={"Content-Type": "application/json"}))
     textarea.fill("payload:\n  presentation_title: Nothing to show\n  sections: []\n")
     with page.expect_response(lambda r: "praisonai/v1/jobs" in r.url and r.request.method == "POST") as accepted:
         widget.get_by_role("button", name="Send").click()
@@ -400,6 +408,71 @@ def test_failed_job_shows_error_msg_and_polling_backs_off(scenario: Scenario) ->
     scenario.remember_html("alice", page)
     row = next(r for r in job_rows(scenario.wp) if r["job_id"] == scenario.jobs["error"])
     assert row["status"] == "error" and "sections" in row["error_msg"]
+
+
+def test_live_progress_and_cancel_in_proxy_and_direct_mode(scenario: Scenario, tmp_path: Path) -> None:
+    """A service with slow, chatty and cancellable handlers: the widget shows each progress message as it comes
+    (through the proxy's stream in mode A, straight from the service in mode B) and its Cancel button works."""
+    wp = scenario.wp
+    key = f"wp-live-key-{secrets.token_hex(16)}"
+    env = {"PRAISONAI_DATA_DIR": str(tmp_path / "data"), "PRAISONAI_API_KEY": key, "PRAISONAI_JWT_SECRET": JWT_SECRET,
+           "PRAISONAI_CORS_ORIGINS": wp.url}
+    before = wp.settings()
+    with running_service(LIVE_HANDLERS, env, tmp_path / "logs") as live:
+        wp.update_settings(service_url=live.url, api_key=key)
+        try:
+            url = create_page(wp, "Live", '[praisonai_chatbot service="steps" title="Ten steps"]'
+                                          '[praisonai_chatbot service="cooperative" title="Stoppable"]')
+            page = scenario.page("carol")  # her own user: the other steps count Alice's jobs
+            page.goto(url)
+            steps, stoppable = page.locator(WIDGET).nth(0), page.locator(WIDGET).nth(1)
+            streams: list[str] = []
+            page.on("response", lambda r: streams.append(r.url) if "/events" in r.url and r.ok else None)
+            steps.locator("textarea").fill('{"payload": {"delay": 0.7}}')
+            steps.get_by_role("button", name="Send").click()
+            card = steps.locator(".praisonai-chatbot__job >> nth=-1")
+            card.get_by_text("step 4").wait_for(timeout=30_000)  # a progress message, live
+            assert streams and all(url.startswith(wp.url) for url in streams)  # relayed by the proxy
+            assert card.get_attribute("data-status") == "processing"
+            assert card.get_by_role("button", name="Cancel").is_visible()
+            shot(steps, "widget-live-progress")
+            card.and_(page.locator("[data-status=done]")).wait_for(timeout=30_000)
+            assert not card.get_by_role("button", name="Cancel").is_visible()
+
+            stoppable.locator("textarea").fill('{"payload": {"seconds": 600}}')
+            stoppable.get_by_role("button", name="Send").click()
+            running = stoppable.locator(".praisonai-chatbot__job >> nth=-1")
+            running.get_by_text("working").wait_for(timeout=30_000)
+            running.get_by_role("button", name="Cancel").click()
+            running.and_(page.locator("[data-status=cancelled]")).wait_for(timeout=15_000)
+            assert "cancelled" in running.inner_text().lower()
+            shot(stoppable, "widget-cancelled")
+            job_id = running.locator(".praisonai-chatbot__job-id").get_attribute("title")
+            with live.client(headers={"X-API-Key": key}) as client:
+                assert client.get(f"/jobs/{job_id}").json()["status"] == "cancelled"
+
+            # Mode B: the browser streams from the service itself with its short-lived token (not recorded in a
+            # HAR: the proxy-mode check at the end is about what visitors' browsers send to WordPress).
+            wp.update_settings(mode="direct", jwt_secret=JWT_SECRET)
+            direct = scenario.browser.new_context(viewport=VIEWPORT)
+            try:
+                direct_page = direct.new_page()
+                login(direct_page, wp, "carol")
+                direct_page.goto(url)
+                widget = direct_page.locator(WIDGET).nth(0)
+                streamed: list[str] = []
+                direct_page.on("request", lambda r: streamed.append(r.url) if "/events" in r.url else None)
+                widget.locator("textarea").fill('{"payload": {"delay": 0.5, "direct": 1}}')
+                widget.get_by_role("button", name="Send").click()
+                live_card = widget.locator(".praisonai-chatbot__job >> nth=-1")
+                live_card.get_by_text("step 3").wait_for(timeout=30_000)
+                live_card.and_(direct_page.locator("[data-status=done]")).wait_for(timeout=30_000)
+                assert streamed and all(u.startswith(live.url) for u in streamed), streamed
+            finally:
+                direct.close()
+        finally:
+            wp.update_settings(service_url=before["service_url"], api_key=before["api_key"], mode=before["mode"])
+    assert not scenario.page_errors, scenario.page_errors
 
 
 def test_access_setting_and_job_ownership(scenario: Scenario) -> None:

@@ -210,14 +210,16 @@ def test_download_is_a_signed_link(client: TestClient) -> None:
 
 def test_extract_is_not_submittable_through_jobs(client: TestClient) -> None:
     refused = client.post("/jobs", json={"payload": {"file_id": "x"}, "service": "extract"}, headers=ACME)
-    assert refused.status_code == 400 and "built-in" in refused.json()["detail"]
+    assert refused.status_code == 400 and "built in" in refused.json()["detail"]
     assert client.post("/jobs", json={"payload": {}}, headers=ACME).json()["service"] == "work"
 
 
 def test_builtin_service_stays_after_the_users_and_keeps_its_name() -> None:
     app = make_app(memory_backend())
-    assert list(app.services) == ["work", "extract"]
-    assert [spec.queue_name for spec in app.services.values()] == ["praison-jobs", "praison-jobs-extract"]
+    assert list(app.services)[:2] == ["work", "extract"]  # then the other built-ins (workflow-execution)
+    assert app.services["work"].queue_name == "praison-jobs"
+    assert app.services["extract"].queue_name == "praison-jobs-extract"
+    assert app.services["extract"].internal and app.services["extract"].runs_on_loop
     with pytest.raises(Exception, match="built-in"):
         app.job("extract")(lambda payload: None)
 
@@ -267,3 +269,65 @@ async def test_a_stalled_upload_is_a_408() -> None:
         async for chunk in upload.chunks:
             received.append(chunk)
     assert received == [b"hello"]
+
+
+def run_workflow(client: TestClient, steps: list[dict[str, Any]], trigger_data: dict[str, Any],
+                 headers: dict[str, str] = ACME) -> dict[str, Any]:
+    workflow = client.post("/workflows", json={"name": "files", "max_retries": 2, "steps": steps}, headers=headers)
+    assert workflow.status_code == 201, workflow.text
+    execution = client.post(f"/workflows/{workflow.json()['id']}/trigger", json={"trigger_data": trigger_data},
+                            headers=headers).json()
+    for _ in range(1500):
+        body = client.get(f"/executions/{execution['id']}", headers=headers).json()
+        if body["status"] in ("completed", "failed", "cancelled", "timeout"):
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.02)
+    raise AssertionError(f"execution {execution['id']} never finished: {body}")
+
+
+EXTRACT_STEP = {"id": "text", "type": "file_process", "file_id": "{{ trigger.file_id }}"}
+
+
+def test_a_file_process_step_queues_the_extraction_of_an_uploaded_file_and_waits(client: TestClient) -> None:
+    file = upload(client, "cities.csv", b"city,population\nLisbon,545923\nPorto,231800\n",
+                  process="false").json()["file"]
+    done = run_workflow(client, [EXTRACT_STEP, {"id": "say", "type": "log",
+                                                "message": "{{ steps.text.metadata.columns | join('+') }}"}],
+                        {"file_id": file["id"]})
+    assert done["status"] == "completed", done
+    result = done["steps"][0]["result"]
+    assert result["file_id"] == file["id"] and result["filename"] == "cities.csv" and result["mime_type"] == "text/csv"
+    assert "Porto,231800" in result["content"] and not result["content_truncated"]
+    assert result["metadata"]["row_count"] == 3 and done["steps"][1]["result"]["message"] == "city+population"
+    assert done["input_file_ids"] == [file["id"]]
+    assert client.get(f"/files/{file['id']}", headers=ACME).json()["file"]["status"] == "processed"
+
+
+def test_a_file_process_step_fails_at_once_on_a_failed_or_foreign_file(client: TestClient) -> None:
+    bad = upload(client, "lol.docx", docs.billion_laughs_docx()).json()["file"]
+    assert wait_file(client, bad["id"])["status"] == "failed"
+    failed = run_workflow(client, [EXTRACT_STEP], {"file_id": bad["id"]})
+    assert failed["status"] == "failed" and failed["steps"][0]["attempt"] == 1  # no retry can read it
+    assert "is failed" in failed["error_message"] and "DTD" in failed["error_message"]
+    mine = upload(client, "a.txt", b"acme only").json()["file"]
+    foreign = run_workflow(client, [EXTRACT_STEP], {"file_id": mine["id"]}, headers=GLOBEX)
+    assert foreign["status"] == "failed" and "does not exist" in foreign["error_message"]
+    assert foreign["steps"][0]["attempt"] == 1
+
+
+def test_a_file_result_fits_the_step_budget_and_keeps_the_metadata() -> None:
+    import json
+
+    from praisonai_svc.workflows.engine import MAX_RESULT_BYTES
+    from praisonai_svc.workflows.gateways import FileView
+    from praisonai_svc.workflows.steps import file_result
+
+    metadata = {"columns": [f"column {i}" for i in range(50)], "row_count": 1000}
+    view = FileView(file_id="f", status="processed", filename="big.csv", mime_type="text/csv", file_size=10**6,
+                    content="Grüße, 日本語; " * 5000, metadata=metadata)
+    result = file_result(view)
+    assert len(json.dumps(result)) <= MAX_RESULT_BYTES  # whole: the engine keeps it as it is
+    assert result["metadata"] == metadata and result["content_truncated"]
+    assert result["content"] and view.content is not None and view.content.startswith(result["content"])
+    small = file_result(FileView(file_id="f", status="processed", content="short"))
+    assert small["content"] == "short" and not small["content_truncated"]

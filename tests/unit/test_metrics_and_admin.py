@@ -120,8 +120,8 @@ def test_admin_requeue_runs_the_job_again_and_keeps_its_history(client: TestClie
     listing = client.get("/admin/poison-queue", headers=admin)
     assert listing.status_code == 200, listing.text
     body = listing.json()
-    assert body["queues"] == [{"service": "echo", "queue": "praison-jobs", "depth": 0, "poison_depth": 1},
-                              {"service": "extract", "queue": "praison-jobs-extract", "depth": 0, "poison_depth": 0}]
+    echo = [queue for queue in body["queues"] if queue["service"] == "echo"]  # built-in services have queues too
+    assert echo == [{"service": "echo", "queue": "praison-jobs", "depth": 0, "poison_depth": 1}]
     [entry] = body["messages"]
     assert entry["job_id"] == broken["job_id"] and entry["job_status"] == "error"
     assert entry["reason"] == "RuntimeError: always fails" and entry["dequeue_count"] == 2

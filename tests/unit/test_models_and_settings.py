@@ -19,8 +19,10 @@ def test_compute_hash_is_key_order_independent_and_scoped():
 
 
 def test_job_status_values_match_the_seed_clients():
-    assert [s.value for s in JobStatus] == ["queued", "processing", "done", "error"]
+    assert [s.value for s in JobStatus] == ["queued", "processing", "done", "error", "cancelled"]
     assert JobStatus.DONE.is_terminal and not JobStatus.QUEUED.is_terminal
+    assert JobStatus.CANCELLED.is_terminal and JobStatus.CANCELLED.releases_claim
+    assert not JobStatus.DONE.releases_claim
 
 
 def test_service_config_reads_the_seed_variables(monkeypatch):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from praisonai_svc.api.parse_pool import ParsePool
+from praisonai_svc.api.parse_pool import MIN_QUEUE_WAIT_SECONDS, ParsePool
 from praisonai_svc.errors import Overloaded, PayloadError
 from praisonai_svc.safe_parse import parse_json
 from praisonai_svc.yaml_limits import LIBYAML, DeadlineExceeded, PurePythonLoader, load_limited
@@ -62,8 +62,8 @@ def test_json_values_are_counted_before_parsing_strings_aside():
 
 def test_a_body_that_waited_past_the_budget_is_503_not_parsed():
     async def scenario() -> None:
-        pool = ParsePool(threads=1, budget_seconds=0.05)
-        blocker = asyncio.get_running_loop().run_in_executor(pool._executor, time.sleep, 0.3)
+        pool = ParsePool(threads=1, budget_seconds=0.05)  # waits up to MIN_QUEUE_WAIT_SECONDS all the same
+        blocker = asyncio.get_running_loop().run_in_executor(pool._executor, time.sleep, MIN_QUEUE_WAIT_SECONDS + 0.3)
         with pytest.raises(Overloaded):
             await pool.parse(b'{"payload": {}}', "application/json")
         await blocker

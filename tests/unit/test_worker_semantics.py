@@ -145,6 +145,7 @@ def test_lease_is_renewed_for_jobs_longer_than_the_visibility_timeout():
 def test_reaper_fixes_only_jobs_stuck_past_the_limit():
     from datetime import timedelta
 
+    from praisonai_svc.events import Event
     from praisonai_svc.models.job import Job, JobStatus, utcnow
     from praisonai_svc.worker.reaper import reap_stuck_jobs
 
@@ -168,7 +169,14 @@ def test_reaper_fixes_only_jobs_stuck_past_the_limit():
 
         stuck = await processing_since(60 + 2 * 10 + 61, 1)  # past limit + two leases + a minute
         running = await processing_since(30, 2)
+        published: list[str] = []
+
+        async def note(event: Event) -> None:
+            published.append(f"{event.topic} {event.subject}")
+
+        app.events.subscribe("job.*", note)
         assert await reap_stuck_jobs(app, backend) == 1
+        assert published == ["job.error job1"]  # so its streams end and its webhooks go out
         return await backend.jobs.get(stuck.job_id), await backend.jobs.get(running.job_id)
 
     stuck, running = asyncio.run(scenario())

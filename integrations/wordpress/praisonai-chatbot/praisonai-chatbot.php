@@ -31,6 +31,7 @@ require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-access.ph
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-jwt.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-client.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-rest.php';
+require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-live.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-history.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-widget.php';
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-plugin.php';

@@ -46,7 +46,7 @@ class MemoryJobStore(JobStore):
 
     async def create(self, job: Job) -> Job:
         holder = self._jobs.get(self._hashes.get(job.payload_hash, ""))
-        if holder is not None and holder.status is not JobStatus.ERROR:
+        if holder is not None and not holder.status.releases_claim:
             raise DuplicateJob(holder.model_copy(deep=True))
         self._hashes[job.payload_hash] = job.job_id
         return self._stamp(job)

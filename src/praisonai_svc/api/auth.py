@@ -22,9 +22,7 @@ __all__ = [
 
 def build_guard(settings: Settings, backend: Backend) -> SecurityGuard:
     """The app's guard, counting in the backend's shared rate limiter (in process memory if it has none)."""
-    from praisonai_svc.adapters.memory import MemoryRateLimiter
-
-    return SecurityGuard(settings, backend.rate_limiter or MemoryRateLimiter(), backend=backend)
+    return SecurityGuard(settings, backend.rate_limiter_or_fallback(), backend=backend)
 
 
 def guard_for(request: Request) -> SecurityGuard:

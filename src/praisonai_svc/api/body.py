@@ -65,6 +65,9 @@ def parse_document(raw: bytes, content_type: str, *, deadline: float | None = No
         return parse_yaml(text, **limits)
 
 
+MAX_CALLBACK_URL = 2048
+
+
 def to_job_request(document: Any, service: str | None) -> JobRequest:
     if not isinstance(document, dict):
         raise PayloadError('The body must be an object: {"payload": {...}}.')
@@ -74,11 +77,18 @@ def to_job_request(document: Any, service: str | None) -> JobRequest:
         raise PayloadError(f'"payload" must be an object, not {type(document["payload"]).__name__}.')
     if service is not None and document.get("service") not in (None, service):
         raise PayloadError("The service named in the query and in the body differ.")
-    extra = set(document) - {"payload", "service"}
+    extra = set(document) - {"payload", "service", "callback_url", "webhook_progress"}
     if extra:
         raise PayloadError(f"Unknown field(s) {', '.join(sorted(extra))}: the body is {{\"payload\": ..., "
                            f"\"service\": optional name}}.")
     named = document.get("service")
     if named is not None and not isinstance(named, str):
         raise PayloadError('"service" must be a string.')
-    return JobRequest(payload=document["payload"], service=named or service)
+    callback = document.get("callback_url")
+    if callback is not None and (not isinstance(callback, str) or len(callback) > MAX_CALLBACK_URL):
+        raise PayloadError(f'"callback_url" must be a URL of at most {MAX_CALLBACK_URL} characters.')
+    progress = document.get("webhook_progress", False)
+    if not isinstance(progress, bool):
+        raise PayloadError('"webhook_progress" must be true or false.')
+    return JobRequest(payload=document["payload"], service=named or service, callback_url=callback,
+                      webhook_progress=progress)

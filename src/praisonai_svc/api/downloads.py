@@ -1,19 +1,16 @@
-"""``/jobs/{id}/download`` mints a fresh signed link; ``/blobs/...`` serves local-backend links."""
+"""``/jobs/{id}/download`` mints a fresh signed link (the local backend serves its links itself, at /blobs)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from praisonai_svc.adapters.local.blobs import FileBlobStore
-from praisonai_svc.api.auth import limit_reads, principal_of, require_access
-from praisonai_svc.api.deps import absolute_url, backend, job_service
+from praisonai_svc.api.auth import principal_of, require_access
+from praisonai_svc.api.deps import absolute_url, job_service
 from praisonai_svc.api.jobs import GUARDED, ErrorBody
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
-from praisonai_svc.errors import BlobNotFound, InvalidSignature, JobNotFound, StorageError
-from praisonai_svc.filenames import content_disposition
 from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import DownloadLink
 
@@ -43,22 +40,3 @@ async def download(
     if wants_json(request, format):
         return JSONResponse(DownloadLink(download_url=url, expires_utc=link.expires_utc).model_dump(mode="json"))
     return RedirectResponse(url, status_code=307)
-
-
-@router.get("/blobs/{name:path}", include_in_schema=False, dependencies=[Depends(limit_reads)])
-async def signed_file(
-    name: str, request: Request, exp: str = "", fn: str = "", ct: str = "", sig: str = "",
-) -> Response:
-    blobs = backend(request).blobs
-    if not isinstance(blobs, FileBlobStore):
-        raise JobNotFound("Not found.")
-    blobs.verify_link(name, exp, fn, ct, sig)
-    try:
-        path = blobs.path_of(name)
-    except StorageError:
-        raise InvalidSignature() from None
-    if not path.is_file():
-        raise BlobNotFound("The file behind this link no longer exists.")
-    return FileResponse(path, media_type=ct or "application/octet-stream",
-                        headers={"Content-Disposition": content_disposition(fn or path.name),
-                                 "Cache-Control": "private, max-age=0, no-store"})

@@ -1,4 +1,8 @@
-"""The one place where errors become HTTP responses. Clients never see tracebacks or secrets."""
+"""The one place where errors become HTTP responses. Clients never see tracebacks or secrets.
+
+Two shapes: FastAPI's ``{"detail": ...}`` everywhere, and seed 004's envelope ``{"success": false, "error": ...}``
+under ``/api/v1/`` (the plugin routes), whose clients read that.
+"""
 
 from __future__ import annotations
 
@@ -14,19 +18,27 @@ from starlette.requests import ClientDisconnect
 from praisonai_svc.errors import (
     AuthenticationFailed,
     BlobNotFound,
+    FetchFailed,
     InvalidSignature,
+    JobNotCancellable,
     JobNotFound,
     JobNotReady,
     Overloaded,
     PayloadError,
     PayloadTooLarge,
+    PluginDisabled,
+    PluginNotFound,
+    PluginTimeout,
     PraisonSvcError,
     RateLimited,
     RequestTimeout,
+    ServiceDisabled,
+    ServiceNotFound,
     StorageUnavailable,
 )
 from praisonai_svc.logs import get_logger
 from praisonai_svc.security.headers import headers_for
+from praisonai_svc.workflows.errors import ExecutionFinished, ExecutionNotFound, WorkflowNotFound, WorkflowNotRunnable
 
 log = get_logger("api")
 RETRY_AFTER_SECONDS = "5"
@@ -38,12 +50,40 @@ _STATUS: list[tuple[type[PraisonSvcError], int]] = [
     (JobNotFound, 404),
     (BlobNotFound, 404),
     (JobNotReady, 409),
+    (JobNotCancellable, 409),
     (InvalidSignature, 403),
     (StorageUnavailable, 503),
     (Overloaded, 503),
+    (ServiceDisabled, 503),
+    (ServiceNotFound, 404),
     (AuthenticationFailed, 401),
     (RateLimited, 429),
+    (PluginNotFound, 501),
+    (PluginDisabled, 503),
+    (FetchFailed, 502),
+    (PluginTimeout, 504),
+    (WorkflowNotFound, 404),
+    (ExecutionNotFound, 404),
+    (WorkflowNotRunnable, 409),
+    (ExecutionFinished, 409),
 ]
+ENVELOPE_PREFIX = "/api/v1/"
+# Seed 004's clients compare this text; the reason stays in the log and the WWW-Authenticate header.
+ENVELOPE_AUTH_ERROR = "Invalid API key"
+
+
+def uses_envelope(request: Request) -> bool:
+    return request.url.path.startswith(ENVELOPE_PREFIX)
+
+
+def error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """``{"detail": message}``, or the seed's envelope under /api/v1/."""
+    if uses_envelope(request):
+        text = ENVELOPE_AUTH_ERROR if status == 401 else message
+        return JSONResponse({"success": False, "error": text}, status_code=status, headers=headers)
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
 
 
 def status_for(exc: PraisonSvcError) -> int:
@@ -56,17 +96,15 @@ def status_for(exc: PraisonSvcError) -> int:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PraisonSvcError)
     status = status_for(exc)
-    headers = _headers(exc, status)
-    if status >= 500:
-        return await _unexpected(request, exc) if status == 500 else JSONResponse(
-            {"detail": exc.message}, status_code=status, headers=headers)
-    return JSONResponse({"detail": exc.message}, status_code=status, headers=headers)
+    if status == 500:
+        return await _unexpected(request, exc)
+    return error_response(request, status, exc.message, _headers(exc, status))
 
 
 def _headers(exc: PraisonSvcError, status: int) -> dict[str, str] | None:
     if isinstance(exc, RateLimited):
         return {"Retry-After": str(exc.retry_after)}
-    if status == 503:
+    if isinstance(exc, StorageUnavailable):
         return {"Retry-After": RETRY_AFTER_SECONDS}
     if status == 401:
         return {"WWW-Authenticate": "ApiKey"}
@@ -75,12 +113,12 @@ def _headers(exc: PraisonSvcError, status: int) -> dict[str, str] | None:
     return None
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = "; ".join(
         f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
     )
-    return JSONResponse({"detail": f"Invalid request: {problems}"}, status_code=400)
+    return error_response(request, 400, f"Invalid request: {problems}")
 
 
 _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -88,14 +126,18 @@ _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "p
 
 def _allowed_methods(request: Request, first_route: str) -> str:
     """Every method served at this path: Starlette's 405 names only the first matching route's methods, so a
-    path with a GET and a POST route (``/jobs``) would claim only one. The OpenAPI paths know them all."""
-    methods = {m.strip().upper() for m in first_route.split(",") if m.strip()}
+    path with a GET and a POST route (``/jobs``) would claim only one. The OpenAPI paths know them all. A literal
+    path (``/jobs/batch``) is its own resource: a template that would also match it (``/jobs/{job_id}``) does
+    not lend it its methods."""
     paths = request.app.openapi().get("paths", {})
-    if request.url.path in paths:  # a literal path (/files/upload) is not also the template beside it (/files/{id})
-        return ", ".join(sorted(methods | {m.upper() for m in paths[request.url.path] if m in _HTTP_METHODS}))
+    path = request.url.path
+    literal = paths.get(path)
+    if literal is not None:
+        return ", ".join(sorted({method.upper() for method in literal if method in _HTTP_METHODS}))
+    methods = {m.strip().upper() for m in first_route.split(",") if m.strip()}
     for template, operations in paths.items():
         pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
-        if re.match(pattern, request.url.path):
+        if re.match(pattern, path):
             methods |= {method.upper() for method in operations if method in _HTTP_METHODS}
     return ", ".join(sorted(methods))
 
@@ -105,6 +147,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
+    if uses_envelope(request):
+        return error_response(request, exc.status_code, str(exc.detail), headers or None)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers or None)
 
 
@@ -112,10 +156,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
     log.error("unhandled error", exc_info=exc, extra={"incident": incident, "path": request.url.path})
     # Unhandled errors are answered outside the middleware stack, so the security headers are added here.
-    return JSONResponse(
-        {"detail": f"Internal error (incident {incident}); the server log has the details."}, status_code=500,
-        headers=headers_for(request.url.path),
-    )
+    return error_response(request, 500, f"Internal error (incident {incident}); the server log has the details.",
+                          headers_for(request.url.path))
 
 
 async def _client_disconnected(request: Request, _exc: Exception) -> Response:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from praisonai_svc.api.auth import principal_of, require_access
-from praisonai_svc.api.deps import absolute_url, job_service, service_app
+from praisonai_svc.api.deps import absolute_url, backend, service_app
 from praisonai_svc.api.downloads import wants_json
 from praisonai_svc.api.jobs import GUARDED, _error
 from praisonai_svc.api.multipart import MultipartFile
@@ -36,8 +36,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("Not possible in the fi
 async def file_service(request: Request) -> FileService:
     service: FileService | None = getattr(request.app.state, "file_service", None)
     if service is None:
-        jobs = await job_service(request)
-        service = request.app.state.file_service = FileService(service_app(request), jobs.backend, jobs)
+        service = request.app.state.file_service = FileService(service_app(request), backend(request))
     return service
 
 

@@ -14,18 +14,23 @@ from praisonai_svc.api.admin_key import presents_admin_key
 from praisonai_svc.api.deps import backend, service_app
 from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
+from praisonai_svc.workflows.health import scheduler_health
 
 router = APIRouter(tags=["health"])
 log = get_logger("api")
 READY_TIMEOUT_SECONDS = 5.0
 READY_CACHE_SECONDS = 30.0
+SCHEDULER_CACHE_SECONDS = 5.0
 
 
 @router.get("/health", summary="Service information")
 async def health(request: Request) -> dict[str, Any]:
     app = service_app(request)
-    return {"status": "ok", "app": app.name, "version": __version__, "services": list(app.services),
-            "backend": backend(request).kind}
+    scheduler = await _scheduler_info(request)
+    builtins = [name for name, spec in app.services.items() if spec.internal]
+    return {"status": "ok", "app": app.name, "version": __version__,
+            "services": [name for name in app.services if name not in builtins], "builtin_services": builtins,
+            "backend": backend(request).kind, "scheduler": scheduler}
 
 
 @router.get("/live", summary="Liveness probe")
@@ -51,7 +56,24 @@ async def _storage_check(request: Request) -> str | None:
     return None
 
 
-@router.get("/ready", summary="Readiness probe: 503 when storage or the worker is unusable",
+async def _scheduler_info(request: Request) -> dict[str, Any]:
+    """The cron scheduler's heartbeat, read at most once per SCHEDULER_CACHE_SECONDS (probes come every 15 s)."""
+    now = time.monotonic()
+    cached = getattr(request.app.state, "scheduler_info", None)
+    if cached is not None and now - cached[0] < SCHEDULER_CACHE_SECONDS:
+        return dict(cached[1])
+    app = service_app(request)
+    info = await scheduler_health(backend(request).records, app.settings.workflow_scheduler_lease_seconds)
+    request.app.state.scheduler_info = (now, info)
+    return info
+
+
+async def _scheduler_check(request: Request) -> str:
+    return str((await _scheduler_info(request))["state"])
+
+
+@router.get("/ready", summary="Readiness probe: 503 when storage or the worker is unusable, or the cron scheduler "
+            "has had no leader for twice its lease",
             responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> JSONResponse:
     """Storage errors name paths, host names and accounts: only a caller with the admin key (X-Admin-Key) gets
@@ -67,6 +89,7 @@ async def ready(request: Request) -> JSONResponse:
         checks["worker"] = "not managed by this process"
     else:
         checks["worker"] = "ok" if probe() else "down"
-    ok = problem is None and checks["worker"] != "down"
+    checks["scheduler"] = await _scheduler_check(request)
+    ok = problem is None and checks["worker"] != "down" and checks["scheduler"] != "leaderless"
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
                         status_code=200 if ok else 503, headers=None if ok else {"Retry-After": "5"})

@@ -12,6 +12,7 @@ from praisonai_svc.api.auth import principal_of, require_access
 from praisonai_svc.api.body import read_limited, to_job_request
 from praisonai_svc.api.deps import job_body, job_service, service_app
 from praisonai_svc.api.direct_route import DirectRoute
+from praisonai_svc.api.long_poll import MAX_WAIT_SECONDS, long_poll
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.api.receipts import submission_receipt
 from praisonai_svc.job_service import JobService
@@ -64,8 +65,9 @@ async def submit_job(request: Request) -> Response:
     headers = {RECEIPT_HEADER: job.receipt} if job.receipt else {}
     if not submission.created:
         return Response(job.model_dump_json(), status_code=200, media_type="application/json", headers=headers)
+    location = f"{request.scope.get('root_path', '')}/jobs/{submission.job.job_id}"  # server.api_prefix
     return Response(job.model_dump_json(), status_code=202, media_type="application/json",
-                    headers={**headers, "Location": f"/jobs/{submission.job.job_id}"})
+                    headers={**headers, "Location": location})
 
 
 def add_submit_route(api: FastAPI) -> None:
@@ -88,8 +90,15 @@ def add_submit_route(api: FastAPI) -> None:
 @router.get("/jobs/{job_id}", response_model=JobResponse,
             responses={**GUARDED, 404: _error("No such job (or another tenant's)")}, summary="Job status",
             openapi_extra=GUARDED_EXTRA)
-async def get_job(job_id: str, request: Request, service: Service) -> JobResponse:
-    return job_body(request, await service.get(job_id, tenant=principal_of(request).tenant))
+async def get_job(
+    job_id: str, request: Request, service: Service,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS,
+                                 description="Long-poll: answer when the job changes, or after this many seconds")] = 0,
+) -> JobResponse:
+    job = await service.get(job_id, tenant=principal_of(request).tenant)
+    if wait > 0:
+        job = await long_poll(request, service, job, wait)
+    return job_body(request, job)
 
 
 @router.get("/jobs", response_model=JobPage, responses={**GUARDED, 400: _error("Invalid filter or cursor")},
@@ -101,7 +110,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> JobPage:
-    name = service_app(request).service(service_name).name if service_name is not None else None
+    name = service_app(request).job_spec(service_name).name if service_name is not None else None
     page = await service.list(service=name, status=status, limit=limit, cursor=cursor,
                               tenant=principal_of(request).tenant)
     return JobPage(jobs=[job_body(request, job) for job in page.jobs], next_cursor=page.next_cursor)

@@ -26,19 +26,26 @@ REF = "#/components/schemas/{model}"
 
 def submission_model(app: ServiceApp) -> type[BaseModel]:
     """``{"payload": <one of the services' payloads>, "service": <one of the names>}`` as a model."""
-    submittable = [spec for spec in app.services.values() if not spec.builtin]  # built-ins have their own routes
-    payload_types: list[Any] = [spec.payload_model for spec in submittable if spec.payload_model]
+    payload_types: list[Any] = [spec.payload_model for spec in app.services.values() if spec.payload_model]
     payload_type: Any = dict[str, Any]
     for model in payload_types:
         payload_type = model | payload_type
-    names = tuple(spec.name for spec in submittable) or ("default",)
+    names = public_services(app)
     service_type: Any = Literal[names]
     return create_model(
         "JobSubmission",
         __config__=ConfigDict(extra="forbid"),
         payload=(payload_type, Field(description="The job's input, validated against the service's model")),
         service=(service_type | None, Field(default=None, description="Which service runs it; default: first")),
+        callback_url=(str | None, Field(default=None, max_length=2048, description=(
+            "Webhook: the job is POSTed here when it ends (done, error, cancelled); needs PRAISONAI_WEBHOOK_SECRET"))),
+        webhook_progress=(bool, Field(default=False, description="Also POST the job on each progress event")),
     )
+
+
+def public_services(app: ServiceApp) -> tuple[str, ...]:
+    """The services clients may name (built-in ones, such as webhook deliveries, are not among them)."""
+    return tuple(name for name, spec in app.services.items() if not spec.internal) or ("default",)
 
 
 def enumerate_services(schema: dict[str, Any], names: tuple[str, ...]) -> None:
@@ -52,19 +59,49 @@ def enumerate_services(schema: dict[str, Any], names: tuple[str, ...]) -> None:
                                            **({"description": description} if description else {})}
 
 
+CONFIGURE_PATH = "/services/{name}/configure"
+
+
+def enumerate_service_paths(schema: dict[str, Any], names: list[str], configurable: list[str]) -> None:
+    """The ``{name}`` of ``/services/{name}...`` is one of the app's services (anything else is a 404); for
+    ``configure``, one that declares a config model (an app without any does not publish ``configure``)."""
+    paths = schema.get("paths", {})
+    if not configurable:
+        paths.pop(CONFIGURE_PATH, None)
+    for path, operations in paths.items():
+        if not path.startswith("/services/{name}"):
+            continue
+        allowed = configurable if path == CONFIGURE_PATH else names
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "path" and parameter.get("name") == "name":
+                    parameter["schema"] = {"type": "string", "enum": allowed, "title": "Service"}
+
+
+def _config_model(app: ServiceApp, name: str) -> type[BaseModel] | None:
+    if name in app.background:
+        return app.background[name].service.config_model
+    return app.services[name].config_model
+
+
 def install_openapi(api: FastAPI, app: ServiceApp) -> None:
     def build() -> dict[str, Any]:
         if api.openapi_schema:
             return api.openapi_schema
-        schema = get_openapi(title=app.name, version=__version__, description=app.description or
-                             f"{app.name}: a praisonai-svc job service.", routes=api.routes)
+        schema = get_openapi(title=app.title, version=app.config.app.version or __version__,
+                             description=app.config.app.description or app.description or
+                             f"{app.title}: a praisonai-svc job service.", routes=api.routes)
         submission = submission_model(app).model_json_schema(ref_template=REF)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(submission.pop("$defs", {}))
         components["JobSubmission"] = submission
-        user_services = tuple(name for name, spec in app.services.items() if not spec.builtin)
-        enumerate_services(schema, user_services or ("default",))
+        enumerate_services(schema, public_services(app))
+        configurable = [name for name in app.registration_order if _config_model(app, name) is not None]
+        enumerate_service_paths(schema, app.registration_order or ["default"], configurable)
         from praisonai_svc.api.openapi_security import document_security
+        from praisonai_svc.api.plugin_openapi import document_plugins
+
+        document_plugins(schema, app)  # before security, which reads the guarded marks
 
         document_security(schema, app.settings)
         api.openapi_schema = schema

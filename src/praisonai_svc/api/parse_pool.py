@@ -13,8 +13,8 @@ more); on the event loop it would stall every other request, ``/live`` included.
   loop; with CPython's defaults it was 180-400 ms;
 * each document has PRAISONAI_PARSE_TIME_BUDGET_SECONDS (default 10) once its parse starts; past it the parse
   stops (YAML: at the next check, every 1,024 nodes) and the request is answered 400;
-* a body that waits for a thread longer than that budget is answered 503 with ``Retry-After`` without being
-  parsed: the pool is busy, the document is not at fault;
+* a body that waits for a thread longer than that budget (at least :data:`MIN_QUEUE_WAIT_SECONDS`) is
+  answered 503 with ``Retry-After`` without being parsed: the pool is busy, the document is not at fault;
 * at most :data:`QUEUED_PER_THREAD` bodies per thread wait; beyond that the request is answered 503 at once,
   so a flood cannot queue unbounded work (and memory) behind the pool.
 """
@@ -35,6 +35,7 @@ from praisonai_svc.api.body import parse_document
 from praisonai_svc.errors import Overloaded
 
 QUEUED_PER_THREAD = 16
+MIN_QUEUE_WAIT_SECONDS = 5.0  # a body may wait for a thread this long even when its parse budget is shorter
 PARSE_THREAD_NICENESS = 10
 # How often a thread holding the GIL is asked to hand it over (CPython's default is 5 ms). While a parse thread
 # runs, every wake-up of the event loop may wait this long for the GIL, and one request needs several.
@@ -85,7 +86,7 @@ class ParsePool:
 
     def _run(self, raw: bytes, content_type: str, queued_at: float) -> Any:
         started = time.monotonic()
-        if started - queued_at > self.budget_seconds:
+        if started - queued_at > max(self.budget_seconds, MIN_QUEUE_WAIT_SECONDS):
             raise Overloaded("The API is busy parsing other requests; retry after Retry-After seconds.")
         budget = self.budget_seconds
         return parse_document(raw, content_type, deadline=started + budget, budget_seconds=budget)

@@ -9,11 +9,14 @@ import click
 from praisonai_svc._version import __version__
 from praisonai_svc.cli.deploy import deploy, logs
 from praisonai_svc.cli.files import files
+from praisonai_svc.cli.jobs import jobs
 from praisonai_svc.cli.new import new
 from praisonai_svc.cli.poison import poison
 from praisonai_svc.cli.prune import prune
 from praisonai_svc.cli.serve import api, run, worker
+from praisonai_svc.cli.services import services
 from praisonai_svc.cli.submit import submit
+from praisonai_svc.cli.workflows import workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -25,7 +28,7 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, files, deploy, logs, poison, prune):
+for command in (new, run, api, worker, submit, jobs, files, deploy, logs, poison, prune, services, workflows):
     cli.add_command(command)
 
 

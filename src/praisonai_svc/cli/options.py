@@ -41,6 +41,7 @@ def load(target: str | None) -> ServiceApp:
     try:
         app = load_app(target)
         settings = app.settings
+        app.config  # noqa: B018 - praisonai.yaml: an invalid file stops the start here, with file:line
     except (HandlerLoadError, ConfigError) as exc:
         raise click.ClickException(exc.message) from exc
     configure_logging(settings.log_level, settings.log_format)

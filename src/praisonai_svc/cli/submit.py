@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Generator
@@ -54,20 +55,54 @@ def _request(client: httpx.Client, method: str, url: str, **kwargs: Any) -> http
 
 
 def wait_for(client: httpx.Client, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Follow the job to its end with a progress bar: its event stream, or polling if the server has none."""
     deadline = time.monotonic() + timeout
     columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(job["status"], total=1.0, msg="")
+
+        def show(status: str, fraction: float | None, message: str | None) -> None:
+            bar.update(task, description=status, msg=message or "")
+            if fraction is not None:
+                bar.update(task, completed=fraction)
+
+        # If the stream breaks or is not offered, the job's own status (polled below) is the truth either way.
+        with contextlib.suppress(httpx.HTTPError, StreamUnavailable):
+            follow_events(client, job["job_id"], show, deadline)
+        job = _check(_request(client, "GET", f"/jobs/{job['job_id']}"))
         while job["status"] not in TERMINAL:
             if time.monotonic() > deadline:
                 raise click.ClickException(f"Gave up waiting after {timeout:g}s; job {job['job_id']} is "
                                            f"{job['status']}.")
-            time.sleep(0.5)
-            job = _check(_request(client, "GET", f"/jobs/{job['job_id']}"))
-            bar.update(task, description=job["status"], completed=job.get("progress") or 0,
-                       msg=job.get("progress_msg") or "")
+            job = _check(_request(client, "GET", f"/jobs/{job['job_id']}", params={"wait": 10}))
+            show(job["status"], job.get("progress"), job.get("progress_msg"))
     return job
+
+
+class StreamUnavailable(Exception):
+    """The server has no event stream for this job (an older version): poll instead."""
+
+
+def follow_events(client: httpx.Client, job_id: str, show: Any, deadline: float) -> None:
+    """Read ``GET /jobs/{id}/events`` until its terminal event, calling ``show(status, fraction, message)``."""
+    last = 0
+    while time.monotonic() < deadline:
+        headers = {"Last-Event-ID": str(last)} if last else {}
+        with client.stream("GET", f"/jobs/{job_id}/events", headers=headers,
+                           timeout=httpx.Timeout(30, read=60)) as response:
+            if response.status_code != 200:
+                raise StreamUnavailable(response.status_code)
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                event = json.loads(line[5:])
+                last = int(event["seq"])
+                show(event["status"], event.get("progress"), event.get("message") or event.get("error_msg"))
+                if event["type"] in TERMINAL:
+                    return
+                if time.monotonic() > deadline:
+                    return
 
 
 def origin(url: httpx.URL) -> tuple[str, str, int | None]:

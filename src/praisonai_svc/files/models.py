@@ -51,12 +51,13 @@ class StoredFile(BaseModel):
     runs: int = 0  # extraction runs requested (0 on upload, +1 per re-process of a failed file)
     extraction_job_id: str | None = None
     extraction_attempt: int | None = None  # the attempt that holds the claim on a processing file
+    expires_at: datetime | None = None  # when the pruner removes the record and its blobs (PRAISONAI_FILE_RETENTION)
 
     def to_record(self, etag: str | None = None) -> Record:
         body = self.model_dump(mode="json")
         fields = {"tenant": self.tenant or NO_TENANT, "status": self.status.value,
                   "live": "0" if self.status is FileStatus.DELETED else "1"}
-        return Record(kind=KIND, id=self.id, body=body, fields=fields, etag=etag)
+        return Record(kind=KIND, id=self.id, body=body, fields=fields, expires_utc=self.expires_at, etag=etag)
 
     @classmethod
     def from_record(cls, record: Record) -> StoredFile:

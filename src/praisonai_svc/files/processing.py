@@ -13,15 +13,18 @@ and a user's bad upload is no operator's alarm. Storage outages are retried like
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
 from praisonai_svc.context import JobContext
+from praisonai_svc.errors import ConfigError
 from praisonai_svc.files import events
 from praisonai_svc.files.content import content_blob_name, place
 from praisonai_svc.files.extractors import Extraction, ExtractionError, Limits
-from praisonai_svc.files.models import FileStatus, StoredFile
+from praisonai_svc.files.models import KIND, FileStatus, StoredFile
 from praisonai_svc.files.repository import FileRepository
+from praisonai_svc.files.retention import drop_file_blobs
 from praisonai_svc.files.sandbox import extract_isolated
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.registry import make_spec
@@ -35,14 +38,21 @@ ERROR_LIMIT = 2000
 Output = tuple[bytes, str, str]
 
 
+def extraction_job_id(file_id: str, run: int) -> str:
+    """The job of one extraction run of a file: queuing it twice (a retried upload, two process calls) is one job."""
+    return hashlib.sha256(f"{EXTRACT_SERVICE}\x00{file_id}\x00{run}".encode()).hexdigest()[:32]
+
+
 def register_extract_service(app: ServiceApp) -> None:
+    """Host ``extract`` (internal, awaited on the worker's loop) and keep files as long as PRAISONAI_FILE_RETENTION."""
     extract = ExtractFile(app)
 
     async def extract_file(payload: dict[str, Any], ctx: JobContext) -> Output:
-        """Extract an uploaded file's text and structure (the files feature queues these jobs)."""
+        """Extract an uploaded file's text and structure (built in; upload through /files)."""
         return await extract(payload, ctx)
 
-    app.add_builtin(make_spec(extract_file, EXTRACT_SERVICE, "", builtin=True))
+    app.add_builtin(make_spec(extract_file, EXTRACT_SERVICE, EXTRACT_SERVICE))
+    app.retention.track(KIND, drop_file_blobs)
 
 
 def limits_of(app: ServiceApp) -> Limits:
@@ -62,9 +72,11 @@ class ExtractFile:
         self.app = app
 
     async def __call__(self, payload: dict[str, Any], ctx: JobContext) -> Output:
-        assert ctx.backend is not None, "built-in services get the worker's backend"
+        backend: Backend | None = ctx._backend
+        if backend is None:
+            raise ConfigError("extract runs only inside a worker (it needs the worker's backend).")
         file_id = str(payload.get("file_id", ""))
-        repo = FileRepository(ctx.backend.records)
+        repo = FileRepository(backend.records)
         stored = await repo.find(file_id)
         if stored is None or stored.tenant != ctx.tenant:
             return summary(file_id, "skipped", reason="no such file")
@@ -74,7 +86,7 @@ class ExtractFile:
         ctx.logger.info("extracting file", extra={"file_id": file_id, "extension": claimed.extension,
                                                   "bytes": claimed.file_size})
         try:
-            extraction = await self._extract(ctx.backend, claimed)
+            extraction = await self._extract(backend, claimed)
         except ExtractionError as exc:
             return await self._fail(repo, claimed, ctx, exc.message)
         except Exception as exc:
@@ -82,7 +94,7 @@ class ExtractFile:
                 await self._fail(repo, claimed, ctx, f"Extraction failed after {ctx.attempt} attempts: "
                                                      f"{type(exc).__name__}: {exc}")
             raise
-        return await self._succeed(ctx.backend, repo, claimed, ctx, extraction)
+        return await self._succeed(backend, repo, claimed, ctx, extraction)
 
     async def _extract(self, backend: Backend, stored: StoredFile) -> Extraction:
         settings = self.app.settings

@@ -1,6 +1,6 @@
 """Use cases behind the /files routes: upload, read, list, process, extracted content, download, delete.
 
-Lives above the ports (records, blobs, the job service), so every backend gets the same behaviour. Nothing
+Lives above the ports (records, blobs, the job queue), so every backend gets the same behaviour. Nothing
 here parses a document: extraction is the ``extract`` job, run by the worker (praisonai_svc.files.processing).
 """
 
@@ -10,22 +10,24 @@ import asyncio
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotFound, StorageError
+from praisonai_svc.errors import JobNotFound, StorageError, StorageUnavailable
 from praisonai_svc.files import events
 from praisonai_svc.files.content import read_blob
-from praisonai_svc.files.errors import FILE_NOT_PROCESSED, FileConflict
-from praisonai_svc.files.models import ExtractedContent, FileStatus, StoredFile
-from praisonai_svc.files.processing import EXTRACT_SERVICE
+from praisonai_svc.files.errors import FILE_NOT_PROCESSED, FileConflict, FileNotFound
+from praisonai_svc.files.models import KIND, ExtractedContent, FileStatus, StoredFile
+from praisonai_svc.files.processing import EXTRACT_SERVICE, extraction_job_id
 from praisonai_svc.files.repository import FileRepository
 from praisonai_svc.files.upload import StreamCheck, choose_extractor, client_filename
-from praisonai_svc.job_service import JobService
+from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
-from praisonai_svc.models.job import JobRequest, JobStatus, utcnow
-from praisonai_svc.ports import SignedUrl
+from praisonai_svc.models.job import Job, JobStatus, utcnow
+from praisonai_svc.ports import DuplicateJob, SignedUrl
 from praisonai_svc.records import newest_first_id
+from praisonai_svc.retention import expiry_for
 
 log = get_logger("files")
 UPLOADED_MESSAGE = "File uploaded successfully"
@@ -42,10 +44,9 @@ class Upload:
 
 
 class FileService:
-    def __init__(self, app: ServiceApp, backend: Backend, jobs: JobService) -> None:
+    def __init__(self, app: ServiceApp, backend: Backend) -> None:
         self.app = app
         self.backend = backend
-        self.jobs = jobs
         self.repo = FileRepository(backend.records)
 
     async def upload(self, upload: Upload, *, tenant: str | None, process: bool = True) -> tuple[StoredFile, str]:
@@ -63,7 +64,7 @@ class FileService:
         stored = StoredFile(
             id=file_id, filename=stored_name, original_filename=original, extension=extension,
             mime_type=extractor.mime_type, file_size=check.size, file_hash=check.sha256, created_at=now,
-            updated_at=now, tenant=tenant, blob_name=blob_name,
+            updated_at=now, tenant=tenant, blob_name=blob_name, expires_at=expiry_for(KIND, settings, start=now),
         )
         try:
             await self.repo.create(stored)
@@ -75,15 +76,26 @@ class FileService:
         if not process:
             return stored, UPLOADED_MESSAGE
         try:
-            await self._queue(stored)
+            await self.queue_extraction(stored)
         except StorageError as exc:
             log.warning("extraction not queued", extra={"file_id": file_id, "error": str(exc)})
             return stored, NOT_QUEUED_MESSAGE
         return stored, UPLOADED_MESSAGE
 
-    async def _queue(self, stored: StoredFile) -> None:
-        request = JobRequest(payload={"file_id": stored.id, "run": stored.runs}, service=EXTRACT_SERVICE)
-        await self.jobs.submit(request, tenant=stored.tenant, internal=True)
+    async def queue_extraction(self, stored: StoredFile) -> None:
+        """Enqueue the extraction job of the file's current run (once: its id derives from the file and run)."""
+        spec = self.app.job_spec(EXTRACT_SERVICE)
+        payload = {"file_id": stored.id, "run": stored.runs}
+        now = utcnow()
+        job = Job(job_id=extraction_job_id(stored.id, stored.runs), service=spec.name, payload=payload,
+                  tenant=stored.tenant, payload_hash=payload_hash(payload, scope=f"{spec.name}\x00file"),
+                  created_utc=now, updated_utc=now)
+        try:
+            await self.backend.create_and_enqueue(job, spec.queue_name)
+        except DuplicateJob:  # queued by an earlier call for this run
+            return
+        except StorageError as exc:
+            raise StorageUnavailable("Storage is unavailable; the extraction was not queued. Retry shortly.") from exc
 
     async def get(self, file_id: str, *, tenant: str | None) -> StoredFile:
         """The file (FileNotFound for another tenant's); a file whose extraction job died for good is failed."""
@@ -113,6 +125,20 @@ class FileService:
             await events.publish_file_event(self.app, events.FAILED, final)
         return final
 
+    async def mark_triggered(self, file_id: str, workflow_id: str) -> StoredFile | None:
+        """List ``workflow_id`` in the file's ``triggered_workflows`` (once); None when the file does not exist."""
+
+        def add(current: StoredFile) -> StoredFile | None:
+            if workflow_id in current.triggered_workflows:
+                return None
+            return current.model_copy(update={"triggered_workflows": [*current.triggered_workflows, workflow_id],
+                                              "updated_at": utcnow()})
+
+        try:
+            return await self.repo.change(file_id, add)
+        except FileNotFound:
+            return None
+
     async def list(
         self, *, tenant: str | None, status: FileStatus | None, skip: int, limit: int
     ) -> tuple[list[StoredFile], int]:
@@ -139,7 +165,7 @@ class FileService:
             return stored, False
         if stored.status is FileStatus.FAILED:
             stored = await self.repo.change(stored.id, _requeued)
-        await self._queue(stored)
+        await self.queue_extraction(stored)
         return stored, True
 
     async def extracted(self, file_id: str, *, tenant: str | None) -> ExtractedContent:
@@ -151,10 +177,14 @@ class FileService:
                                     status=stored.status, error=stored.error_message)
         if stored.status is not FileStatus.PROCESSED:
             raise FileConflict(FILE_NOT_PROCESSED, stored.status.value)
-        content, metadata = stored.extracted_content or "", stored.extraction_metadata
-        if stored.content_blob:
-            content, metadata = read_blob(await self.backend.blobs.open(stored.content_blob))
+        content, metadata = await self.content_of(stored)
         return ExtractedContent(file_id=stored.id, content=content, metadata=metadata, status=stored.status)
+
+    async def content_of(self, stored: StoredFile) -> tuple[str, dict[str, Any]]:
+        """A processed file's extracted text and metadata: from the record, or from its blob when large."""
+        if stored.content_blob:
+            return read_blob(await self.backend.blobs.open(stored.content_blob))
+        return stored.extracted_content or "", stored.extraction_metadata
 
     async def download_link(self, file_id: str, *, tenant: str | None) -> SignedUrl:
         stored = await self.get(file_id, tenant=tenant)

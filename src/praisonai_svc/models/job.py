@@ -21,10 +21,16 @@ class JobStatus(StrEnum):
     PROCESSING = "processing"
     DONE = "done"
     ERROR = "error"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
-        return self in (JobStatus.DONE, JobStatus.ERROR)
+        return self in (JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED)
+
+    @property
+    def releases_claim(self) -> bool:
+        """Whether an identical payload submitted again makes a new job (error and cancelled), or returns this one."""
+        return self in (JobStatus.ERROR, JobStatus.CANCELLED)
 
 
 class JobRequest(BaseModel):
@@ -34,6 +40,11 @@ class JobRequest(BaseModel):
 
     payload: dict[str, Any]
     service: str | None = Field(default=None, description="Which service runs the job; default: the first.")
+    callback_url: str | None = Field(
+        default=None, max_length=2048,
+        description="Webhook: POSTed the job when it ends (done, error, cancelled); needs PRAISONAI_WEBHOOK_SECRET.",
+    )
+    webhook_progress: bool = Field(default=False, description="Also POST the job on each progress event.")
 
     def compute_hash(self, scope: str = "") -> str:
         """sha256 of the canonical JSON of the payload (key-order independent), optionally scoped."""
@@ -77,8 +88,15 @@ class Job(BaseModel):
     progress_msg: str | None = None
     result: JobResult | None = None
     message_id: str | None = None
+    # While processing: the worker instance running it and its message's newest pop receipt, so that another
+    # worker can release the lease at once when that instance stops heartbeating (worker/recovery.py).
+    worker: str | None = None
+    pop_receipt: str | None = None
     tenant: str | None = None  # the tenant whose key or token submitted it; None: an untenanted caller
     history: list[JobOutcome] = Field(default_factory=list)  # earlier outcomes, oldest first (requeues)
+    callback_url: str | None = None  # the request's webhook URL (the service's webhook_url applies too)
+    webhook_progress: bool = False
+    cancel_requested_utc: datetime | None = None  # POST /jobs/{id}/cancel while it ran
     etag: str | None = Field(default=None, exclude=True)
 
     @property
@@ -107,6 +125,8 @@ class JobResponse(BaseModel):
     content_type: str | None = None
     size: int | None = None
     history: list[JobOutcome] = Field(default_factory=list, description="Earlier outcomes of a requeued job.")
+    cancel_requested_utc: datetime | None = Field(
+        default=None, description="When a cancel was requested for this running job (it ends cancelled soon).")
     receipt: str | None = Field(
         default=None, description="Only in the answer to POST /jobs with a bearer token: the service's signed proof "
         "of who submitted the job (SECURITY.md, WordPress modes).")
@@ -132,6 +152,7 @@ class JobResponse(BaseModel):
             content_type=result.content_type if result else None,
             size=result.size if result else None,
             history=job.history,
+            cancel_requested_utc=job.cancel_requested_utc,
         )
 
 

@@ -90,6 +90,9 @@ class ServiceMetrics:
                                  ["service", "queue"], registry=r, multiprocess_mode="mostrecent")
         self.poison_depth = Gauge("praisonai_poison_queue_depth", "Messages in the poison queue",
                                   ["service", "queue"], registry=r, multiprocess_mode="mostrecent")
+        self.event_reads = Counter("praisonai_event_storage_reads",
+                                   "Storage reads of the API's event watcher (feed pages and per-job rings)",
+                                   registry=r)
         self.storage_up = Gauge("praisonai_storage_up", "1 if the last storage read for metrics worked",
                                 registry=r, multiprocess_mode="mostrecent")
         self.pruned = Counter("praisonai_pruned", "Records removed by the pruner because they passed retention",

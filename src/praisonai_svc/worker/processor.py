@@ -3,6 +3,7 @@
 queued ─receive→ processing ─ok→ done                       (ack)
                             ─raises, attempts left→ queued  (release with backoff)
                             ─raises last time / JobFailed / timeout→ error  (poison)
+                            ─cancelled (POST /jobs/{id}/cancel)→ cancelled  (ack; never retried)
                             ─shutdown→ queued, attempt not counted  (release now)
 A message whose job is already processing means the previous attempt's worker died (its lease expired): that
 attempt counts, like Azure's dequeue count.
@@ -13,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
-
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
 from praisonai_svc.context import JobContext
 from praisonai_svc.errors import (
     ConcurrencyConflict,
+    JobCancelled,
+    JobDeferred,
     JobFailed,
     JobNotFound,
     JobTimeout,
@@ -29,12 +31,16 @@ from praisonai_svc.errors import (
     StorageError,
     StorageUnavailable,
 )
+from praisonai_svc.events.bus import EventBus
+from praisonai_svc.events.job_events import JobEventType, publish_job_event
 from praisonai_svc.filenames import safe_filename
 from praisonai_svc.logs import JobLogger, job_logger
 from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
 from praisonai_svc.ports import JobQueue, QueueMessage
 from praisonai_svc.registry import HandlerOutput, HandlerSpec
 from praisonai_svc.worker.backoff import retry_delay
+from praisonai_svc.worker.batching import JobBatches
+from praisonai_svc.worker.cancellation import CancelWatcher
 from praisonai_svc.worker.execution import execute
 from praisonai_svc.worker.lease import LeaseKeeper
 
@@ -53,30 +59,84 @@ def describe(exc: BaseException) -> str:
 class JobRun:
     """One attempt of one job. Serialises its writes to the job record and always holds the newest ETag."""
 
-    def __init__(self, job: Job, spec: HandlerSpec, backend: Backend, log: JobLogger) -> None:
+    def __init__(self, job: Job, spec: HandlerSpec, backend: Backend, log: JobLogger, bus: EventBus | None = None,
+                 event_interval: float = 0.2, batches: JobBatches | None = None) -> None:
         self.job = job
         self.spec = spec
         self.backend = backend
+        self.batches = batches or JobBatches(backend.jobs)  # shared by the worker's runs: one write per turn
         self.log = log
+        self.bus = bus or EventBus()
         self._write_lock = asyncio.Lock()
         self._pending_progress: tuple[float | None, str | None] | None = None
         self._flush_scheduled = False
         self._last_flush = 0.0
+        self._event_interval = event_interval
+        self._pending_event: tuple[float | None, str | None] | None = None
+        self._event_scheduled = False
+        self._last_event = 0.0
+        self._event_lock = asyncio.Lock()
+
+    async def record_receipt(self, message: QueueMessage) -> None:
+        """Keep the newest pop receipt in the row, so crash recovery can release the lease (best effort)."""
+        if self.job.status is not JobStatus.PROCESSING:
+            return
+        try:
+            await self.save(pop_receipt=message.pop_receipt)
+        except StorageError as exc:  # incl. a conflict: then recovery released us and the lease is lost too
+            self.log.warning("could not record the renewed lease", extra={"error": str(exc)})
 
     async def save(self, **changes: Any) -> None:
         async with self._write_lock:
             changes.setdefault("updated_utc", utcnow())
-            self.job = await self.backend.jobs.update(self.job.model_copy(update=changes))
+            try:
+                self.job = await self.batches.update(self.job.model_copy(update=changes))
+            except ConcurrencyConflict:
+                # POST /jobs/{id}/cancel marks a running job (cancel_requested_utc): keep that, apply ours on top.
+                # Anything else (another attempt took the job over, crash recovery released it) is a real
+                # conflict: the fence that keeps a stale attempt from storing an outcome.
+                fresh = await self.backend.jobs.get(self.job.job_id)
+                if fresh.status is not self.job.status or fresh.attempts != self.job.attempts:
+                    raise
+                self.job = await self.batches.update(fresh.model_copy(update=changes))
 
-    # Progress from the handler thread is coalesced to at most one write a second; the last value wins.
+    async def publish(self, type_: JobEventType, **extra: Any) -> None:
+        """Publish a job event (after the state change it reports was stored); consumers never raise here.
+
+        Built-in services (webhook deliveries) publish none: nobody follows them, and a delivery's own events
+        would cost storage writes on the path of every webhook."""
+        if self.spec.internal:
+            return
+        async with self._event_lock:  # in order: a progress event never overtakes the terminal one
+            await publish_job_event(self.bus, self.job, type_, **extra)
+
+    # Progress from the handler thread is coalesced: at most one job write a second and one event per
+    # event interval; the last value always lands.
     def progress_sink(self, loop: asyncio.AbstractEventLoop) -> Any:
         def sink(fraction: float | None, message: str | None) -> None:
             self._pending_progress = (fraction, message)
+            self._pending_event = (fraction, message)
             if not self._flush_scheduled:
                 self._flush_scheduled = True
                 loop.call_soon_threadsafe(self._schedule_flush)
+            if not self._event_scheduled:
+                self._event_scheduled = True
+                loop.call_soon_threadsafe(self._schedule_event)
 
         return sink
+
+    def _schedule_event(self) -> None:
+        delay = max(0.0, self._event_interval - (time.monotonic() - self._last_event))
+        asyncio.get_running_loop().call_later(delay, lambda: asyncio.ensure_future(self._emit_progress()))
+
+    async def _emit_progress(self) -> None:
+        self._event_scheduled = False
+        pending, self._pending_event = self._pending_event, None
+        if pending is None or self.job.status is not JobStatus.PROCESSING:
+            return
+        self._last_event = time.monotonic()
+        fraction, message = pending
+        await self.publish("progress", progress=fraction, message=message)
 
     def _schedule_flush(self) -> None:
         delay = max(0.0, 1.0 - (time.monotonic() - self._last_flush))
@@ -99,10 +159,15 @@ class JobRun:
 class MessageProcessor:
     """Turns one leased message into exactly one outcome for its job."""
 
-    def __init__(self, app: ServiceApp, backend: Backend) -> None:
+    def __init__(self, app: ServiceApp, backend: Backend, *, config_of: Callable[[str], Any] | None = None,
+                 cancels: CancelWatcher | None = None, instance_id: str | None = None) -> None:
         self.app = app
         self.backend = backend
         self.settings = app.settings
+        self._config_of = config_of
+        self.cancels = cancels or CancelWatcher(backend.records, app.settings.cancel_poll_interval_seconds)
+        self.instance_id = instance_id  # recorded in each job row it runs (crash recovery, worker/recovery.py)
+        self.batches = JobBatches(backend.jobs)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
         attempts = spec.max_attempts or self.settings.max_retry_count
@@ -111,25 +176,30 @@ class MessageProcessor:
 
     async def process(self, spec: HandlerSpec, queue: JobQueue, message: QueueMessage) -> None:
         try:
-            job = await self.backend.jobs.get(message.job_id)
+            job = await self.batches.get(message.job_id)
         except JobNotFound:
             job_logger(spec.name, message.job_id, 0).warning("message for unknown job dropped")
             await _quietly(queue.ack(message))
             return
         if job.status.is_terminal:
-            await _quietly(queue.ack(message))  # duplicate delivery of a finished job
+            await _quietly(queue.ack(message))  # duplicate delivery of a finished (or cancelled) job
+            return
+        if job.cancel_requested_utc is not None:  # cancelled while its worker died: end it, do not run it again
+            run = self._new_run(job, spec, job_logger(spec.name, job.job_id, job.attempts))
+            await self._cancelled(run, queue, message)
             return
         max_attempts, timeout = self._limits(spec)
         attempt = job.attempts + 1
         log = job_logger(spec.name, job.job_id, attempt)
         if attempt > max_attempts:
-            run = JobRun(job, spec, self.backend, log)
+            run = self._new_run(job, spec, log)
             await self._fail(run, queue, message, f"Job failed: its worker was lost on all {max_attempts} attempts")
             return
         try:
-            job = await self.backend.jobs.update(job.model_copy(update={
+            job = await self.batches.update(job.model_copy(update={
                 "status": JobStatus.PROCESSING, "attempts": attempt, "started_utc": utcnow(),
-                "updated_utc": utcnow(), "progress": None, "progress_msg": None,
+                "updated_utc": utcnow(), "progress": None, "progress_msg": None, "worker": self.instance_id,
+                "message_id": message.message_id, "pop_receipt": message.pop_receipt if self.instance_id else None,
             }))
         except ConcurrencyConflict:
             log.info("job changed under us; will look again")
@@ -138,27 +208,44 @@ class MessageProcessor:
         queue_wait = (job.started_utc - job.created_utc).total_seconds() if job.started_utc else 0.0
         log.info("job started", extra={"queue_wait_s": round(queue_wait, 3), "max_attempts": max_attempts})
         self.app.metrics.job_started(spec.name, queue_wait if attempt == 1 else None)
+        run = self._new_run(job, spec, log)
+        await run.publish("started")
         with self.app.metrics.running(spec.name):
-            await self._run(JobRun(job, spec, self.backend, log), queue, message, timeout, max_attempts)
+            await self._run(run, queue, message, timeout, max_attempts)
+
+    def _new_run(self, job: Job, spec: HandlerSpec, log: JobLogger) -> JobRun:
+        return JobRun(job, spec, self.backend, log, self.app.events, self.settings.progress_event_interval_seconds,
+                      self.batches)
 
     async def _run(
         self, run: JobRun, queue: JobQueue, message: QueueMessage, timeout: float, max_attempts: int
     ) -> None:
-        keeper = LeaseKeeper(queue, message, self.settings.queue_visibility_timeout, run.log)
+        on_renewed = run.record_receipt if self.instance_id else None
+        keeper = LeaseKeeper(queue, message, self.settings.queue_visibility_timeout, run.log, on_renewed)
         keeper.start()
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
-            logger=run.log, _sink=run.progress_sink(asyncio.get_running_loop()), tenant=run.job.tenant,
-            backend=self.backend,
+            logger=run.log, config=self._config_of(run.spec.name) if self._config_of else None,
+            _sink=run.progress_sink(asyncio.get_running_loop()), tenant=run.job.tenant,
+            _backend=self.backend if run.spec.runs_on_loop else None,
         )
         started = time.monotonic()
         try:
             payload = run.spec.validate_payload(run.job.payload)
-            output = await execute(run.spec, payload, ctx, timeout)
+            with self.cancels.watch(run.job.job_id) as cancel:
+                output = await execute(run.spec, payload, ctx, timeout, cancel)
         except asyncio.CancelledError:
             message = await keeper.stop()
             await asyncio.shield(self._release_on_shutdown(run, queue, message))
             raise
+        except JobCancelled:
+            message = await keeper.stop()
+            await self._cancelled(run, queue, message)
+            return
+        except JobDeferred as deferred:
+            message = await keeper.stop()
+            await self._defer(run, queue, message, deferred.delay)
+            return
         except Exception as exc:
             message = await keeper.stop()
             await self._on_failure(run, queue, message, exc, max_attempts)
@@ -173,20 +260,20 @@ class MessageProcessor:
     ) -> None:
         filename = safe_filename(output.filename)
         blob_name = f"{run.spec.name}/{run.job.job_id}/{filename}"
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(BLOB_UPLOAD_ATTEMPTS), wait=wait_exponential(multiplier=1, min=1, max=9),
-            retry=retry_if_exception_type(StorageUnavailable), reraise=True,
-        ):
-            with attempt:
-                await self.backend.blobs.put(
-                    blob_name, output.data, content_type=output.content_type, filename=filename
-                )
+        await _put_with_retries(self.backend, blob_name, output, filename)
         result = JobResult(blob_name=blob_name, content_type=output.content_type, filename=filename,
                            size=len(output.data))
         now = utcnow()
-        await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
-                       error_msg=None)
-        await _quietly(queue.ack(message), run.log)
+        try:
+            await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
+                           error_msg=None, pop_receipt=None)
+        except ConcurrencyConflict:
+            # Fenced: another worker released this attempt (we were taken for dead, e.g. paused) and the job
+            # runs again there; its outcome is the one that counts. Our message receipt is stale as well.
+            run.log.warning("result discarded: this attempt was taken over by another worker")
+            return
+        await _quietly(self.batches.ack(queue, message), run.log)
+        await run.publish("done")
         run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": len(output.data)})
         self.app.metrics.job_finished(run.spec.name, JobStatus.DONE, elapsed)
 
@@ -199,21 +286,47 @@ class MessageProcessor:
             run.log.error("job failed", extra={"error": reason}, exc_info=not isinstance(exc, JobFailed | JobTimeout))
             await self._fail(run, queue, message, reason)
             return
-        delay = retry_delay(run.job.attempts, self.settings.retry_backoff_seconds,
-                            self.settings.retry_backoff_max_seconds)
+        spec = run.spec
+        delay = retry_delay(run.job.attempts, spec.retry_backoff_seconds or self.settings.retry_backoff_seconds,
+                            spec.retry_backoff_max_seconds or self.settings.retry_backoff_max_seconds)
         run.log.warning("attempt failed, will retry", extra={"error": reason, "retry_in_s": delay}, exc_info=True)
         self.app.metrics.job_retried(run.spec.name)
         await run.save(status=JobStatus.QUEUED, error_msg=f"Attempt {run.job.attempts} failed: {reason}"[
             :ERROR_MSG_LIMIT])
         await _quietly(queue.release(message, delay=delay), run.log)
+        await run.publish("retrying")
 
     async def _fail(self, run: JobRun, queue: JobQueue, message: QueueMessage, reason: str) -> None:
         now = utcnow()
         await run.save(status=JobStatus.ERROR, error_msg=reason[:ERROR_MSG_LIMIT], finished_utc=now, updated_utc=now)
         await _quietly(queue.dead_letter(message, reason), run.log)
+        await run.publish("error")
         ran = (now - run.job.started_utc).total_seconds() if run.job.started_utc else None
         self.app.metrics.job_finished(run.spec.name, JobStatus.ERROR, ran)
         self.app.metrics.job_poisoned(run.spec.name)
+
+    async def _cancelled(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:
+        """End the job ``cancelled``: acked, never retried, never poison."""
+        now = utcnow()
+        try:
+            await run.save(status=JobStatus.CANCELLED, finished_utc=now, updated_utc=now,
+                           error_msg="Cancelled on request")
+        except ConcurrencyConflict:  # changed under us (the API cancelled it too): read and end it once
+            run.job = await self.backend.jobs.get(run.job.job_id)
+            if not run.job.status.is_terminal:
+                await run.save(status=JobStatus.CANCELLED, finished_utc=now, updated_utc=now,
+                               error_msg="Cancelled on request")
+        await _quietly(queue.ack(message), run.log)
+        await run.publish("cancelled")
+        run.log.info("job cancelled")
+        ran = (now - run.job.started_utc).total_seconds() if run.job.started_utc else None
+        self.app.metrics.job_finished(run.spec.name, JobStatus.CANCELLED, ran)
+
+    async def _defer(self, run: JobRun, queue: JobQueue, message: QueueMessage, delay: float) -> None:
+        """Queued again after ``delay`` seconds; the attempt is not counted (only crashes and failures are)."""
+        await run.save(status=JobStatus.QUEUED, attempts=max(run.job.attempts - 1, 0), started_utc=None)
+        await _quietly(queue.release(message, delay=delay), run.log)
+        run.log.debug("job deferred", extra={"delay_s": round(delay, 3)})
 
     async def _release_on_shutdown(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:
         """Give the job back without spending an attempt: status queued, attempts as before this one."""
@@ -223,6 +336,19 @@ class MessageProcessor:
             run.log.info("job released on shutdown")
         except (StorageError, LeaseLost) as exc:
             run.log.warning("could not release job on shutdown; its lease will expire", extra={"error": str(exc)})
+
+
+async def _put_with_retries(backend: Backend, blob_name: str, output: HandlerOutput, filename: str) -> None:
+    """Store the output, retrying a storage outage with backoff (1 s, 2 s); a plain loop, not tenacity, whose
+    per-call machinery cost more than a small output's whole write."""
+    for attempt in range(1, BLOB_UPLOAD_ATTEMPTS + 1):
+        try:
+            await backend.blobs.put(blob_name, output.data, content_type=output.content_type, filename=filename)
+            return
+        except StorageUnavailable:
+            if attempt == BLOB_UPLOAD_ATTEMPTS:
+                raise
+            await asyncio.sleep(min(2.0 ** (attempt - 1), 9.0))
 
 
 async def _quietly(awaitable: Any, log: JobLogger | None = None) -> None:

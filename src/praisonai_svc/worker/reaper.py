@@ -12,6 +12,7 @@ from datetime import timedelta
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import ConcurrencyConflict, JobNotFound
+from praisonai_svc.events.job_events import publish_job_event
 from praisonai_svc.logs import get_logger, job_logger
 from praisonai_svc.models.job import JobStatus, utcnow
 
@@ -34,7 +35,7 @@ async def reap_stuck_jobs(app: ServiceApp, backend: Backend) -> int:
             if job.started_utc is None or utcnow() - job.started_utc < grace:
                 continue
             try:
-                await backend.jobs.update(job.model_copy(update={
+                failed = await backend.jobs.update(job.model_copy(update={
                     "status": JobStatus.ERROR, "finished_utc": utcnow(), "updated_utc": utcnow(),
                     "error_msg": f"Job exceeded {limit / 60:g} minute timeout (its worker stopped responding)",
                 }))
@@ -42,6 +43,7 @@ async def reap_stuck_jobs(app: ServiceApp, backend: Backend) -> int:
                 continue
             fixed += 1
             job_logger(job.service, job.job_id, job.attempts, "reaper").warning("stuck job marked as error")
+            await publish_job_event(app.events, failed, "error")  # its streams end, its webhooks go out
         seen += len(page.jobs)
         cursor = page.next_cursor
         if cursor is None:

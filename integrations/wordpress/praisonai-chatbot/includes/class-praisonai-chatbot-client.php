@@ -92,6 +92,75 @@ final class PraisonAI_Chatbot_Client {
 	}
 
 	/**
+	 * POST /jobs/{id}/cancel: the job as it is after the request (cancelled, or still ending).
+	 *
+	 * @param string $job_id Job id.
+	 * @return array<string, mixed>|WP_Error
+	 */
+	public function cancel( $job_id ) {
+		$response = $this->request( 'POST', $this->base_url . '/jobs/' . rawurlencode( $job_id ) . '/cancel', self::timeout( 'cancel', 8 ) );
+		if ( is_wp_error( $response ) ) {
+			return $response;
+		}
+		return self::is_job( $response['body'] ) ? $response['body'] : self::unexpected();
+	}
+
+	/**
+	 * Open GET /jobs/{id}/events (Server-Sent Events) as a socket positioned at the body, resuming after $after.
+	 *
+	 * The WordPress HTTP API buffers whole responses, and PHP's http:// wrapper buffers reads in 8 KB blocks, so
+	 * an event would reach the browser only with the next 8 KB: this one request is written on a plain socket
+	 * (TLS for https) as HTTP/1.0, whose body is the raw stream, so each event is relayed as it arrives.
+	 *
+	 * @param string $job_id  Job id.
+	 * @param int    $after   The last event id the browser has.
+	 * @param int    $timeout Seconds to connect.
+	 * @return resource|WP_Error
+	 */
+	public function open_events( $job_id, $after, $timeout ) {
+		if ( '' === $this->base_url ) {
+			return new WP_Error( 'praisonai_not_configured', __( 'The chat is not set up yet: the site administrator needs to enter the service URL.', 'praisonai-chatbot' ), array( 'status' => 503 ) );
+		}
+		$parts = wp_parse_url( $this->base_url . '/jobs/' . rawurlencode( $job_id ) . '/events' );
+		$tls   = isset( $parts['scheme'] ) && 'https' === $parts['scheme'];
+		$host  = isset( $parts['host'] ) ? $parts['host'] : '';
+		$port  = isset( $parts['port'] ) ? (int) $parts['port'] : ( $tls ? 443 : 80 );
+		$unreachable = new WP_Error( 'praisonai_unreachable', __( 'The job service cannot be reached right now. Please try again in a moment.', 'praisonai-chatbot' ), array( 'status' => 503 ) );
+		$context     = stream_context_create( array( 'ssl' => array( 'peer_name' => $host, 'verify_peer' => true, 'verify_peer_name' => true ) ) );
+		$socket      = @stream_socket_client( ( $tls ? 'tls://' : 'tcp://' ) . $host . ':' . $port, $errno, $errstr, $timeout, STREAM_CLIENT_CONNECT, $context ); // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged -- failure is handled below.
+		if ( false === $socket ) {
+			self::log( 'event stream from ' . $host . ' failed to open: ' . $errstr );
+			return $unreachable;
+		}
+		$lines = array(
+			'GET ' . $parts['path'] . ' HTTP/1.0',
+			'Host: ' . $host . ( isset( $parts['port'] ) ? ':' . $port : '' ),
+			'Accept: text/event-stream',
+			'Last-Event-ID: ' . (int) $after,
+			'User-Agent: praisonai-chatbot/' . PRAISONAI_CHATBOT_VERSION,
+		);
+		if ( '' !== $this->api_key ) {
+			$lines[] = 'X-API-Key: ' . $this->api_key;
+		}
+		fwrite( $socket, implode( "\r\n", $lines ) . "\r\n\r\n" ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fwrite -- a network socket.
+		stream_set_timeout( $socket, $timeout );
+		$status = fgets( $socket, 1024 );
+		$code   = ( false !== $status && preg_match( '#^HTTP/\S+\s+(\d{3})#', $status, $match ) ) ? (int) $match[1] : 0;
+		$retry  = null;
+		while ( false !== ( $header = fgets( $socket, 8192 ) ) && '' !== trim( $header ) ) {
+			if ( 0 === stripos( $header, 'retry-after:' ) ) {
+				$retry = trim( substr( $header, 12 ) );
+			}
+		}
+		if ( 200 !== $code ) {
+			$body = json_decode( (string) stream_get_contents( $socket, 65536 ), true );
+			fclose( $socket ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fclose -- a network socket.
+			return 0 === $code ? $unreachable : self::failure( $code, $body, $retry );
+		}
+		return $socket;
+	}
+
+	/**
 	 * GET /jobs/{id}/download?format=json: a freshly signed, short-lived download link.
 	 *
 	 * @param string $job_id Job id.

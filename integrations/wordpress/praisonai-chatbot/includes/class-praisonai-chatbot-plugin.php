@@ -21,6 +21,7 @@ final class PraisonAI_Chatbot_Plugin {
 		add_action( 'plugins_loaded', array( __CLASS__, 'load_textdomain' ) );
 		add_action( 'plugins_loaded', array( 'PraisonAI_Chatbot_Jobs', 'maybe_upgrade' ) );
 		add_action( 'rest_api_init', array( new PraisonAI_Chatbot_REST(), 'register_routes' ) );
+		add_action( 'rest_api_init', array( new PraisonAI_Chatbot_Live(), 'register_routes' ) );
 		add_filter( 'rest_pre_dispatch', array( 'PraisonAI_Chatbot_REST', 'refuse_oversized' ), 10, 3 );
 		add_action( 'init', array( 'PraisonAI_Chatbot_Widget', 'register' ) );
 		add_action( 'admin_post_praisonai_chatbot_download', array( 'PraisonAI_Chatbot_History', 'handle_download' ) );

@@ -195,6 +195,9 @@ final class PraisonAI_Chatbot_Widget {
 			'sentJson'       => __( 'Sent a JSON request:', 'praisonai-chatbot' ),
 			'sampleLoaded'   => __( 'Sample request loaded. Press Send to run it.', 'praisonai-chatbot' ),
 			'progress'       => __( 'Progress', 'praisonai-chatbot' ),
+			'cancel'         => __( 'Cancel', 'praisonai-chatbot' ),
+			'cancelling'     => __( 'Cancelling…', 'praisonai-chatbot' ),
+			'jobCancelled'   => __( 'The job was cancelled.', 'praisonai-chatbot' ),
 		);
 	}
 }

@@ -159,6 +159,13 @@ def _sources(settings: Settings) -> tuple[_Source, _Source, _Source]:
     return blob, queue, table
 
 
+def blob_service_client(settings: Settings) -> tuple[BlobServiceClient, Any]:
+    """The blob client alone (and the credential it uses, None with a connection string), for azure:// URLs."""
+    blob = _sources(settings)[0]
+    credential = _credential() if blob.conn is None else None
+    return blob.build(BlobServiceClient, credential, _storage_kwargs()), credential
+
+
 def open_clients(settings: Settings) -> StorageClients:
     """Construct the clients (no I/O happens here; the first request opens the connections)."""
     blob, queue, table = _sources(settings)

@@ -6,7 +6,8 @@ their RowKey and a ``Kind`` property:
 
 ``job``   RowKey = job id. The seed's columns (Status, DownloadURL, CreatedUTC, UpdatedUTC, StartedUTC,
           RetryCount, JobHash, ErrorMsg ≤ 10 KiB) plus Service, Attempts, Progress, ProgressMsg, FinishedUTC,
-          BlobName, ContentType, Filename, Size, MessageId, Tenant (absent for untenanted jobs), History (JSON
+          BlobName, ContentType, Filename, Size, MessageId, Worker and PopReceipt (while processing: who runs it and
+          its message's newest receipt, for crash recovery), Tenant (absent for untenanted jobs), History (JSON
           list of earlier outcomes of a requeued job; absent when there are none) and the payload:
           ``Payload`` (canonical JSON) when it is under 32 KiB, else ``PayloadBlob`` naming
           ``payloads/<job id>.json`` in the output container (a table property holds at most 64 KiB, an entity
@@ -124,8 +125,13 @@ def job_entity(job: Job, payload: dict[str, str]) -> dict[str, Any]:
         "Progress": None if job.progress is None else float(job.progress),
         "ProgressMsg": truncate_utf8(job.progress_msg),
         "MessageId": job.message_id,
+        "Worker": job.worker,
+        "PopReceipt": job.pop_receipt,
         "Tenant": job.tenant,
         "History": history_text(job),
+        "CallbackURL": job.callback_url,
+        "WebhookProgress": True if job.webhook_progress else None,
+        "CancelRequestedUTC": job.cancel_requested_utc,
         **payload,
     }
     if result is not None:
@@ -218,6 +224,11 @@ def job_from_entity(entity: Any, payload: dict[str, Any] | None = None) -> Job:
         progress_msg=entity.get("ProgressMsg"),
         result=_result(entity),
         message_id=entity.get("MessageId"),
+        worker=entity.get("Worker"),
+        pop_receipt=entity.get("PopReceipt"),
         tenant=entity.get("Tenant"),
         history=_history(entity.get("History")),
+        callback_url=entity.get("CallbackURL"),
+        webhook_progress=bool(entity.get("WebhookProgress")),
+        cancel_requested_utc=_optional_datetime(entity.get("CancelRequestedUTC")),
     )

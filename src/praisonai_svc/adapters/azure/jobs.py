@@ -253,7 +253,7 @@ class AzureJobStore(JobStore):
         if current is None:  # released since our attempt
             return ("create", claim_entity(job.payload_hash, job.job_id))
         holder = await self._job_or_none(str(current.get("JobId", "")))
-        if holder is not None and holder.status is not JobStatus.ERROR:
+        if holder is not None and not holder.status.releases_claim:
             raise DuplicateJob(holder)
         return ("update", claim_entity(job.payload_hash, job.job_id), _if_match(_etag(current)))
 

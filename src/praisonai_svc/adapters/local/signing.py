@@ -13,7 +13,10 @@ from urllib.parse import quote, urlencode
 
 from praisonai_svc.errors import InvalidSignature
 
-FILES_ROUTE = "/blobs"  # signed local links; the seed's /files/{id} routes are the files feature's
+# Served by the local backend's own route (adapters/local/serving.py); it was /files until /files/{id} became
+# the file records' path.
+BLOBS_ROUTE = "/blobs"
+FILES_ROUTE = BLOBS_ROUTE  # the former name
 
 
 def load_or_create_key(path: Path) -> bytes:

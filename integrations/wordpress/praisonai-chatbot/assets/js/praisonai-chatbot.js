@@ -2,8 +2,10 @@
  * PraisonAI Chatbot widget: vanilla JavaScript, no build step.
  *
  * Sends the visitor's YAML/JSON request to the WordPress REST proxy (mode "proxy") or, in mode "direct", to the
- * service itself with a short-lived JWT from WordPress; follows the job every few seconds while it may still
- * legitimately run, backs off on 429/503 as Retry-After says, and fetches a fresh download link on click.
+ * service itself with a short-lived JWT from WordPress; follows the job live through its event stream (Server-Sent
+ * Events read with fetch, so the same headers authenticate it; resumed with Last-Event-ID when the proxy ends a
+ * stream), falls back to asking every few seconds when streaming fails, backs off on 429/503 as Retry-After says,
+ * shows the handler's progress messages, cancels on request, and fetches a fresh download link on click.
  * The page configuration (window.praisonaiChatbot) holds the REST root, a wp_rest nonce and strings, never a key.
  */
 (function () {
@@ -76,6 +78,48 @@
 		return t.unknownError || 'Something went wrong.';
 	}
 
+	/** Whether this browser can read a streamed response body (then jobs are followed live). */
+	function canStream() {
+		return !!(window.ReadableStream && window.TextDecoder && window.fetch);
+	}
+
+	/**
+	 * Read a Server-Sent Events body, calling onEvent(object) for each event's JSON data; resolves at its end.
+	 */
+	function readEvents(response, onEvent) {
+		var reader = response.body.getReader();
+		var decoder = new window.TextDecoder();
+		var buffer = '';
+		function frame(text) {
+			var data = '';
+			text.split(/\r?\n/).forEach(function (line) {
+				if (line.indexOf('data:') === 0) {
+					data += line.slice(5).replace(/^ /, '');
+				}
+			});
+			if (data) {
+				try {
+					onEvent(JSON.parse(data));
+				} catch (e) {
+					// A malformed event is skipped; the next one (or the job itself) still tells the state.
+				}
+			}
+		}
+		function pump() {
+			return reader.read().then(function (chunk) {
+				if (chunk.done) {
+					return;
+				}
+				buffer += decoder.decode(chunk.value, { stream: true });
+				var frames = buffer.split(/\r?\n\r?\n/);
+				buffer = frames.pop();
+				frames.forEach(frame);
+				return pump();
+			});
+		}
+		return pump();
+	}
+
 	function withQuery(url, query) {
 		return url + (url.indexOf('?') === -1 ? '?' : '&') + query;
 	}
@@ -107,6 +151,19 @@
 
 	ProxyTransport.prototype.download = function (jobId) {
 		return this.request('GET', 'jobs/' + encodeURIComponent(jobId) + '/download');
+	};
+
+	ProxyTransport.prototype.cancel = function (jobId) {
+		return this.request('POST', 'jobs/' + encodeURIComponent(jobId) + '/cancel', {});
+	};
+
+	/** The job's event stream (a fetch Response), resumed after event afterSeq. */
+	ProxyTransport.prototype.events = function (jobId, afterSeq) {
+		return window.fetch((cfg.restRoot || '') + 'jobs/' + encodeURIComponent(jobId) + '/events', {
+			method: 'GET',
+			credentials: 'same-origin',
+			headers: { Accept: 'text/event-stream', 'X-WP-Nonce': cfg.nonce || '', 'Last-Event-ID': String(afterSeq || 0) }
+		});
 	};
 
 	/* Mode B: the browser calls the service with "Authorization: Bearer <JWT>" minted by WordPress (5 minutes). */
@@ -180,6 +237,25 @@
 		return this.call('GET', '/jobs/' + encodeURIComponent(jobId) + '/download?format=json');
 	};
 
+	DirectTransport.prototype.cancel = function (jobId) {
+		return this.call('POST', '/jobs/' + encodeURIComponent(jobId) + '/cancel');
+	};
+
+	DirectTransport.prototype.events = function (jobId, afterSeq) {
+		var base = (cfg.serviceUrl || '').replace(/\/+$/, '');
+		return this.bearer().then(function (auth) {
+			if (!auth.token) {
+				return null;
+			}
+			return window.fetch(base + '/jobs/' + encodeURIComponent(jobId) + '/events', {
+				method: 'GET',
+				mode: 'cors',
+				credentials: 'omit',
+				headers: { Accept: 'text/event-stream', Authorization: 'Bearer ' + auth.token, 'Last-Event-ID': String(afterSeq || 0) }
+			});
+		});
+	};
+
 	function element(tag, className, text) {
 		var node = document.createElement(tag);
 		if (className) {
@@ -220,12 +296,21 @@
 		this.downloadButton = element('button', 'praisonai-chatbot__download', t.download || 'Download');
 		this.downloadButton.type = 'button';
 		this.actions.appendChild(this.downloadButton);
-		[head, this.text, this.meter, this.note, this.error, this.actions].forEach(function (child) {
+		this.controls = element('div', 'praisonai-chatbot__job-controls');
+		this.cancelButton = element('button', 'praisonai-chatbot__cancel', t.cancel || 'Cancel');
+		this.cancelButton.type = 'button';
+		this.controls.appendChild(this.cancelButton);
+		[head, this.text, this.meter, this.note, this.error, this.controls, this.actions].forEach(function (child) {
 			this.el.appendChild(child);
 		}, this);
 		this.error.hidden = true;
 		this.actions.hidden = true;
+		this.controls.hidden = true;
+		this.lastSeq = 0;
+		this.current = {};
+		this.emptyStreams = 0;
 		this.downloadButton.addEventListener('click', this.download.bind(this));
+		this.cancelButton.addEventListener('click', this.cancel.bind(this));
 	}
 
 	JobCard.prototype.sending = function () {
@@ -240,8 +325,100 @@
 		this.deadline = Date.now() + BUDGET_MS;
 		this.render(job);
 		if (!isTerminal(job.status)) {
-			this.schedule(INTERVAL_MS);
+			if (canStream()) {
+				this.follow();
+			} else {
+				this.schedule(INTERVAL_MS);
+			}
 		}
+	};
+
+	/** Follow the job's event stream; when it cannot be had, fall back to asking every INTERVAL_MS. */
+	JobCard.prototype.follow = function () {
+		var self = this;
+		var opened = Date.now();
+		var fallBack = function () {
+			self.streaming = false;
+			if (!isTerminal(self.status)) {
+				self.schedule(INTERVAL_MS);
+			}
+		};
+		this.streaming = true;
+		Promise.resolve(this.widget.transport.events(this.jobId, this.lastSeq)).then(function (response) {
+			if (!response || !response.ok || !response.body) {
+				fallBack();
+				return;
+			}
+			return readEvents(response, self.onEvent.bind(self)).then(function () {
+				if (isTerminal(self.status)) {
+					self.streaming = false;
+					return;
+				}
+				// The proxy ends each stream after a while (25 s): resume after the last event (nothing is missed).
+				// Streams that keep ending at once mean something in between cuts them: poll instead.
+				self.emptyStreams = Date.now() - opened < 5000 ? self.emptyStreams + 1 : 0;
+				if (self.emptyStreams >= 3 || Date.now() > self.deadline) {
+					fallBack();
+				} else {
+					self.follow();
+				}
+			});
+		}).catch(fallBack);
+	};
+
+	/** One event of the stream: {seq, type, status, progress, message, error_msg}. */
+	JobCard.prototype.onEvent = function (event) {
+		var self = this;
+		if (!event || typeof event.seq !== 'number' || event.seq <= this.lastSeq) {
+			return;
+		}
+		this.lastSeq = event.seq;
+		var job = {};
+		Object.keys(this.current).forEach(function (key) {
+			job[key] = self.current[key];
+		});
+		job.job_id = this.jobId;
+		job.status = event.status;
+		if (typeof event.progress === 'number') {
+			job.progress = event.progress;
+		}
+		if (event.type === 'progress' && event.message) {
+			job.progress_msg = event.message;
+		}
+		if (event.type === 'started') {
+			job.progress = null;
+			job.progress_msg = null;
+		}
+		if (event.error_msg) {
+			job.error_msg = event.error_msg;
+		}
+		if (event.type === 'done') {
+			// The event has no file name: ask for the job once (this also updates the site's job history).
+			this.widget.transport.job(this.jobId).then(function (answer) {
+				self.render(answer.ok && answer.body && answer.body.status ? answer.body : job);
+			});
+			return;
+		}
+		this.render(job);
+	};
+
+	/** Ask the service to cancel the job; the stream (or the next poll) then shows it cancelled. */
+	JobCard.prototype.cancel = function () {
+		var self = this;
+		this.cancelButton.disabled = true;
+		this.cancelButton.textContent = t.cancelling || 'Cancelling…';
+		this.widget.transport.cancel(this.jobId).then(function (answer) {
+			if (answer.ok && answer.body && answer.body.status) {
+				self.render(answer.body);
+				if (!isTerminal(answer.body.status) && !self.streaming) {
+					self.schedule(1000);
+				}
+				return;
+			}
+			self.cancelButton.disabled = false;
+			self.cancelButton.textContent = t.cancel || 'Cancel';
+			self.setNote(messageOf(answer));
+		});
 	};
 
 	JobCard.prototype.schedule = function (ms) {
@@ -258,6 +435,9 @@
 			this.setNote(t.budgetExceeded);
 			this.el.setAttribute('data-status', 'timeout');
 			this.widget.announce(t.budgetExceeded);
+			return;
+		}
+		if (this.streaming) {
 			return;
 		}
 		this.widget.transport.job(this.jobId).then(function (answer) {
@@ -304,12 +484,16 @@
 			this.text.textContent = t.jobProcessing + (job.progress_msg ? ' ' + job.progress_msg : '');
 		} else if (status === 'done') {
 			this.text.textContent = job.filename ? format(t.jobDone, job.filename) : t.jobDoneNoName;
+		} else if (status === 'cancelled') {
+			this.text.textContent = t.jobCancelled || 'The job was cancelled.';
 		} else {
 			this.text.textContent = t.jobFailed;
 		}
+		this.current = job;
 		this.renderProgress(job);
 		this.actions.hidden = status !== 'done';
-		if (status === 'error' || status === 'cancelled') {
+		this.controls.hidden = isTerminal(status);
+		if (status === 'error') {
 			this.showError(job.error_msg || t.unknownError);
 		}
 		this.keepInView();

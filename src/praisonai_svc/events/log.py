@@ -1,0 +1,149 @@
+"""The durable job event log, in the record store, readable from every process on the same backend.
+
+Two kinds of records (DESIGN.md §8: no adapter code of its own):
+
+* ``job_events`` — one record per job (id = job id) holding its newest :data:`RING_SIZE` events and its last
+  ``seq``. Appending is a conditional write of that record, which is what numbers events without gaps or
+  duplicates whichever process appends (API for cancel, worker for the rest). Replay (``Last-Event-ID``, a new
+  stream, long-poll) is one point read.
+* ``job_feed`` — one small record per event whose id starts with the writer's clock in hex nanoseconds, so that
+  listing ids from "a few seconds ago" returns every job's recent events in one range scan. Each API process
+  reads it once per tick (:mod:`~praisonai_svc.events.watcher`): the cost grows with events, not with watchers.
+
+Cost per event: the ring write (1 request; the writer keeps the record's ETag, so no read unless another process
+wrote in between), the feed create (1) and, later, the feed record's delete by the pruner (1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from praisonai_svc.errors import ConcurrencyConflict, RecordExists
+from praisonai_svc.events.bus import Event, EventBus
+from praisonai_svc.events.job_events import JobEvent
+from praisonai_svc.logs import get_logger
+from praisonai_svc.models.job import JobStatus, utcnow
+from praisonai_svc.records import Record, RecordStore
+
+RING_KIND = "job_events"
+FEED_KIND = "job_feed"
+RING_SIZE = 200
+FEED_RETENTION = timedelta(hours=1)
+_CACHE_SIZE = 256  # rings kept per process: enough for every job a worker runs at once
+_WRITE_ATTEMPTS = 20
+log = get_logger("events")
+
+
+def feed_cursor(since_ns: int) -> str:
+    """The ``job_feed`` list cursor that starts at wall-clock time ``since_ns`` (ns since the epoch)."""
+    return f"{max(since_ns, 0):016x}"
+
+
+class EventLog:
+    """Numbers, stores and reads job events (see the module docstring for the storage layout)."""
+
+    def __init__(self, records: RecordStore, *, retention: timedelta = timedelta(hours=24),
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self.records = records
+        self.retention = retention
+        self._clock_ns = clock_ns
+        self._rings: OrderedDict[str, Record] = OrderedDict()  # the newest ring this process wrote, per job
+
+    # --- writing --------------------------------------------------------------------------------------------
+    async def append(self, data: dict[str, Any], tenant: str | None = None) -> JobEvent | None:
+        """Number and store one event (``data`` as :func:`~.job_events.event_data` makes it); return it.
+
+        Returns None when the job's log already ends with a terminal event and this one is terminal too (a
+        job ends once, whoever notices first). Raises StorageError when storage fails.
+        """
+        job_id = str(data["job_id"])
+        queued_at = data.pop("queued_at", None)
+        if data["type"] == "queued":
+            # Published on submission: event 1 of every job, written with the job's next event, so that
+            # POST /jobs (the hot path) costs no storage request for it.
+            return JobEvent.model_validate(self._queued(job_id, queued_at))
+        for _ in range(_WRITE_ATTEMPTS):
+            ring = self._rings.get(job_id) or await self.records.find(RING_KIND, job_id)
+            events = list(ring.body["events"]) if ring is not None else [self._queued(job_id, queued_at)]
+            last = int(ring.body["seq"]) if ring is not None else 1
+            if events and events[-1]["type"] in ("done", "error", "cancelled") and data["type"] in (
+                    "done", "error", "cancelled"):
+                return None
+            event = JobEvent.model_validate({**data, "seq": last + 1})
+            events = [*events, event.model_dump(mode="json", exclude_none=True)][-RING_SIZE:]
+            record = Record(RING_KIND, job_id, {"seq": last + 1, "tenant": tenant, "events": events},
+                            expires_utc=utcnow() + self.retention)
+            try:
+                stored = await (self.records.create(record) if ring is None
+                                else self.records.replace(record.evolve(etag=ring.etag)))
+            except (ConcurrencyConflict, RecordExists):
+                self._rings.pop(job_id, None)  # another process wrote: read its version and try again
+                continue
+            self._remember(stored, event)
+            await self._feed(event)
+            return event
+        raise ConcurrencyConflict(f"job {job_id}: its event log kept changing under us.")
+
+    def _queued(self, job_id: str, queued_at: Any) -> dict[str, Any]:
+        at = queued_at or utcnow().isoformat()
+        return {"job_id": job_id, "seq": 1, "type": "queued", "status": JobStatus.QUEUED.value, "at": at}
+
+    def _remember(self, ring: Record, event: JobEvent) -> None:
+        self._rings.pop(ring.id, None)
+        if event.is_terminal:
+            return
+        self._rings[ring.id] = ring
+        while len(self._rings) > _CACHE_SIZE:
+            self._rings.popitem(last=False)
+
+    async def _feed(self, event: JobEvent) -> None:
+        record_id = f"{self._clock_ns():016x}{event.job_id}{event.seq:08d}"
+        await self.records.create(Record(FEED_KIND, record_id, event.model_dump(mode="json", exclude_none=True),
+                                         expires_utc=utcnow() + FEED_RETENTION))
+
+    # --- reading --------------------------------------------------------------------------------------------
+    async def history(self, job_id: str) -> list[JobEvent]:
+        """The job's stored events, oldest first (the newest RING_SIZE); empty when none was written yet."""
+        ring = await self.records.find(RING_KIND, job_id)
+        if ring is None:
+            return []
+        return [JobEvent.model_validate(item) for item in ring.body["events"]]
+
+    async def recent(self, since_ns: int, *, max_pages: int = 10) -> list[JobEvent]:
+        """Every job's events written since ``since_ns`` by the writers' clocks (feed order, not seq order)."""
+        events, _ = await self.read_feed(feed_cursor(since_ns), max_pages=max_pages)
+        return events
+
+    async def read_feed(self, cursor: str, *, max_pages: int = 10) -> tuple[list[JobEvent], str | None]:
+        """The feed's events after ``cursor`` (a feed id, or :func:`feed_cursor` of a time), and the last id read
+        (None when there was nothing)."""
+        found: list[JobEvent] = []
+        last: str | None = None
+        next_cursor: str | None = cursor
+        for _ in range(max_pages):
+            page = await self.records.list(FEED_KIND, limit=1000, cursor=next_cursor)
+            found.extend(JobEvent.model_validate(record.body) for record in page.records)
+            if page.records:
+                last = page.records[-1].id
+            next_cursor = page.next_cursor
+            if next_cursor is None:
+                break
+        return found, last
+
+
+def install_event_log(bus: EventBus, event_log: EventLog) -> Callable[[], None]:
+    """Store every ``job.*`` event published on ``bus`` in ``event_log``; returns the unsubscribe function."""
+
+    async def record(event: Event) -> None:
+        await event_log.append(dict(event.data), event.tenant)
+
+    return bus.subscribe("job.*", record)
+
+
+def since(seconds_ago: float, clock_ns: Callable[[], int] = time.time_ns) -> int:
+    """Wall-clock ns ``seconds_ago`` seconds ago (for :meth:`EventLog.recent`)."""
+    return clock_ns() - int(seconds_ago * 1e9)

@@ -1,0 +1,237 @@
+"""``ServiceRuntime``: what one process (API, worker, or both) does for the services it hosts.
+
+* keeps a copy of the desired states (:class:`~praisonai_svc.services.control.ControlView`) and applies it:
+  starts and stops its background services, tells the worker which job services may take jobs;
+* runs a leader loop per ``runs_on="one"`` service (:mod:`praisonai_svc.services.leader`);
+* writes this process's heartbeat every ``heartbeat_seconds``;
+* at shutdown stops its services in reverse registration order within ``closing_timeout_seconds``.
+
+Idle cost: one heartbeat per heartbeat interval, and one control read per interval in a process that hosts a
+background service (a worker reads the control state with its poll instead, only when it has jobs to start or a
+service is stopped); leaders add their lease renewals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from praisonai_svc.errors import StorageError
+from praisonai_svc.logs import get_logger
+from praisonai_svc.services import heartbeat
+from praisonai_svc.services.control import ControlStore, ControlView
+from praisonai_svc.services.heartbeat import Instance
+from praisonai_svc.services.leader import LeaderLease
+from praisonai_svc.services.lifecycle import start_service, stop_service
+from praisonai_svc.services.registry import BackgroundSpec, Role, hosted_by
+from praisonai_svc.services.state import STOPPABLE, ServiceState
+
+if TYPE_CHECKING:
+    from praisonai_svc.app import ServiceApp
+    from praisonai_svc.backend import Backend
+
+log = get_logger("services")
+JobStates = Callable[[], dict[str, ServiceState]]
+LEASE_RETRY_SECONDS = 1.0  # after a failed lease claim; the lease still has (lease / 2 - skew margin) to go
+
+
+class ServiceRuntime:
+    """The services of one process. ``await start()``, then ``await close()`` (returns what was abandoned)."""
+
+    def __init__(self, app: ServiceApp, backend: Backend, role: Role) -> None:
+        self.app = app
+        self.backend = backend
+        self.role = role
+        self.config = app.config
+        self.control = ControlView(ControlStore(backend.records))
+        self.instance = Instance.this_process(role)
+        self.hosted: dict[str, BackgroundSpec] = {
+            name: spec for name, spec in app.background.items() if hosted_by(role, spec.runs_on)
+        }
+        for spec in self.hosted.values():  # built-in services that need this process's storage (workflow-scheduler)
+            bind = getattr(spec.service, "bind", None)
+            if callable(bind):
+                bind(app, backend)
+        lease = self.config.server.leader_lease_seconds
+        self.leases = {name: LeaderLease(backend.records, name, self.instance.instance_id, lease)
+                       for name, spec in self.hosted.items() if spec.is_leader_service}
+        self.job_states: JobStates | None = None  # set by the worker of this process
+        self._tasks: list[asyncio.Task[None]] = []
+        self._attempted: dict[str, str | None] = {}  # control stamp of each service's last start attempt
+        self._applied_config: dict[str, Any] = {}
+        self._last_beat = 0.0
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.config.server.heartbeat_seconds
+
+    # --- what services want -------------------------------------------------------------------------------
+    def enabled(self, name: str) -> bool:
+        return self.config.options(name).enabled
+
+    def wants_running(self, name: str) -> bool:
+        """Desired state: the operators' switch when flipped, else praisonai.yaml's ``autostart``."""
+        options = self.config.options(name)
+        if not options.enabled:
+            return False
+        desired = self.control.get(name).desired
+        return desired == "running" if desired is not None else options.autostart
+
+    accepts_jobs = wants_running
+
+    async def refresh_control(self, max_age: float) -> None:
+        """Re-read the desired states if older than ``max_age`` (the worker calls this with its poll)."""
+        await self.control.refresh(max_age)
+
+    def service_config(self, name: str) -> Any:
+        """The service's settings: configured through the API if so, else from praisonai.yaml."""
+        override = self.control.get(name).config
+        if override is None:
+            return self.config.options(name).config
+        model = self.config_model(name)
+        try:
+            return model.model_validate(override) if model is not None else override
+        except ValidationError:
+            log.warning("stored configuration no longer valid; using praisonai.yaml's", extra={"service": name})
+            return self.config.options(name).config
+
+    def config_model(self, name: str) -> type[BaseModel] | None:
+        """The config model ``name`` declares (None: it takes no settings of its own)."""
+        if name in self.app.background:
+            return self.app.background[name].service.config_model
+        return self.app.services[name].config_model if name in self.app.services else None
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Read the desired states, start this process's services, and begin heartbeats and leader loops."""
+        with contextlib.suppress(StorageError):
+            await heartbeat.prune_instances(self.backend.records)
+        await self.control.refresh(0)
+        for name, spec in self.hosted.items():
+            self._configure(spec)
+            if not spec.is_leader_service:
+                await self._converge(name, spec)
+        for name in self.leases:
+            self._tasks.append(asyncio.create_task(self._lead(name), name=f"leader-{name}"))
+        await self._beat()
+        self._tasks.append(asyncio.create_task(self._presence(), name="services-presence"))
+        log.info("services started", extra={"role": self.role, "instance": self.instance.instance_id,
+                                            "hosted": list(self.hosted)})
+
+    def _configure(self, spec: BackgroundSpec) -> None:
+        config = self.service_config(spec.name)
+        if spec.name in self._applied_config and self._applied_config[spec.name] == config:
+            return
+        self._applied_config[spec.name] = config
+        if config is not None:
+            try:
+                spec.service.configure(config)
+            except (ValidationError, ValueError) as exc:
+                spec.service.set_error(f"configuration refused: {exc}")
+
+    async def _converge(self, name: str, spec: BackgroundSpec, *, may_run: bool = True) -> None:
+        """Start or stop ``spec`` so that it matches its desired state (and, for leaders, the lease)."""
+        service = spec.service
+        want = self.wants_running(name) and may_run
+        stamp = self.control.get(name).changed_utc
+        if want and service.state not in (ServiceState.RUNNING, ServiceState.STARTING, ServiceState.STOPPING):
+            if service.state == ServiceState.ERROR and self._attempted.get(name, "") == stamp:
+                return  # failed already; an operator's new start (a new stamp) tries again
+            self._attempted[name] = stamp
+            await start_service(service)
+            await self._beat(soon=True)
+        elif not want and service.state in STOPPABLE:
+            await stop_service(service, self.config.server.closing_timeout_seconds)
+            await self._beat(soon=True)
+
+    async def apply(self) -> None:
+        """Bring every hosted service in line with the current control copy (no storage request)."""
+        for name, spec in self.hosted.items():
+            self._configure(spec)
+            if not spec.is_leader_service:
+                await self._converge(name, spec)
+
+    # --- loops --------------------------------------------------------------------------------------------
+    async def _presence(self) -> None:
+        while True:
+            change = self.control.next_change()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(change.wait(), self.heartbeat_seconds)
+            if self.hosted:  # nothing here acts on the control state otherwise (a worker reads it with its poll)
+                await self.control.refresh(self.heartbeat_seconds * 0.9)
+            await self.apply()
+            if time.monotonic() - self._last_beat >= self.heartbeat_seconds * 0.95:
+                await self._beat()
+
+    async def _lead(self, name: str) -> None:
+        lease, spec = self.leases[name], self.hosted[name]
+        while True:
+            delay = self.heartbeat_seconds
+            if self.wants_running(name):
+                try:
+                    await lease.claim()
+                    delay = lease.next_claim_in()
+                except StorageError as exc:
+                    log.warning("lease renewal failed", extra={"service": name, "error": str(exc)})
+                    delay = LEASE_RETRY_SECONDS
+                await self._converge(name, spec, may_run=lease.held)
+            else:
+                await self._converge(name, spec, may_run=False)
+                with contextlib.suppress(StorageError):
+                    await lease.release()
+            change = self.control.next_change()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(change.wait(), delay)
+
+    # --- heartbeats ---------------------------------------------------------------------------------------
+    def states(self) -> dict[str, dict[str, Any]]:
+        """This process's view of each service it hosts or runs jobs of: state and last error."""
+        found: dict[str, dict[str, Any]] = {}
+        for name, state in (self.job_states() if self.job_states else {}).items():
+            found[name] = {"state": state.value, "error": None}
+        for name, spec in self.hosted.items():
+            status = spec.service.status
+            found[name] = {"state": status.state.value, "error": status.error}
+            if spec.is_leader_service:
+                found[name]["leader"] = self.leases[name].held
+        return found
+
+    async def _beat(self, *, soon: bool = False) -> None:
+        if soon and time.monotonic() - self._last_beat < 1.0:
+            return  # state changes report at most once a second; the regular beat catches up
+        self.instance.services = self.states()
+        self._last_beat = time.monotonic()
+        try:
+            await heartbeat.beat(self.backend.records, self.instance)
+        except StorageError as exc:
+            log.warning("heartbeat failed", extra={"error": str(exc)})
+
+    # --- shutdown -----------------------------------------------------------------------------------------
+    async def close(self, timeout: float | None = None) -> list[str]:
+        """Stop every hosted service in reverse registration order within ``timeout`` (default
+        ``closing_timeout_seconds``); return the names of those that had to be abandoned."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        deadline = time.monotonic() + (timeout or self.config.server.closing_timeout_seconds)
+        abandoned: list[str] = []
+        for name in reversed(self.app.registration_order):
+            spec = self.hosted.get(name)
+            if spec is None:
+                continue
+            remaining = max(deadline - time.monotonic(), 0.01)
+            if not await stop_service(spec.service, remaining):
+                abandoned.append(name)
+            if name in self.leases:
+                with contextlib.suppress(StorageError):
+                    await self.leases[name].release()
+        with contextlib.suppress(StorageError):
+            await heartbeat.remove(self.backend.records, self.instance)
+        if abandoned:
+            log.error("services abandoned at shutdown", extra={"services": abandoned})
+        return abandoned
