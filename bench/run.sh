@@ -29,6 +29,7 @@ BENCHMARKS=(
     bench_plugins.py     # image-compress vs a seed-style endpoint, /api/v1/health under load, sync overhead
     bench_live.py        # live updates: progress -> SSE latency, 1,000 watchers vs polling, webhook latency
     bench_workflows.py   # cron scheduler lateness across processes, its idle cost on Azure, a workflow vs jobs
+    bench_files.py       # file uploads (MB/s vs a local write, RSS under 10 concurrent), extraction vs the parsers
 )
 
 bash scripts/setup.sh

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -293,6 +294,27 @@ class BlobStore(ABC):
     @abstractmethod
     async def put(self, name: str, data: bytes, *, content_type: str, filename: str) -> None:
         """Store ``data`` under ``name``, overwriting. Idempotent."""
+
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> int:
+        """Store what ``chunks`` yields under ``name`` while it arrives; return the number of bytes stored.
+
+        All or nothing: the blob appears (or replaces the old one) only once the last chunk is stored. If
+        ``chunks`` raises (a size limit hit, a client gone), that exception propagates, nothing new is visible
+        under ``name`` and no partial data is left behind. Adapters override this to stream with memory bounded
+        by a chunk; this default spools to a temporary file and hands the whole blob to :meth:`put` at the end,
+        so an adapter that does not override it still works (with the blob once in memory).
+        """
+        with tempfile.TemporaryFile() as spool:
+            size = 0
+            async for chunk in chunks:
+                await asyncio.to_thread(spool.write, chunk)
+                size += len(chunk)
+            await asyncio.to_thread(spool.seek, 0)
+            data = await asyncio.to_thread(spool.read)
+        await self.put(name, data, content_type=content_type, filename=filename)
+        return size
 
     @abstractmethod
     async def open(self, name: str) -> bytes:

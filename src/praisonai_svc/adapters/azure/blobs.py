@@ -8,13 +8,15 @@ Azurite (``http://127.0.0.1:<port>/devstoreaccount1/...``) alike.
 
 from __future__ import annotations
 
+import base64
+import os
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from azure.core.exceptions import HttpResponseError
-from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
+from azure.storage.blob import BlobBlock, BlobSasPermissions, ContentSettings, generate_blob_sas
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -26,6 +28,7 @@ from praisonai_svc.ports import BlobStore, SignedUrl
 T = TypeVar("T")
 
 UPLOAD_ATTEMPTS = 3
+STREAM_BLOCK_BYTES = 4 * 1024 * 1024  # one staged block per this much of a streamed upload
 SAS_START_SKEW = timedelta(minutes=5)  # tolerate clocks of client and storage disagreeing a little
 _DELEGATION_KEY_LIFETIME = timedelta(days=1)
 _DELEGATION_KEY_MAX = timedelta(days=7)  # the service refuses longer user-delegation keys
@@ -66,6 +69,39 @@ class AzureBlobStore(BlobStore):
             await blob.upload_blob(bytes(data), overwrite=True, content_settings=settings)
 
         await self._with_retries(f"upload blob {name}", upload)
+
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> int:
+        """Stage a block per :data:`STREAM_BLOCK_BYTES` as the chunks arrive, then commit the list at the end.
+
+        Staged blocks stay invisible until the commit: if ``chunks`` raises, nothing is committed (the service
+        discards uncommitted blocks on its own) and an older blob of that name keeps its content.
+        """
+        blob = self._container.get_blob_client(name)
+        upload = os.urandom(6).hex()  # block ids of concurrent uploads to one name never collide
+        blocks: list[BlobBlock] = []
+        size = 0
+        buffer = bytearray()
+
+        async def stage(data: bytes) -> None:
+            block_id = base64.b64encode(f"{upload}-{len(blocks):08d}".encode()).decode()
+            await self._with_retries(f"upload blob {name}", lambda: blob.stage_block(block_id, data))
+            blocks.append(BlobBlock(block_id=block_id))
+
+        async for chunk in chunks:
+            buffer += chunk
+            size += len(chunk)
+            if len(buffer) >= STREAM_BLOCK_BYTES:
+                await stage(bytes(buffer))
+                buffer.clear()
+        if buffer:
+            await stage(bytes(buffer))
+        settings = ContentSettings(content_type=content_type, content_disposition=content_disposition(filename))
+        await self._with_retries(
+            f"upload blob {name}", lambda: blob.commit_block_list(blocks, content_settings=settings)
+        )
+        return size
 
     async def open(self, name: str) -> bytes:
         with storage_errors(f"download blob {name}"):

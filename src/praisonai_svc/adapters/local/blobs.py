@@ -18,6 +18,8 @@ import contextlib
 import hashlib
 import itertools
 import os
+import tempfile
+from collections.abc import AsyncIterable
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,6 +33,12 @@ from praisonai_svc.ports import BlobStore, SignedUrl
 INLINE_BYTES = 64 * 1024  # outputs up to this size are stored in the database, not as files
 _TMP_SEQ = itertools.count()
 _ODD_PARTS = frozenset({"", ".", ".."})
+STREAM_WRITE_BYTES = 1024 * 1024  # chunks are gathered up to this much per write (one thread hop each)
+
+
+def _write_and_close(handle: Any, pending: list[bytes]) -> None:
+    handle.writelines(pending)
+    handle.close()
 
 
 def safe_relative(name: str) -> PurePosixPath:
@@ -111,6 +119,50 @@ class FileBlobStore(BlobStore):
             raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
         if self._db is not None:  # a small earlier version in the table would shadow this file
             await self._db.write(lambda conn: conn.execute("DELETE FROM blobs WHERE name = ?", (name,)))
+
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> int:
+        """A temporary file beside the target, renamed over it once complete (removed if ``chunks`` raises).
+
+        Streamed blobs always go to disk, whatever their size: they are uploads, not small outputs.
+        """
+        target = self._sharded(name)
+        try:
+            handle, tmp = await asyncio.to_thread(self._open_temporary, target)
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        try:
+            size = await self._spool(handle, chunks)
+            await asyncio.to_thread(os.replace, tmp, target)  # readers see the whole file or none of it
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        finally:
+            if not handle.closed:
+                handle.close()
+            Path(tmp).unlink(missing_ok=True)  # noqa: ASYNC240 (gone already after the rename: one cheap syscall)
+        if self._db is not None:  # a small earlier version in the table would shadow this file
+            await self._db.write(lambda conn: conn.execute("DELETE FROM blobs WHERE name = ?", (name,)))
+        return size
+
+    @staticmethod
+    def _open_temporary(target: Path) -> tuple[Any, str]:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        return os.fdopen(fd, "wb"), tmp
+
+    @staticmethod
+    async def _spool(handle: Any, chunks: AsyncIterable[bytes]) -> int:
+        size, pending_size = 0, 0
+        pending: list[bytes] = []
+        async for chunk in chunks:
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= STREAM_WRITE_BYTES:
+                await asyncio.to_thread(handle.writelines, pending)
+                size, pending, pending_size = size + pending_size, [], 0
+        await asyncio.to_thread(_write_and_close, handle, pending)
+        return size + pending_size
 
     async def read_inline(self, name: str) -> bytes | None:
         """The bytes of ``name`` if it is stored in the database (a small output), else None."""

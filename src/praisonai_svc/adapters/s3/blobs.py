@@ -5,13 +5,16 @@ waits on it; one client (thread-safe, with its own connection pool) serves them 
 layer only, botocore's ("standard" mode: 3 attempts with backoff on throttling, 5xx and connection errors);
 this adapter adds none. Large outputs go up as a multipart upload (s3transfer, parts of 8 MiB in parallel).
 Download links are presigned GETs (SigV4) that override the response's Content-Type and Content-Disposition.
+Streamed uploads (``put_stream``) buffer one 8 MiB part at a time: a stream that ends below that is one PUT, a
+longer one a multipart upload, invisible until completed and aborted if the stream raises.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -76,6 +79,36 @@ class S3BlobStore(BlobStore):
 
         await self._call(f"upload {name}", upload)
 
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> int:
+        """One PUT for a stream under :data:`MULTIPART_THRESHOLD`, else a multipart upload of parts of that size
+        (memory bounded by one part), completed at the end; aborted, so nothing becomes visible, if ``chunks``
+        raises."""
+        extra = {"ContentType": content_type, "ContentDisposition": content_disposition(filename)}
+        upload = _MultipartUpload(self, self.location.key(name), name)
+        buffer = bytearray()
+        size = 0
+        try:
+            async for chunk in chunks:
+                buffer += chunk
+                size += len(chunk)
+                if len(buffer) >= MULTIPART_THRESHOLD:
+                    await upload.add_part(bytes(buffer), extra)
+                    buffer.clear()
+            if not upload.started:
+                data = bytes(buffer)
+                await self._call(f"upload {name}", lambda: self._client.put_object(
+                    Bucket=self.bucket, Key=upload.key, Body=data, **extra))
+                return size
+            if buffer:
+                await upload.add_part(bytes(buffer), extra)
+            await upload.complete()
+        except BaseException:
+            await asyncio.shield(upload.abort())
+            raise
+        return size
+
     async def open(self, name: str) -> bytes:
         def download() -> bytes:
             body = self._client.get_object(Bucket=self.bucket, Key=self.location.key(name))["Body"]
@@ -123,3 +156,43 @@ class S3BlobStore(BlobStore):
 
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)
+
+
+class _MultipartUpload:
+    """One S3 multipart upload, started at its first part; parts are numbered in the order they are added."""
+
+    def __init__(self, store: S3BlobStore, key: str, name: str) -> None:
+        self.store, self.key, self.name = store, key, name
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    @property
+    def started(self) -> bool:
+        return self.upload_id is not None
+
+    async def add_part(self, data: bytes, extra: dict[str, str]) -> None:
+        client, bucket = self.store._client, self.store.bucket
+        if self.upload_id is None:
+            created = await self.store._call(f"upload {self.name}", lambda: client.create_multipart_upload(
+                Bucket=bucket, Key=self.key, **extra))
+            self.upload_id = str(created["UploadId"])
+        upload_id, number = self.upload_id, len(self.parts) + 1
+        answer = await self.store._call(f"upload {self.name}", lambda: client.upload_part(
+            Bucket=bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data))
+        self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+    async def complete(self) -> None:
+        client, bucket, upload_id = self.store._client, self.store.bucket, self.upload_id
+        await self.store._call(f"upload {self.name}", lambda: client.complete_multipart_upload(
+            Bucket=bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": self.parts}))
+        self.upload_id = None  # nothing left to abort
+
+    async def abort(self) -> None:
+        """Drop the parts uploaded so far (best effort: a bucket lifecycle rule removes what a crash leaves)."""
+        if self.upload_id is None:
+            return
+        client, bucket, upload_id = self.store._client, self.store.bucket, self.upload_id
+        self.upload_id = None
+        with contextlib.suppress(Exception):
+            await self.store._call(f"abort upload {self.name}", lambda: client.abort_multipart_upload(
+                Bucket=bucket, Key=self.key, UploadId=upload_id))
