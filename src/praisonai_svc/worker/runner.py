@@ -30,7 +30,7 @@ from praisonai_svc.worker.recovery import sweep, sweep_due
 from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("worker")
-# At the longest poll back-off, the queues of built-in job services (workflow-execution, webhook), almost always
+# At the longest poll back-off, the queues of built-in job services (workflow-execution, extract, webhook), mostly
 # empty, are polled every this many idle cycles (every minute by default), and at once after a submit to them
 # from this process (Backend.enqueue_listeners); the user's services are polled every cycle.
 BUILTIN_IDLE_POLL_EVERY = 2
