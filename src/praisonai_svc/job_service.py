@@ -18,6 +18,7 @@ from praisonai_svc.errors import (
     JobNotCancellable,
     JobNotFound,
     JobNotReady,
+    OutputNotFound,
     PayloadError,
     ServiceDisabled,
     StorageError,
@@ -27,8 +28,11 @@ from praisonai_svc.errors import (
 from praisonai_svc.events.job_events import publish_job_event
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
-from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
+from praisonai_svc.models.job import Job, JobRequest, JobStatus, StoredOutput, utcnow
+from praisonai_svc.models.job import output_files as outputs_of
 from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
+from praisonai_svc.usage.meter import Meter
+from praisonai_svc.usage.quotas import QuotaGuard
 from praisonai_svc.webhooks.urls import check_callback_url
 from praisonai_svc.worker.cancellation import cancel_record
 
@@ -51,15 +55,25 @@ class Submission:
     created: bool
 
 
+# Storage requests one submission makes (create the job with its claim, send the message): metered per job.
+SUBMIT_REQUESTS = 2
+
+
 class JobService:
-    def __init__(self, app: ServiceApp, backend: Backend) -> None:
+    def __init__(
+        self, app: ServiceApp, backend: Backend, *, meter: Meter | None = None, quotas: QuotaGuard | None = None,
+    ) -> None:
         self.app = app
         self.backend = backend
+        self.meter = meter or Meter(backend.records, enabled=False)
+        self.quotas = quotas
 
-    async def submit(self, request: JobRequest, *, tenant: str | None = None) -> Submission:
-        """Validate, claim the payload hash, store and enqueue; an identical live job is returned instead.
+    async def submit(self, request: JobRequest, *, tenant: str | None = None, size: int = 0) -> Submission:
+        """Validate, check the tenant's quota, claim the payload hash, store and enqueue; an identical live job is
+        returned instead. ``size`` is the request body's length, metered as bytes in.
 
-        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs.
+        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs. Raises
+        QuotaExceeded when a daily quota of the tenant is used up.
         """
         spec = self.app.job_spec(request.service)
         if spec.internal:
@@ -73,6 +87,8 @@ class JobService:
                 raise PayloadError("callback_url needs webhooks, which are off: the operator sets "
                                    "PRAISONAI_WEBHOOK_SECRET to turn them on.")
             check_callback_url(request.callback_url)
+        if self.quotas is not None:
+            await self.quotas.admit(tenant)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
         job = Job(
@@ -96,6 +112,7 @@ class JobService:
         except StorageError as exc:
             raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        self.meter.record(tenant, spec.name, jobs_submitted=1, bytes_in=size, storage_requests=SUBMIT_REQUESTS)
         await publish_job_event(self.app.events, job, "queued")
         return Submission(job, created=True)
 
@@ -107,8 +124,9 @@ class JobService:
         """
         if existing.created_utc < utcnow() - (window or self.app.settings.idempotency_window):
             return True
-        if existing.status is JobStatus.DONE and existing.result is not None:
-            return not await self.backend.blobs.exists(existing.result.blob_name)
+        files = outputs_of(existing)
+        if existing.status is JobStatus.DONE and files:
+            return not await self.backend.blobs.exists(files[0].blob_name)
         return False
 
     async def get(self, job_id: str, *, tenant: str | None = None) -> Job:
@@ -148,13 +166,29 @@ class JobService:
     async def list(self, **filters: Any) -> JobListing:
         return await self.backend.jobs.list(**filters)
 
-    async def download_link(self, job_id: str, *, tenant: str | None = None) -> SignedUrl:
-        """A fresh read-only link to the job's output; :class:`JobNotReady` unless the job is done."""
+    async def finished(self, job_id: str, *, tenant: str | None = None) -> Job:
+        """The job if it is done; :class:`JobNotReady` (409) otherwise, :class:`JobNotFound` like :meth:`get`."""
         job = await self.get(job_id, tenant=tenant)
-        if job.status is not JobStatus.DONE or job.result is None:
+        if job.status is not JobStatus.DONE or not outputs_of(job):
             raise JobNotReady(job.status.value)
+        return job
+
+    async def download_link(self, job_id: str, *, tenant: str | None = None) -> SignedUrl:
+        """A fresh read-only link to a single-file job's output; :class:`JobNotReady` unless the job is done."""
+        job = await self.finished(job_id, tenant=tenant)
+        return await self.link(outputs_of(job)[0])
+
+    async def output_link(self, job_id: str, name: str, *, tenant: str | None = None) -> SignedUrl:
+        """A fresh link to the output called ``name`` (matched exactly against the stored names, so no name a
+        client sends can reach another blob); :class:`OutputNotFound` when the job has none of that name."""
+        job = await self.finished(job_id, tenant=tenant)
+        for output in outputs_of(job):
+            if output.filename == name:
+                return await self.link(output)
+        raise OutputNotFound(f"Job {job_id} has no output named {name!r}; GET /jobs/{job_id} lists them.")
+
+    async def link(self, output: StoredOutput) -> SignedUrl:
         expires = timedelta(seconds=self.app.settings.download_url_expiry_seconds)
         return await self.backend.blobs.signed_url(
-            job.result.blob_name, expires_in=expires, filename=job.result.filename,
-            content_type=job.result.content_type,
+            output.blob_name, expires_in=expires, filename=output.filename, content_type=output.content_type,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -243,9 +244,29 @@ class BlobStore(ABC):
     async def put(self, name: str, data: bytes, *, content_type: str, filename: str) -> None:
         """Store ``data`` under ``name``, overwriting. Idempotent."""
 
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> None:
+        """Store the concatenated ``chunks`` under ``name``, overwriting; for outputs larger than memory.
+
+        The default joins the chunks and calls :meth:`put`; adapters override it to write as the chunks come.
+        """
+        data = b"".join([chunk async for chunk in chunks])
+        await self.put(name, data, content_type=content_type, filename=filename)
+
     @abstractmethod
     async def open(self, name: str) -> bytes:
         """Return the stored bytes. Raises :class:`BlobNotFound`."""
+
+    async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """Yield the stored bytes in chunks of about ``chunk_size`` (memory stays bounded by one chunk).
+
+        Raises :class:`BlobNotFound` before yielding anything. The default reads the whole blob with
+        :meth:`open`; adapters override it to read as they go.
+        """
+        data = await self.open(name)
+        for start in range(0, len(data), chunk_size):
+            yield data[start:start + chunk_size]
 
     @abstractmethod
     async def exists(self, name: str) -> bool:

@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
     )
 
+    # --- usage metering and quotas (docs/usage.md) ---
+    usage_metering: bool = Field(True, description="Meter jobs per tenant and service in hourly buckets (GET /usage).")
+    quotas_file: Path | None = Field(
+        None, description="YAML with per-tenant daily quotas ('tenants: {acme: {max_jobs_per_day: 500}}').",
+    )
+
     # --- the app's YAML file and service lifecycle (docs/services.md); unset: praisonai.yaml's value ---
     config_file: Path | None = Field(
         None, description="The app's YAML file (default: praisonai.yaml beside the handlers file, if any)."

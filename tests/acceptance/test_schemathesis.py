@@ -48,9 +48,9 @@ def assert_clean(result: subprocess.CompletedProcess[str], *, locked_out: bool =
     assert result.returncode == 0, report[-6000:]
     assert "failure" not in report.split("SUMMARY")[-1].lower(), report[-6000:]
     if locked_out:
-        # the job routes (4), the services' reads (GET /, /services, /services/{name}) and the live routes
-        # (events, webhooks, ws-ticket, cancel)
-        assert "11 operations returned only 401/403 responses" in report, report[-6000:]
+        # the job routes (4), the services' reads (GET /, /services, /services/{name}), the live routes
+        # (events, webhooks, ws-ticket, cancel), one output's download and /usage
+        assert "13 operations returned only 401/403 responses" in report, report[-6000:]
     else:
         assert "No issues found" in report, report[-6000:]
 

@@ -269,3 +269,24 @@ async def test_azure_sas_link_is_read_only_and_expires(backend: Backend) -> None
         tampered = fresh.url.replace("sig=", "sig=AAAA")
         assert (await client.get(tampered)).status_code == 403
     assert await blobs.open(NAME) == BINARY
+
+
+async def test_put_stream_and_open_stream_roundtrip_in_bounded_chunks(backend: Backend) -> None:
+    blobs = backend.blobs
+    parts = [os.urandom(700_000), b"", os.urandom(1_500_001), BINARY]
+
+    async def chunks():
+        for part in parts:
+            yield part
+
+    await blobs.put_stream("svc/streamed/out.bin", chunks(), content_type="application/octet-stream",
+                           filename="out.bin")
+    read = [chunk async for chunk in blobs.open_stream("svc/streamed/out.bin", chunk_size=256 * 1024)]
+    assert b"".join(read) == b"".join(parts)
+    assert max(len(chunk) for chunk in read) <= 4 * 1024 * 1024  # Azure reads in its own 4 MiB ranges at most
+
+
+async def test_open_stream_of_a_missing_blob_raises_blob_not_found(backend: Backend) -> None:
+    with pytest.raises(BlobNotFound):
+        async for _chunk in backend.blobs.open_stream("svc/none/missing.bin"):
+            raise AssertionError("a missing blob yields nothing")

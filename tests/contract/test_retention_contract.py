@@ -173,3 +173,22 @@ async def test_concurrent_resubmits_after_the_window_make_exactly_one_new_job(
     new_ids = {o.job.job_id for o in outcomes}
     assert len(new_ids) == 1 and first.job.job_id not in new_ids
     assert sum(o.created for o in outcomes) == 1
+
+
+async def test_pruner_removes_every_output_of_a_multi_file_job(
+    backend: Backend, new_job: JobFactory, settings_factory: Callable[..., Settings]
+) -> None:
+    from praisonai_svc.outputs import coerce_outputs
+    from praisonai_svc.outputs.store import store_outputs
+
+    app = make_app(settings_factory, job_retention="30d")
+    old = await backend.jobs.create(new_job({"multi": 1}, created=utcnow() - timedelta(days=31)))
+    stored = await store_outputs(backend.blobs, f"svc/{old.job_id}", coerce_outputs(
+        [(b"a", "text/plain", "a.txt"), (b"b", "text/plain", "b.txt"), (b"c", "text/plain", "c.txt")]))
+    current = await backend.jobs.get(old.job_id)
+    await backend.jobs.update(current.model_copy(update={"status": JobStatus.DONE, "outputs": stored,
+                                                         "finished_utc": utcnow()}))
+    assert (await Pruner(app, backend).run_once(dry_run=True)).outputs == 3
+    report = await Pruner(app, backend).run_once()
+    assert report.removed == {"job": 1} and report.outputs == 3
+    assert [await backend.blobs.exists(output.blob_name) for output in stored] == [False, False, False]

@@ -35,11 +35,13 @@ from praisonai_svc.errors import (
 )
 from praisonai_svc.events.bus import EventBus
 from praisonai_svc.events.job_events import JobEventType, publish_job_event
-from praisonai_svc.filenames import safe_filename
 from praisonai_svc.logs import JobLogger, job_logger
 from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
+from praisonai_svc.outputs import PendingOutput
+from praisonai_svc.outputs.store import store_outputs
 from praisonai_svc.ports import JobQueue, QueueMessage
-from praisonai_svc.registry import HandlerOutput, HandlerSpec
+from praisonai_svc.registry import HandlerSpec
+from praisonai_svc.usage.meter import Meter
 from praisonai_svc.worker.backoff import retry_delay
 from praisonai_svc.worker.cancellation import CancelWatcher
 from praisonai_svc.worker.execution import execute
@@ -71,6 +73,7 @@ class JobRun:
         self._pending_progress: tuple[float | None, str | None] | None = None
         self._flush_scheduled = False
         self._last_flush = 0.0
+        self.handler_seconds = 0.0  # how long this attempt's handler ran (set when it ends)
         self._event_interval = event_interval
         self._pending_event: tuple[float | None, str | None] | None = None
         self._event_scheduled = False
@@ -146,16 +149,22 @@ class JobRun:
             self.log.warning("progress update failed", extra={"error": str(exc)})
 
 
+# Storage requests a job's own lifecycle makes in the worker besides its uploads (read, mark processing, mark
+# the outcome, ack or dead-letter): metered per job as an estimate (lease renewals and SDK retries not counted).
+WORKER_REQUESTS = 4
+
+
 class MessageProcessor:
     """Turns one leased message into exactly one outcome for its job."""
 
     def __init__(self, app: ServiceApp, backend: Backend, *, config_of: Callable[[str], Any] | None = None,
-                 cancels: CancelWatcher | None = None) -> None:
+                 cancels: CancelWatcher | None = None, meter: Meter | None = None) -> None:
         self.app = app
         self.backend = backend
         self.settings = app.settings
         self._config_of = config_of
         self.cancels = cancels or CancelWatcher(backend.records, app.settings.cancel_poll_interval_seconds)
+        self.meter = meter or Meter(backend.records, enabled=False)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
         attempts = spec.max_attempts or self.settings.max_retry_count
@@ -233,6 +242,7 @@ class MessageProcessor:
             return
         except Exception as exc:
             message = await keeper.stop()
+            run.handler_seconds = time.monotonic() - started
             await self._on_failure(run, queue, message, exc, max_attempts)
             return
         message = await keeper.stop()
@@ -241,26 +251,28 @@ class MessageProcessor:
         await self._succeed(run, queue, message, output, time.monotonic() - started)
 
     async def _succeed(
-        self, run: JobRun, queue: JobQueue, message: QueueMessage, output: HandlerOutput, elapsed: float
+        self, run: JobRun, queue: JobQueue, message: QueueMessage, outputs: list[PendingOutput], elapsed: float
     ) -> None:
-        filename = safe_filename(output.filename)
-        blob_name = f"{run.spec.name}/{run.job.job_id}/{filename}"
+        prefix = f"{run.spec.name}/{run.job.job_id}"
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(BLOB_UPLOAD_ATTEMPTS), wait=wait_exponential(multiplier=1, min=1, max=9),
             retry=retry_if_exception_type(StorageUnavailable), reraise=True,
         ):
             with attempt:
-                await self.backend.blobs.put(
-                    blob_name, output.data, content_type=output.content_type, filename=filename
-                )
-        result = JobResult(blob_name=blob_name, content_type=output.content_type, filename=filename,
-                           size=len(output.data))
+                stored = await store_outputs(self.backend.blobs, prefix, outputs)
+        first = stored[0]
+        # A single-file job keeps its ``result`` exactly as before; a multi-file job has only ``outputs``.
+        result = JobResult(blob_name=first.blob_name, content_type=first.content_type, filename=first.filename,
+                           size=first.size) if len(stored) == 1 else None
         now = utcnow()
-        await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
-                       error_msg=None)
+        await run.save(status=JobStatus.DONE, result=result, outputs=stored, finished_utc=now, updated_utc=now,
+                       progress=1.0, error_msg=None)
         await _quietly(queue.ack(message), run.log)
         await run.publish("done")
-        run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": len(output.data)})
+        size = sum(output.size for output in stored)
+        run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": size, "files": len(stored)})
+        self.meter.record(run.job.tenant, run.spec.name, jobs_done=1, handler_seconds=elapsed, bytes_out=size,
+                          storage_requests=WORKER_REQUESTS + len(stored))
         self.app.metrics.job_finished(run.spec.name, JobStatus.DONE, elapsed)
 
     async def _on_failure(
@@ -276,6 +288,8 @@ class MessageProcessor:
         delay = retry_delay(run.job.attempts, spec.retry_backoff_seconds or self.settings.retry_backoff_seconds,
                             spec.retry_backoff_max_seconds or self.settings.retry_backoff_max_seconds)
         run.log.warning("attempt failed, will retry", extra={"error": reason, "retry_in_s": delay}, exc_info=True)
+        self.meter.record(run.job.tenant, run.spec.name, handler_seconds=run.handler_seconds,
+                          storage_requests=WORKER_REQUESTS)
         self.app.metrics.job_retried(run.spec.name)
         await run.save(status=JobStatus.QUEUED, error_msg=f"Attempt {run.job.attempts} failed: {reason}"[
             :ERROR_MSG_LIMIT])
@@ -290,6 +304,8 @@ class MessageProcessor:
         ran = (now - run.job.started_utc).total_seconds() if run.job.started_utc else None
         self.app.metrics.job_finished(run.spec.name, JobStatus.ERROR, ran)
         self.app.metrics.job_poisoned(run.spec.name)
+        self.meter.record(run.job.tenant, run.spec.name, jobs_failed=1, handler_seconds=run.handler_seconds,
+                          storage_requests=WORKER_REQUESTS)
 
     async def _cancelled(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:
         """End the job ``cancelled``: acked, never retried, never poison."""

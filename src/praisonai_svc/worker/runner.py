@@ -19,6 +19,8 @@ from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.services.control import BUSY_MAX_AGE_SECONDS
 from praisonai_svc.services.runtime import ServiceRuntime
 from praisonai_svc.services.state import ServiceState
+from praisonai_svc.usage.meter import prune_expired as prune_expired_usage
+from praisonai_svc.usage.runtime import metering
 from praisonai_svc.worker.backoff import PollBackoff
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
@@ -94,7 +96,9 @@ class Worker:
         if owns_runtime:
             await self.runtime.start()
         uninstall = install_consumers(self.app, self.backend)
-        processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config)
+        usage = contextlib.AsyncExitStack()
+        processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config,
+                                     meter=await usage.enter_async_context(metering(self.settings, self.backend)))
         await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
         reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
@@ -114,6 +118,7 @@ class Worker:
             for observer in observers:
                 observer.cancel()
             await self._drain()
+            await usage.aclose()  # the last flush of the usage counters, after the last job
             uninstall()
             if owns_runtime:
                 self.abandoned = await self.runtime.close()
@@ -288,6 +293,7 @@ class Worker:
             await asyncio.sleep(self.settings.reaper_interval_seconds)
             try:
                 await reap_stuck_jobs(self.app, self.backend)
+                await prune_expired_usage(self.backend.records)  # usage records past their retention (docs/usage.md)
             except StorageError as exc:
                 log.warning("reaper sweep failed", extra={"error": str(exc)})
 

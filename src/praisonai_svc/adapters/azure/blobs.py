@@ -9,7 +9,7 @@ Azurite (``http://127.0.0.1:<port>/devstoreaccount1/...``) alike.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -66,6 +66,29 @@ class AzureBlobStore(BlobStore):
             await blob.upload_blob(bytes(data), overwrite=True, content_settings=settings)
 
         await self._with_retries(f"upload blob {name}", upload)
+
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> None:
+        """Staged blocks as the chunks come (the SDK commits the block list at the end): no whole-file buffer.
+
+        Not retried here like :meth:`put` (a stream cannot be replayed); the worker retries the whole output.
+        """
+        blob = self._container.get_blob_client(name)
+        settings = ContentSettings(content_type=content_type, content_disposition=content_disposition(filename))
+        with storage_errors(f"upload blob {name}"):
+            await blob.upload_blob(chunks, overwrite=True, content_settings=settings)
+
+    async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        with storage_errors(f"download blob {name}"):
+            try:
+                downloader = await self._container.get_blob_client(name).download_blob()
+            except HttpResponseError as exc:
+                if is_missing_item(exc):
+                    raise BlobNotFound() from exc
+                raise
+        async for chunk in downloader.chunks():
+            yield bytes(chunk)
 
     async def open(self, name: str) -> bytes:
         with storage_errors(f"download blob {name}"):

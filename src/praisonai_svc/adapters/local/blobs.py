@@ -13,9 +13,10 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from praisonai_svc.adapters.local.signing import sign, verify
 from praisonai_svc.errors import BlobNotFound, StorageError, StorageUnavailable
@@ -29,6 +30,13 @@ def safe_relative(name: str) -> PurePosixPath:
     if not name or path.is_absolute() or any(part in ("..", "") for part in path.parts) or "\\" in name:
         raise StorageError(f"Invalid blob name {name!r}")
     return path
+
+
+def _temporary_beside(target: Path) -> tuple[BinaryIO, str]:
+    """An open temporary file in ``target``'s directory (created if needed), and its path."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    return os.fdopen(fd, "wb"), tmp
 
 
 class FileBlobStore(BlobStore):
@@ -67,11 +75,41 @@ class FileBlobStore(BlobStore):
         except OSError as exc:
             raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
 
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> None:
+        target = self._sharded(name)
+        try:
+            handle, tmp = await asyncio.to_thread(_temporary_beside, target)
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        try:
+            with handle:
+                async for chunk in chunks:
+                    await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(os.replace, tmp, target)  # readers see the whole file or none of it
+        except BaseException as exc:
+            await asyncio.to_thread(Path(tmp).unlink, missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+            raise
+
     async def open(self, name: str) -> bytes:
         try:
             return await asyncio.to_thread(self.path_of(name).read_bytes)
         except FileNotFoundError as exc:
             raise BlobNotFound() from exc
+
+    async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        try:
+            handle = await asyncio.to_thread(self.path_of(name).open, "rb")
+        except FileNotFoundError as exc:
+            raise BlobNotFound() from exc
+        try:
+            while chunk := await asyncio.to_thread(handle.read, chunk_size):
+                yield chunk
+        finally:
+            handle.close()
 
     async def exists(self, name: str) -> bool:
         return self.path_of(name).is_file()

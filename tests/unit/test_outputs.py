@@ -1,0 +1,77 @@
+"""Multi-file outputs: what handlers may return, safe unique names, hashes, and the ZIP stream."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+
+from praisonai_svc.adapters.memory import MemoryBlobStore
+from praisonai_svc.errors import HandlerResultError
+from praisonai_svc.models.job import StoredOutput
+from praisonai_svc.outputs import MAX_OUTPUTS, Outputs, coerce_outputs
+from praisonai_svc.outputs.archive import needs_zip64, zip_outputs
+from praisonai_svc.outputs.store import store_outputs, unique_names
+
+
+def test_names_are_safe_and_unique_regardless_of_case():
+    assert unique_names(["a.png", "A.png", "../a.png", "x/../../etc/passwd", "", ".hidden"]) == [
+        "a.png", "A-2.png", "a-3.png", "passwd", "output.bin", "hidden"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ([], "no output files"),
+    ("text", "must return (bytes, content_type, filename)"),
+    ([(b"x", "not-a-type", "a.txt")], "MIME type"),
+    ([(b"x", "text/plain", " ")], "filename"),
+    ([(42, "text/plain", "a.txt")], "bytes, a path or a binary file object"),
+    ([("/no/such/file", "text/plain", "a.txt")], "not a file"),
+    ([(b"x", "text/plain", f"{i}.txt") for i in range(MAX_OUTPUTS + 1)], f"at most {MAX_OUTPUTS}"),
+])
+def test_bad_returns_say_what_is_wrong(value, message):
+    with pytest.raises(HandlerResultError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        coerce_outputs(value)
+
+
+def test_outputs_refuses_more_than_the_maximum():
+    outputs = Outputs()
+    for index in range(MAX_OUTPUTS):
+        outputs.add(b"x", "text/plain", f"{index}.txt")
+    with pytest.raises(HandlerResultError):
+        outputs.add(b"x", "text/plain", "one-too-many.txt")
+
+
+async def test_store_and_zip_round_trip_with_hashes(tmp_path):
+    path = tmp_path / "big.bin"
+    path.write_bytes(bytes(range(256)) * 5000)
+    blobs = MemoryBlobStore()
+    handle = path.open("rb")  # a handler's file object: store_outputs closes it
+    items = coerce_outputs([(b"hello", "text/plain", "a.txt"), (path, "application/octet-stream", "big.bin"),
+                            (handle, "application/octet-stream", "BIG.bin")])
+    stored = await store_outputs(blobs, "svc/job1", items)
+    assert [s.filename for s in stored] == ["a.txt", "big.bin", "BIG-2.bin"]
+    assert stored[1].sha256 == hashlib.sha256(path.read_bytes()).hexdigest() == stored[2].sha256
+    assert handle.closed
+    assert stored[1].blob_name == "svc/job1/big.bin" and stored[1].size == path.stat().st_size
+    chunks = [chunk async for chunk in zip_outputs(blobs, stored, datetime(2026, 12, 3, tzinfo=UTC))]
+    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as archive:
+        assert archive.testzip() is None
+        assert archive.read("a.txt") == b"hello" and archive.read("BIG-2.bin") == path.read_bytes()
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+
+
+def test_zip64_only_when_an_archive_could_pass_4_gib():
+    small = [StoredOutput(filename="a", content_type="x/y", size=10, sha256="", blob_name="a")]
+    large = [StoredOutput(filename=f"{i}", content_type="x/y", size=2**31, sha256="", blob_name=f"{i}")
+             for i in range(2)]
+    assert not needs_zip64(small) and needs_zip64(large)
+
+
+def test_a_handler_output_of_a_built_in_service_is_one_output():
+    from praisonai_svc.registry import HandlerOutput
+
+    [only] = coerce_outputs(HandlerOutput(b"{}", "application/json", "plugin.json"))
+    assert (only.source, only.content_type, only.filename) == (b"{}", "application/json", "plugin.json")
