@@ -22,14 +22,18 @@ from praisonai_svc.plugins.host import PluginHost
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
 from praisonai_svc.retention.policy import RetentionRegistry
 from praisonai_svc.settings import Settings, load_settings
+from praisonai_svc.usage.buckets import KIND_DAY as USAGE_DAY
+from praisonai_svc.usage.buckets import KIND_HOUR as USAGE_HOUR
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from pydantic import BaseModel
 
     from praisonai_svc.appconfig import AppConfig
+    from praisonai_svc.job_service import Submission
     from praisonai_svc.observability.metrics import ServiceMetrics
     from praisonai_svc.plugins.config import PluginSection
+    from praisonai_svc.producer import Producer, SubmitItem
     from praisonai_svc.services import Service
     from praisonai_svc.services.registry import BackgroundSpec, RunsOn
 
@@ -66,7 +70,11 @@ class ServiceApp:
         self._config: AppConfig | None = None
         self._order: list[str] = []
         self.retention = RetentionRegistry()  # record kinds the pruner removes once expired
+        self._producer: Producer | None = None
         for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
+            self.retention.track(kind)
+        self.retention.track("worker_heartbeat")  # worker/instances.py: a crashed worker's record expires
+        for kind in (USAGE_HOUR, USAGE_DAY):  # usage buckets: PRAISONAI_USAGE_HOURLY/DAILY_RETENTION
             self.retention.track(kind)
         self._register_builtins()
 
@@ -238,10 +246,13 @@ class ServiceApp:
         return list(self._order)
 
     def _register_builtins(self) -> None:
-        """The services every app hosts (DESIGN.md §8): ``workflow-execution`` runs workflows (workflows/)."""
+        """The services every app hosts (DESIGN.md §8): ``workflow-execution`` runs workflows (workflows/), and
+        the ``pruner`` (one per deployment) removes what is past retention (retention/)."""
+        from praisonai_svc.retention.service import register_pruner
         from praisonai_svc.workflows.service import register_workflow_service
 
         register_workflow_service(self)
+        register_pruner(self)
 
     def add_builtin(self, spec: HandlerSpec) -> None:
         """Host a built-in service: ``internal`` (never through POST /jobs), awaited on the worker's loop with the
@@ -345,6 +356,46 @@ class ServiceApp:
         code = run_service(self, host=host, port=port, workers=self.settings.workers if workers is None else workers)
         if code:
             raise SystemExit(code)
+
+    # --- in-process producer (docs/api.md "Submitting from Python") ------------------------------------------
+    def _get_producer(self) -> Producer:
+        if self._producer is None:
+            from praisonai_svc.producer import Producer
+
+            self._producer = Producer(self)
+        return self._producer
+
+    async def submit(self, payload: SubmitItem, *, service: str | None = None, tenant: str | None = None
+                     ) -> Submission:
+        """Submit one job from Python, with the rules of ``POST /jobs`` (validation, size limit, idempotency,
+        tenant scope); returns the :class:`~praisonai_svc.job_service.Submission` (``job``, ``created``).
+
+        Raises :class:`~praisonai_svc.errors.PayloadError` (invalid), ``UnknownService``, ``PayloadTooLarge`` or
+        ``StorageUnavailable``. Opens the app's backend on first use (the same storage the service uses).
+        """
+        return await self._get_producer().submit(payload, service=service, tenant=tenant)
+
+    async def submit_many(self, payloads: list[SubmitItem], *, service: str | None = None,
+                          tenant: str | None = None) -> list[Submission | Exception]:
+        """Submit many jobs at once; per item, in order, its Submission or the error it met (never raised)."""
+        return list(await self._get_producer().submit_many(payloads, service=service, tenant=tenant))
+
+    def submit_sync(self, payload: SubmitItem, *, service: str | None = None, tenant: str | None = None
+                    ) -> Submission:
+        """:meth:`submit` for synchronous code (not inside a running event loop)."""
+        from praisonai_svc.producer import run_sync
+
+        result: Submission = run_sync(self, "submit", payload, service=service, tenant=tenant)
+        return result
+
+    def submit_many_sync(self, payloads: list[SubmitItem], *, service: str | None = None,
+                         tenant: str | None = None) -> list[Submission | Exception]:
+        """:meth:`submit_many` for synchronous code (not inside a running event loop)."""
+        from praisonai_svc.producer import run_sync
+
+        result: list[Submission | Exception] = run_sync(self, "submit_many", payloads, service=service,
+                                                        tenant=tenant)
+        return result
 
     def __repr__(self) -> str:
         return f"ServiceApp({self.name!r}, services={list(self.services)})"

@@ -8,6 +8,7 @@ Adapters are imported lazily so the local path never imports a cloud SDK.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class Backend:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Adapters whose job store and queue share a database set this to do both in one transaction.
     atomic_submit: Callable[[Job, str], Awaitable[Job]] | None = None
+    # ... and this to store and enqueue many jobs in one transaction (per job: the stored job or DuplicateJob).
+    atomic_submit_many: Callable[[list[Job], str], Awaitable[list[Job | DuplicateJob]]] | None = None
     # Rate-limit counters in this backend's own storage, so that every replica shares them (None: the backend
     # has none, and rate_limiter_or_fallback counts in this process's memory instead).
     rate_limiter: RateLimiter | None = None
@@ -83,6 +86,24 @@ class Backend:
                 await self.jobs.delete(created.job_id)
             raise
         return created
+
+    async def create_and_enqueue_many(self, jobs: list[Job], queue_name: str) -> list[Job | DuplicateJob]:
+        """:meth:`create_and_enqueue` for each job; per job, in order, the stored job or its DuplicateJob.
+
+        One transaction where the adapter offers it (local); elsewhere concurrent single submits, whose table
+        writes the Azure adapter shares (group commit). A storage failure raises.
+        """
+        if self.atomic_submit_many is not None:
+            return await self.atomic_submit_many(jobs, queue_name)
+        done = await asyncio.gather(*(self.create_and_enqueue(job, queue_name) for job in jobs),
+                                    return_exceptions=True)
+        results: list[Job | DuplicateJob] = []
+        for outcome in done:
+            if isinstance(outcome, Job | DuplicateJob):
+                results.append(outcome)
+            else:
+                raise outcome
+        return results
 
     async def check(self) -> None:
         """Raise StorageUnavailable if any part of the backend is unusable."""

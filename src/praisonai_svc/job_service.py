@@ -5,8 +5,10 @@ Lives above the ports, so every backend gets the same timestamps, hashing, compe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,6 +22,7 @@ from praisonai_svc.errors import (
     JobNotReady,
     OutputNotFound,
     PayloadError,
+    PraisonSvcError,
     ServiceDisabled,
     StorageError,
     StorageUnavailable,
@@ -31,6 +34,7 @@ from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, StoredOutput, utcnow
 from praisonai_svc.models.job import output_files as outputs_of
 from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
+from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.usage.meter import Meter
 from praisonai_svc.usage.quotas import QuotaGuard
 from praisonai_svc.webhooks.urls import check_callback_url
@@ -75,6 +79,21 @@ class JobService:
         Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs. Raises
         QuotaExceeded when a daily quota of the tenant is used up.
         """
+        spec, job = self._prepare(request, tenant)
+        if self.quotas is not None:
+            await self.quotas.admit(tenant)
+        try:
+            try:
+                job = await self.backend.create_and_enqueue(job, spec.queue_name)
+            except DuplicateJob as dup:
+                return await self._on_duplicate(spec, job, dup, size)
+        except StorageError as exc:
+            raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
+        await self._queued(spec, job, size)
+        return Submission(job, created=True)
+
+    def _prepare(self, request: JobRequest, tenant: str | None) -> tuple[HandlerSpec, Job]:
+        """The checks every submission passes (service usable, payload valid, callback allowed), and its job."""
         spec = self.app.job_spec(request.service)
         if spec.internal:
             raise UnknownService(f"Service '{spec.name}' is built in and cannot be submitted directly.")
@@ -87,34 +106,108 @@ class JobService:
                 raise PayloadError("callback_url needs webhooks, which are off: the operator sets "
                                    "PRAISONAI_WEBHOOK_SECRET to turn them on.")
             check_callback_url(request.callback_url)
-        if self.quotas is not None:
-            await self.quotas.admit(tenant)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
-        job = Job(
+        return spec, Job(
             job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
             payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
             callback_url=request.callback_url, webhook_progress=request.webhook_progress,
         )
-        try:
-            try:
-                job = await self.backend.create_and_enqueue(job, spec.queue_name)
-            except DuplicateJob as dup:
-                if not await self._expired_hit(dup.existing, spec.idempotency_window):
-                    log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
-                    return Submission(dup.existing, created=False)
-                # Past the idempotency window, or its output is gone: let go of its claim and make a new job.
-                await self.backend.jobs.release_claim(dup.existing.payload_hash, dup.existing.job_id)
-                try:
-                    job = await self.backend.create_and_enqueue(job, spec.queue_name)
-                except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
-                    return Submission(again.existing, created=False)
-        except StorageError as exc:
-            raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
+
+    async def _queued(self, spec: HandlerSpec, job: Job, size: int) -> None:
+        """A new job was stored and enqueued: log, meter (no I/O) and publish it."""
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
-        self.meter.record(tenant, spec.name, jobs_submitted=1, bytes_in=size, storage_requests=SUBMIT_REQUESTS)
+        self.meter.record(job.tenant, spec.name, jobs_submitted=1, bytes_in=size, storage_requests=SUBMIT_REQUESTS)
         await publish_job_event(self.app.events, job, "queued")
+
+    async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob, size: int) -> Submission:
+        """The hash is held by ``dup.existing``: return it, or (past the window / output gone) make ``job``."""
+        if not await self._expired_hit(dup.existing, spec.idempotency_window):
+            log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
+            return Submission(dup.existing, created=False)
+        # Past the idempotency window, or its output is gone: let go of its claim and make a new job.
+        await self.backend.jobs.release_claim(dup.existing.payload_hash, dup.existing.job_id)
+        try:
+            job = await self.backend.create_and_enqueue(job, spec.queue_name)
+        except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
+            return Submission(again.existing, created=False)
+        await self._queued(spec, job, size)
         return Submission(job, created=True)
+
+    async def submit_many(
+        self, requests: Sequence[JobRequest | PraisonSvcError], *, tenant: str | None = None, size: int = 0,
+    ) -> list[Submission | PraisonSvcError]:
+        """:meth:`submit` for each request; per request, in order, its submission or the error it met (a request
+        that failed to parse may be passed as its error and is answered with it). One bad item never sinks the
+        others. The valid items of one queue are stored and enqueued together
+        (:meth:`Backend.create_and_enqueue_many`: one SQLite transaction, or shared Table transactions).
+
+        Each valid item counts against the tenant's quotas like a single submission (an item over a quota gets
+        its QuotaExceeded); ``size``, the whole body's length, is metered as bytes in, shared out evenly.
+        """
+        outcomes: list[Submission | PraisonSvcError | None] = [None] * len(requests)
+        prepared: list[tuple[int, HandlerSpec, Job]] = []
+        for index, request in enumerate(requests):
+            if isinstance(request, PraisonSvcError):
+                outcomes[index] = request
+                continue
+            try:
+                spec, job = self._prepare(request, tenant)
+            except PraisonSvcError as exc:
+                outcomes[index] = exc
+                continue
+            prepared.append((index, spec, job))
+        by_queue: dict[str, list[tuple[int, HandlerSpec, Job]]] = {}
+        for item, refused in zip(prepared, await self._admit_many(tenant, len(prepared)), strict=True):
+            if refused is not None:
+                outcomes[item[0]] = refused
+            else:
+                by_queue.setdefault(item[1].queue_name, []).append(item)
+        share = size // max(len(requests), 1)
+        await asyncio.gather(*(self._store_many(items, outcomes, share) for items in by_queue.values()))
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _admit_many(self, tenant: str | None, count: int) -> list[PraisonSvcError | None]:
+        """Per item, None if the tenant's quotas admit it, else the error that refused it."""
+        if self.quotas is None or count == 0:
+            return [None] * count
+        admitted = await asyncio.gather(*(self.quotas.admit(tenant) for _ in range(count)), return_exceptions=True)
+        refusals: list[PraisonSvcError | None] = []
+        for outcome in admitted:
+            if isinstance(outcome, PraisonSvcError):
+                refusals.append(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                refusals.append(None)
+        return refusals
+
+    async def _store_many(self, items: list[tuple[int, HandlerSpec, Job]],
+                          outcomes: list[Submission | PraisonSvcError | None], size: int) -> None:
+        queue_name = items[0][1].queue_name
+        try:
+            stored = await self.backend.create_and_enqueue_many([job for _i, _s, job in items], queue_name)
+        except StorageError:
+            unavailable = StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.")
+            for index, _spec, _job in items:
+                outcomes[index] = unavailable
+            return
+
+        pending = []
+        for (index, spec, job), result in zip(items, stored, strict=True):
+            if isinstance(result, Job):
+                outcomes[index] = Submission(result, created=True)
+                pending.append(self._queued(spec, result, size))
+            else:
+                pending.append(self._settle_duplicate(index, spec, job, result, outcomes, size))
+        await asyncio.gather(*pending)
+
+    async def _settle_duplicate(self, index: int, spec: HandlerSpec, job: Job, dup: DuplicateJob,
+                                outcomes: list[Submission | PraisonSvcError | None], size: int) -> None:
+        try:
+            outcomes[index] = await self._on_duplicate(spec, job, dup, size)
+        except StorageError:
+            outcomes[index] = StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.")
 
     async def _expired_hit(self, existing: Job, window: timedelta | None) -> bool:
         """Whether ``existing`` may no longer be handed out for an identical payload.

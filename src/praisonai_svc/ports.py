@@ -10,13 +10,16 @@ All methods are coroutines and never block the event loop. Storage that cannot b
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from praisonai_svc.errors import ConcurrencyConflict, JobNotFound, LeaseLost
 from praisonai_svc.models.job import Job, JobStatus
 
 
@@ -88,6 +91,37 @@ class JobStore(ABC):
         Raises :class:`ConcurrencyConflict` if someone else updated it first, :class:`JobNotFound` if it is gone.
         ``payload``, ``payload_hash`` and ``tenant`` are immutable and adapters may ignore changes to them.
         """
+
+    async def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs with these ids, each with a fresh ``etag``; ids of missing jobs are left out.
+
+        One read where the adapter can (local: one query). This default runs concurrent :meth:`get` calls,
+        which the Azure adapter turns into one range query (batched reads).
+        """
+        found = await asyncio.gather(*(self.get(job_id) for job_id in job_ids), return_exceptions=True)
+        jobs: dict[str, Job] = {}
+        for outcome in found:
+            if isinstance(outcome, Job):
+                jobs[outcome.job_id] = outcome
+            elif not isinstance(outcome, JobNotFound):
+                raise outcome
+        return jobs
+
+    async def update_many(self, jobs: Sequence[Job]) -> builtins.list[Job | ConcurrencyConflict | JobNotFound]:
+        """:meth:`update` for each job, each conditional on its own ETag; per job, in order: the updated job, or
+        the :class:`ConcurrencyConflict` / :class:`JobNotFound` that its update met (the others still apply).
+
+        One transaction where the adapter can (local). This default runs concurrent :meth:`update` calls, which
+        the Azure adapter commits as entity group transactions (group commit). A storage failure raises.
+        """
+        done = await asyncio.gather(*(self.update(job) for job in jobs), return_exceptions=True)
+        results: builtins.list[Job | ConcurrencyConflict | JobNotFound] = []
+        for outcome in done:
+            if isinstance(outcome, Job | ConcurrencyConflict | JobNotFound):
+                results.append(outcome)
+            else:
+                raise outcome
+        return results
 
     @abstractmethod
     async def delete(self, job_id: str) -> None:
@@ -182,6 +216,23 @@ class JobQueue(ABC):
     async def ack(self, message: QueueMessage) -> None:
         """Delete the message. Raises :class:`LeaseLost` if the receipt is stale."""
 
+    async def ack_many(self, messages: Sequence[QueueMessage]) -> list[bool]:
+        """:meth:`ack` for each message; per message, in order, False where its receipt was stale.
+
+        One transaction where the adapter can (local); this default runs concurrent acks (Azure Queue has no
+        batch delete). A storage failure raises.
+        """
+        done = await asyncio.gather(*(self.ack(message) for message in messages), return_exceptions=True)
+        acked: list[bool] = []
+        for outcome in done:
+            if isinstance(outcome, LeaseLost):
+                acked.append(False)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                acked.append(True)
+        return acked
+
     @abstractmethod
     async def release(self, message: QueueMessage, *, delay: float = 0.0) -> None:
         """Make the message visible again after ``delay`` seconds. Raises :class:`LeaseLost` if stale."""
@@ -246,13 +297,24 @@ class BlobStore(ABC):
 
     async def put_stream(
         self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
-    ) -> None:
-        """Store the concatenated ``chunks`` under ``name``, overwriting; for outputs larger than memory.
+    ) -> int:
+        """Store what ``chunks`` yields under ``name`` while it arrives; return the number of bytes stored.
 
-        The default joins the chunks and calls :meth:`put`; adapters override it to write as the chunks come.
+        All or nothing: the blob appears (or replaces the old one) only once the last chunk is stored. If
+        ``chunks`` raises (a size limit hit, a client gone), that exception propagates, nothing new is visible
+        under ``name`` and no partial data is left behind. Adapters override this to stream with memory bounded
+        by a chunk; this default spools to a temporary file and hands the whole blob to :meth:`put` at the end,
+        so an adapter that does not override it still works (with the blob once in memory).
         """
-        data = b"".join([chunk async for chunk in chunks])
+        with tempfile.TemporaryFile() as spool:
+            size = 0
+            async for chunk in chunks:
+                await asyncio.to_thread(spool.write, chunk)
+                size += len(chunk)
+            await asyncio.to_thread(spool.seek, 0)
+            data = await asyncio.to_thread(spool.read)
         await self.put(name, data, content_type=content_type, filename=filename)
+        return size
 
     @abstractmethod
     async def open(self, name: str) -> bytes:

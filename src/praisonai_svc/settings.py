@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"], description="Allowed browser origins, comma-separated; '*' for any."
     )
     max_payload_size: int = Field(1_048_576, ge=1024, description="Largest accepted request body, bytes.")
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        "normal", description="Local backend durability: normal (a power loss may lose the last commits, never "
+        "corrupts) or full (fsync at every commit; see docs/operations.md, Durability).",
+    )
+    max_batch_size: int = Field(500, ge=1, le=5000, description="Most jobs one POST /jobs/batch may submit.")
     public_url: str | None = Field(None, description="External base URL used in links (default: from request).")
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
@@ -84,12 +89,19 @@ class Settings(BaseSettings):
     queue_visibility_timeout: float = Field(60, ge=1, description="Lease length in seconds; renewed while running.")
     worker_poll_interval_min: float = Field(1.0, gt=0, description="First idle poll delay, seconds.")
     worker_poll_interval_max: float = Field(30.0, gt=0, description="Longest idle poll delay, seconds.")
-    worker_concurrency: int = Field(4, ge=1, le=256, description="Jobs one worker process runs at once.")
+    worker_concurrency: int | None = Field(
+        None, ge=1, le=256,
+        description="Jobs one worker process runs at once (unset: from the handlers' kind and the CPU count).",
+    )
     workers: int = Field(1, ge=0, le=64, description="Worker processes `run` starts beside the API (0: in the API).")
     retry_backoff_seconds: float = Field(2.0, ge=0, description="Delay before retry n is this * 2**(n-1).")
     retry_backoff_max_seconds: float = Field(300.0, ge=0, description="Cap of the retry delay.")
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long running jobs may finish.")
     reaper_interval_seconds: float = Field(300.0, gt=0, description="How often a worker looks for stuck jobs.")
+    worker_heartbeat_seconds: float = Field(
+        2.0, ge=0, description="How often a busy worker records that it is alive, and every worker looks for "
+        "instances that stopped (their jobs run again after 3 missed heartbeats; 0: only when the lease expires).",
+    )
 
     # --- storage ---
     data_dir: Path = Field(Path(".praisonai"), description="Embedded backend directory (SQLite + files).")

@@ -76,6 +76,16 @@ def test_client_submits_waits_lists_and_downloads(secured_service, tmp_path: Pat
         other = client.submit({"n": 2}, service="other", wait=True, timeout=60)
         assert other.service == "other"
 
+        batch = client.submit_many([{"batch": i} for i in range(5)] + [{"n": 1, "filename": "hello.txt"}],
+                                   batch_size=2)  # three requests; the last item is the job above again
+        assert [item.index for item in batch.results] == list(range(6))
+        assert (batch.queued, batch.existing, batch.failed) == (5, 1, 0)
+        assert batch.results[5].job is not None and batch.results[5].job.job_id == job.job_id
+        queued = [item.job for item in batch.results[:5] if item.job is not None]
+        assert all(client.wait(one.job_id, 60).status.value == "done" for one in queued)
+        bad = client.submit_many([{"n": 3}], service="no-such-service")
+        assert bad.failed == 1 and bad.results[0].status == 400 and bad.results[0].detail
+
 
 def test_client_maps_http_errors_to_exceptions(secured_service):
     with Client(secured_service.url, api_key=OPERATOR_KEY) as client:
@@ -109,6 +119,8 @@ def test_async_client_submits_waits_and_downloads(secured_service, tmp_path: Pat
         async with AsyncClient(secured_service.url, api_key=OPERATOR_KEY) as client:
             job = await client.submit({"filename": "async.txt"}, wait=True, timeout=60)
             assert job.status.value == "done"
+            batch = await client.submit_many([{"filename": "async.txt"}, {"async": 2}])
+            assert [item.status for item in batch.results] == [200, 202]
             assert (await client.list(limit=5)).jobs
             with pytest.raises(NotFound):
                 await client.get("0" * 32)

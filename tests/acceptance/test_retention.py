@@ -24,7 +24,9 @@ from praisonai_svc.settings import Settings
 from tests.acceptance.conftest import HANDLERS
 from tests.support.service import CLI, Service, clean_env, running_service, wait_job
 
-RETENTION = {"PRAISONAI_JOB_RETENTION": "6s", "PRAISONAI_IDEMPOTENCY_WINDOW": "6s"}
+# The built-in pruner service is switched off here: these tests drive the pruner from the CLI themselves.
+RETENTION = {"PRAISONAI_JOB_RETENTION": "6s", "PRAISONAI_IDEMPOTENCY_WINDOW": "6s",
+             "PRAISONAI_SERVICES__PRUNER__ENABLED": "false"}
 
 
 def prune_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -163,7 +165,8 @@ def test_a_pruner_killed_mid_batch_and_run_again_leaves_no_orphan_and_removes_no
     rows, outputs = asyncio.run(after_crash())
     assert 0 < len(rows) < count, "the kill must land mid-run (neither before nor after the pruning)"
     assert outputs <= rows, "an output whose row is gone would be an orphan"
-    assert len(rows - outputs) <= 1, "at most the one job in flight lost its output before its row"
+    # The pruner deletes a batch's outputs, then the batch's rows: at most one batch is caught in between.
+    assert len(rows - outputs) <= 10, "at most the batch in flight lost its outputs before its rows"
 
     second = prune_cli(env, "--json")
     assert second.returncode == 0, second.stderr

@@ -35,11 +35,12 @@ def schemathesis(url: str, workdir: Path, *headers: str) -> subprocess.Completed
     command = [
         str(ST), "run", f"{url}/openapi.json", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
         "--max-examples", str(MAX_EXAMPLES), "--seed", SEED,
-        "--workers", "1", "--request-timeout", "20", "--no-color",
+        # Longer than the longest legal long-poll (GET /jobs/{id}?wait=, at most 60 s), which may hold that long.
+        "--workers", "1", "--request-timeout", "70", "--no-color",
     ]
     for header in headers:
         command += ["-H", header]
-    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
 
 
 def assert_clean(result: subprocess.CompletedProcess[str], *, locked_out: bool = False) -> None:

@@ -1,7 +1,8 @@
 """Usage metering and quotas through the CLI-started service, on local and Azurite.
 
 Two tenants' usage adds up to the jobs they ran and never shows the other's; the CSV has the same totals; a quota
-of 5 jobs a day lets exactly 5 through two API replicas and answers the 6th with 429 naming the quota and reset.
+of 5 jobs a day (the app YAML's ``tenants:`` section) lets exactly 5 through two API replicas, single submissions
+and batch items alike, and answers the 6th with 429 naming the quota and reset.
 """
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ def test_two_tenants_usage_adds_up_and_stays_apart(backend_env, tmp_path: Path):
 
 
 def test_quota_of_five_jobs_a_day_holds_across_two_api_replicas(backend_env, tmp_path: Path):
-    quotas = tmp_path / "app.yaml"
-    quotas.write_text("tenants:\n  acme:\n    max_jobs_per_day: 5\n  globex:\n    max_output_bytes_per_day: 1000000\n")
-    env = clean_env(secured(backend_env, PRAISONAI_QUOTAS_FILE=str(quotas)))
+    app_yaml = tmp_path / "praisonai.yaml"
+    app_yaml.write_text("tenants:\n  acme:\n    max_jobs_per_day: 5\n"
+                        "  globex:\n    max_output_bytes_per_day: 1000000\n")
+    env = clean_env(secured(backend_env, PRAISONAI_CONFIG_FILE=str(app_yaml)))
     replicas = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
@@ -111,9 +113,14 @@ def test_quota_of_five_jobs_a_day_holds_across_two_api_replicas(backend_env, tmp
         for replica in replicas:
             replica.start_api()
         clients = [replica.client(headers=key(ACME_KEY)) for replica in replicas]
-        answers = [clients[i % 2].post("/jobs", json={"payload": {"i": i}}) for i in range(7)]
-        assert [a.status_code for a in answers] == [202] * 5 + [429, 429], [a.text for a in answers]
-        refused = answers[5]
+        answers = [clients[i % 2].post("/jobs", json={"payload": {"i": i}}) for i in range(3)]
+        assert [a.status_code for a in answers] == [202] * 3, [a.text for a in answers]
+        batch = clients[1].post("/jobs/batch", json={"jobs": [{"payload": {"b": i}} for i in range(4)]})
+        assert batch.status_code == 207, batch.text
+        assert sorted(item["status"] for item in batch.json()["results"]) == [202, 202, 429, 429]
+        assert all("max_jobs_per_day" in item["detail"] for item in batch.json()["results"] if item["status"] == 429)
+        refused = clients[0].post("/jobs", json={"payload": {"i": 99}})
+        assert refused.status_code == 429, refused.text
         body = refused.json()
         assert body["quota"] == "max_jobs_per_day" and body["limit"] == 5
         midnight = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

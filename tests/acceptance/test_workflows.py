@@ -179,7 +179,7 @@ class Receiver:
         import http.server
         import threading
 
-        from praisonai_svc.workflows.signing import verify
+        from praisonai_svc.webhooks.signing import verify
 
         self.received: list[dict[str, Any]] = []
         received = self.received

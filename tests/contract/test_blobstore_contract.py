@@ -1,5 +1,6 @@
 """BlobStore contract (see ``praisonai_svc.ports.BlobStore``), checked against every adapter: memory, local,
-Azure (on Azurite) and S3 (on moto's S3 server, through ``PRAISONAI_BLOB_URL=s3://...``).
+Azure (on Azurite) and S3 (on moto's S3 server, through ``PRAISONAI_BLOB_URL=s3://...``), including the streams:
+``put_stream`` (all or nothing, returns the size) and ``open_stream`` (bounded chunks).
 
 Signed links are followed for real where the adapter allows it: Azure SAS URLs are downloaded from Azurite, S3
 presigned URLs from moto, and local HMAC links are checked with ``FileBlobStore.verify_link`` (what the store's
@@ -8,8 +9,11 @@ presigned URLs from moto, and local HMAC links are checked with ``FileBlobStore.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
@@ -271,19 +275,139 @@ async def test_azure_sas_link_is_read_only_and_expires(backend: Backend) -> None
     assert await blobs.open(NAME) == BINARY
 
 
+# --- streams: put_stream (all or nothing) and open_stream (bounded chunks) -------------------------------------
+
+
+class ClientWentAway(Exception):
+    """What a stream's chunk source raises when the client disconnects or a size limit is hit."""
+
+
+async def chunks_of(parts: list[bytes], *, then_raise: bool = False) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+    if then_raise:
+        raise ClientWentAway()
+
+
+def split(data: bytes, size: int) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
 async def test_put_stream_and_open_stream_roundtrip_in_bounded_chunks(backend: Backend) -> None:
     blobs = backend.blobs
     parts = [os.urandom(700_000), b"", os.urandom(1_500_001), BINARY]
-
-    async def chunks():
-        for part in parts:
-            yield part
-
-    await blobs.put_stream("svc/streamed/out.bin", chunks(), content_type="application/octet-stream",
-                           filename="out.bin")
+    size = await blobs.put_stream("svc/streamed/out.bin", chunks_of(parts), content_type="application/octet-stream",
+                                  filename="out.bin")
+    assert size == sum(len(part) for part in parts)
     read = [chunk async for chunk in blobs.open_stream("svc/streamed/out.bin", chunk_size=256 * 1024)]
     assert b"".join(read) == b"".join(parts)
-    assert max(len(chunk) for chunk in read) <= 4 * 1024 * 1024  # Azure reads in its own 4 MiB ranges at most
+    assert max(len(chunk) for chunk in read) <= 256 * 1024
+
+
+@pytest.mark.parametrize("length", [0, 1000, 64 * 1024, 64 * 1024 + 1, 5 * 1024 * 1024 + 333])
+async def test_put_stream_stores_any_length_and_returns_it(backend: Backend, length: int) -> None:
+    """Empty, small (local: a table row), at and past the inline limit (local: a file), past an Azure block."""
+    data = os.urandom(length)
+    size = await backend.blobs.put_stream(NAME, chunks_of(split(data, 64 * 1024)), content_type="application/pdf",
+                                          filename="report.pdf")
+    assert size == length
+    assert await backend.blobs.exists(NAME)
+    assert await backend.blobs.open(NAME) == data
+    assert b"".join([chunk async for chunk in backend.blobs.open_stream(NAME)]) == data
+
+
+async def test_put_stream_overwrites_both_ways(backend: Backend) -> None:
+    """A streamed blob replaces an older one whatever the sizes (local: a file over a row, a row over a file)."""
+    big, small = os.urandom(200_000), b"newer"
+    await backend.blobs.put(NAME, b"old content that is longer", content_type="text/plain", filename="a.txt")
+    await backend.blobs.put_stream(NAME, chunks_of(split(big, 50_000)), content_type="text/plain", filename="a.txt")
+    assert await backend.blobs.open(NAME) == big
+    await backend.blobs.put_stream(NAME, chunks_of([b"new", b"er"]), content_type="text/plain", filename="a.txt")
+    assert await backend.blobs.open(NAME) == small
+    assert b"".join([chunk async for chunk in backend.blobs.open_stream(NAME)]) == small
+    await backend.blobs.delete(NAME)
+    assert not await backend.blobs.exists(NAME)
+
+
+async def test_a_stream_that_raises_leaves_no_blob(backend: Backend) -> None:
+    parts = split(os.urandom(5 * 1024 * 1024), 256 * 1024)  # enough that Azure stages a block before the error
+    with pytest.raises(ClientWentAway):
+        await backend.blobs.put_stream(NAME, chunks_of(parts, then_raise=True), content_type="application/pdf",
+                                       filename="report.pdf")
+    assert not await backend.blobs.exists(NAME)
+    with pytest.raises(BlobNotFound):
+        await backend.blobs.open(NAME)
+
+
+async def test_a_stream_that_raises_keeps_the_older_blob(backend: Backend) -> None:
+    await backend.blobs.put(NAME, b"the original", content_type="text/plain", filename="a.txt")
+    with pytest.raises(ClientWentAway):
+        await backend.blobs.put_stream(NAME, chunks_of([b"partial " * 20_000], then_raise=True),
+                                       content_type="text/plain", filename="a.txt")
+    assert await backend.blobs.open(NAME) == b"the original"
+
+
+@pytest.mark.parametrize("adapter", ["local"], indirect=True)
+async def test_a_raising_stream_leaves_no_temporary_file_on_the_local_backend(backend: Backend) -> None:
+    blobs = backend.blobs
+    assert isinstance(blobs, FileBlobStore)
+    with pytest.raises(ClientWentAway):
+        await blobs.put_stream(NAME, chunks_of([b"x" * 3_000_000], then_raise=True), content_type="text/plain",
+                               filename="a.txt")
+    assert [p for p in blobs.root.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("adapter", ["s3"], indirect=True)
+async def test_s3_a_raising_multipart_stream_is_aborted(backend: Backend) -> None:
+    from praisonai_svc.adapters.s3.blobs import MULTIPART_THRESHOLD
+
+    blobs: Any = backend.blobs
+    parts = split(os.urandom(MULTIPART_THRESHOLD + 1024 * 1024), 1024 * 1024)  # one part sent, then the error
+    with pytest.raises(ClientWentAway):
+        await blobs.put_stream(NAME, chunks_of(parts, then_raise=True), content_type="text/plain", filename="a.txt")
+    assert not await blobs.exists(NAME)
+    pending = await asyncio.to_thread(blobs._client.list_multipart_uploads, Bucket=blobs.bucket)
+    assert pending.get("Uploads", []) == []
+    big = os.urandom(MULTIPART_THRESHOLD * 2 + 12345)  # three parts, the last one short
+    assert await blobs.put_stream(NAME, chunks_of(split(big, 3_000_000)), content_type="text/plain",
+                                  filename="a.txt") == len(big)
+    assert await blobs.open(NAME) == big
+
+
+async def test_the_default_put_stream_and_open_stream_work_for_an_adapter_that_only_has_put() -> None:
+    class PutOnlyStore(BlobStore):
+        """An adapter that implements only the abstract methods (like one written before streams existed)."""
+
+        def __init__(self) -> None:
+            self.stored: dict[str, bytes] = {}
+
+        async def put(self, name: str, data: bytes, *, content_type: str, filename: str) -> None:
+            self.stored[name] = data
+
+        async def open(self, name: str) -> bytes:
+            if name not in self.stored:
+                raise BlobNotFound()
+            return self.stored[name]
+
+        async def exists(self, name: str) -> bool:
+            return name in self.stored
+
+        async def signed_url(self, name, *, expires_in, filename, content_type):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+        async def delete(self, name: str) -> None:
+            self.stored.pop(name, None)
+
+        async def check(self) -> None:
+            return None
+
+    store = PutOnlyStore()
+    assert await store.put_stream(NAME, chunks_of([b"a", b"bc"]), content_type="text/plain", filename="a") == 3
+    assert store.stored == {NAME: b"abc"}
+    assert [chunk async for chunk in store.open_stream(NAME, chunk_size=2)] == [b"ab", b"c"]
+    with pytest.raises(ClientWentAway):
+        await store.put_stream("other", chunks_of([b"a"], then_raise=True), content_type="text/plain", filename="a")
+    assert "other" not in store.stored
 
 
 async def test_open_stream_of_a_missing_blob_raises_blob_not_found(backend: Backend) -> None:

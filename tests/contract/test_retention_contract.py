@@ -192,3 +192,22 @@ async def test_pruner_removes_every_output_of_a_multi_file_job(
     report = await Pruner(app, backend).run_once()
     assert report.removed == {"job": 1} and report.outputs == 3
     assert [await backend.blobs.exists(output.blob_name) for output in stored] == [False, False, False]
+
+
+async def test_pruner_removes_usage_buckets_past_their_own_retention(
+    backend: Backend, settings_factory: Callable[..., Settings]
+) -> None:
+    """Hourly buckets follow PRAISONAI_USAGE_HOURLY_RETENTION, daily rollups the (longer) DAILY one."""
+    from praisonai_svc.usage.buckets import KIND_DAY, KIND_HOUR
+    from praisonai_svc.usage.runtime import metering
+
+    app = make_app(settings_factory, usage_hourly_retention="2d", usage_daily_retention="10d")
+    async with metering(app.settings, backend) as meter:
+        for days_ago in (1, 5, 20):  # kept both / hourly gone, daily kept / both gone
+            meter.record("acme", "svc", at=utcnow() - timedelta(days=days_ago), jobs_done=1)
+        assert await meter.flush() == 6
+    report = await Pruner(app, backend).run_once()
+    assert report.removed == {KIND_HOUR: 2, KIND_DAY: 1}
+    hours = await backend.records.list(KIND_HOUR, where={"tenant": "acme"})
+    days = await backend.records.list(KIND_DAY, where={"tenant": "acme"})
+    assert len(hours.records) == 1 and len(days.records) == 2

@@ -48,12 +48,17 @@ async def test_store_and_zip_round_trip_with_hashes(tmp_path):
     path = tmp_path / "big.bin"
     path.write_bytes(bytes(range(256)) * 5000)
     blobs = MemoryBlobStore()
-    handle = path.open("rb")  # a handler's file object: store_outputs closes it
+    handle = path.open("rb")  # a handler's file object: left open for a retry, closed by release()
     items = coerce_outputs([(b"hello", "text/plain", "a.txt"), (path, "application/octet-stream", "big.bin"),
                             (handle, "application/octet-stream", "BIG.bin")])
     stored = await store_outputs(blobs, "svc/job1", items)
     assert [s.filename for s in stored] == ["a.txt", "big.bin", "BIG-2.bin"]
     assert stored[1].sha256 == hashlib.sha256(path.read_bytes()).hexdigest() == stored[2].sha256
+    assert not handle.closed
+    again = await store_outputs(blobs, "svc/job1", items)  # a retry after an outage rewinds it: the same bytes
+    assert [s.sha256 for s in again] == [s.sha256 for s in stored]
+    for item in items:
+        item.release()
     assert handle.closed
     assert stored[1].blob_name == "svc/job1/big.bin" and stored[1].size == path.stat().st_size
     chunks = [chunk async for chunk in zip_outputs(blobs, stored, datetime(2026, 12, 3, tzinfo=UTC))]
@@ -75,3 +80,27 @@ def test_a_handler_output_of_a_built_in_service_is_one_output():
 
     [only] = coerce_outputs(HandlerOutput(b"{}", "application/json", "plugin.json"))
     assert (only.source, only.content_type, only.filename) == (b"{}", "application/json", "plugin.json")
+
+
+async def test_a_stream_that_cannot_be_rewound_is_sent_once_only():
+    class OneWay(io.RawIOBase):
+        def __init__(self) -> None:
+            self.left = b"abc"
+
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            size = min(len(buffer), len(self.left))
+            buffer[:size], self.left = self.left[:size], self.left[size:]
+            return size
+
+    blobs = MemoryBlobStore()
+    items = coerce_outputs([(OneWay(), "text/plain", "a.txt")])
+    [stored] = await store_outputs(blobs, "svc/job2", items)
+    assert stored.size == 3 and await blobs.open("svc/job2/a.txt") == b"abc"
+    with pytest.raises(HandlerResultError, match="cannot be rewound"):
+        await store_outputs(blobs, "svc/job2", items)

@@ -77,7 +77,7 @@ async def test_runs_on_decides_which_processes_host_a_service(tmp_path: Path) ->
     app.register_service(Recorded, "everywhere", runs_on="all")
     app.register_service(Recorded, "leader", runs_on="one")
     assert app.backend is not None
-    hosted = {role: set(ServiceRuntime(app, app.backend, role).hosted) - {"workflow-scheduler"}  # built in
+    hosted = {role: set(ServiceRuntime(app, app.backend, role).hosted) - {"workflow-scheduler", "pruner"}  # built in
               for role in ("api", "worker", "all")}
     assert hosted["api"] == {"on-api", "everywhere", "leader"}
     assert hosted["worker"] == {"on-worker", "everywhere", "leader"}

@@ -126,7 +126,7 @@ def test_root_lists_the_app_and_every_service(client: TestClient) -> None:
     body = client.get("/", headers={"Accept": "application/json"}).json()
     assert body["app"] == "Unit Services" and body["version"] == "9.9.9"
     assert body["state"] == "error"  # the broken service failed to start
-    assert set(body["services"]) == {"ppt", "other", "video", "ticker", "broken", "workflow-scheduler"}
+    assert set(body["services"]) == {"ppt", "other", "video", "ticker", "broken", "workflow-scheduler", "pruner"}
     assert body["services"]["video"]["desired_state"] == "disabled"
     page = client.get("/", headers={"Accept": "text/html"}, follow_redirects=False)
     assert page.status_code == 307 and page.headers["location"] == "/docs"

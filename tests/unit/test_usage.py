@@ -87,6 +87,29 @@ def test_quota_config_from_the_tenants_mapping(tmp_path: Path):
         load_quotas_file(path)
 
 
+def test_quotas_come_from_the_app_yaml_tenants_section(tmp_path: Path):
+    from praisonai_svc.app import ServiceApp
+    from praisonai_svc.settings import Settings
+    from praisonai_svc.usage.runtime import configured_quotas
+
+    (tmp_path / "praisonai.yaml").write_text(
+        "tenants:\n  acme:\n    max_jobs_per_day: 5\n  globex:\n    quotas:\n      max_output_bytes_per_day: 9\n")
+
+    def app_with(**values: object) -> ServiceApp:
+        app = ServiceApp("quotas", settings=Settings(_env_file=None, data_dir=tmp_path, **values))  # type: ignore[call-arg]
+        app.root_dir = tmp_path  # praisonai.yaml beside the handlers file, as the loader sets it
+        return app
+
+    assert configured_quotas(app_with()) == {"acme": TenantQuota(max_jobs_per_day=5),
+                                             "globex": TenantQuota(max_output_bytes_per_day=9)}
+    other = tmp_path / "quotas.yaml"  # PRAISONAI_QUOTAS_FILE, when set, is read instead
+    other.write_text("tenants:\n  initech:\n    max_handler_seconds_per_day: 60\n")
+    assert configured_quotas(app_with(quotas_file=other)) == {"initech": TenantQuota(max_handler_seconds_per_day=60)}
+    (tmp_path / "praisonai.yaml").write_text("tenants:\n  acme:\n    max_jobs_per_day: lots\n")
+    with pytest.raises(ConfigError, match=r"praisonai\.yaml:3: tenants\.acme: max_jobs_per_day"):
+        configured_quotas(app_with())
+
+
 async def test_quota_guard_counts_jobs_exactly_and_reads_usage_for_the_rest():
     store = MemoryRecordStore()
     guard = QuotaGuard({"acme": TenantQuota(max_jobs_per_day=2), "globex": TenantQuota(max_output_bytes_per_day=100)},
@@ -126,13 +149,12 @@ async def test_disabled_meter_writes_nothing():
     assert await meter.flush() == 0 and store.writes == []
 
 
-async def test_expired_usage_records_are_pruned():
-    from praisonai_svc.usage.meter import prune_expired
-
+async def test_bucket_records_expire_by_the_meters_retention():
     store = MemoryRecordStore()
-    meter = Meter(store, instance="old")
-    meter.record("acme", "ppt", at=datetime(2020, 1, 1, tzinfo=UTC), jobs_done=1)  # long past both retentions
-    meter.record("acme", "ppt", jobs_done=1)  # now: kept
+    meter = Meter(store, instance="p", retention=(timedelta(hours=5), timedelta(days=3)))
+    meter.record("acme", "ppt", at=NOON, jobs_done=1)
     await meter.flush()
-    assert await prune_expired(store) == 2
-    assert await store.count(KIND_HOUR) == 1 and await store.count(KIND_DAY) == 1
+    hour = await store.get(KIND_HOUR, "2026120312:acme:ppt:p")
+    day = await store.get(KIND_DAY, "20261203:acme:ppt:p")
+    assert hour.expires_utc == NOON.replace(minute=0) + timedelta(hours=5)
+    assert day.expires_utc == NOON.replace(hour=0, minute=0) + timedelta(days=3)

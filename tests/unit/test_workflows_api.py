@@ -290,8 +290,8 @@ class RecordingHttp:
 
 
 def test_http_step_signs_its_body_and_retries_server_errors() -> None:
+    from praisonai_svc.webhooks.signing import verify
     from praisonai_svc.workflows.gateways import Gateways
-    from praisonai_svc.workflows.signing import verify
 
     app = make_app()
     http = RecordingHttp([503, 200, 400])
@@ -313,3 +313,22 @@ def test_http_step_signs_its_body_and_retries_server_errors() -> None:
         refused = wait_finished(client, trigger(client, workflow["id"], {"key": "k"})["id"])
         assert refused["status"] == "failed" and "answered HTTP 400" in refused["error_message"]
         assert refused["retry_count"] == 0  # a 4xx is not retried
+
+
+def test_cancelling_an_execution_cancels_its_child_job(client: TestClient) -> None:
+    workflow = create(client, {"name": "Slow child", "steps": [
+        {"id": "nap", "type": "job", "service": "slow", "payload": {"seconds": 3}},
+        {"id": "never", "type": "log", "message": "no"}]})
+    execution = trigger(client, workflow["id"])
+    deadline = time.monotonic() + 20
+    while not client.get(f"/executions/{execution['id']}").json()["steps"][0]["job_id"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert client.post(f"/executions/{execution['id']}/cancel").status_code == 200
+    done = wait_finished(client, execution["id"])
+    assert done["status"] == "cancelled" and done["steps"][1]["status"] == "pending"
+    child = done["steps"][0]["job_id"]
+    while client.get(f"/jobs/{child}").json()["status"] not in ("cancelled", "done", "error"):
+        assert time.monotonic() < deadline + 20
+        time.sleep(0.05)
+    assert client.get(f"/jobs/{child}").json()["status"] == "cancelled"

@@ -127,11 +127,18 @@ _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "p
 
 def _allowed_methods(request: Request, first_route: str) -> str:
     """Every method served at this path: Starlette's 405 names only the first matching route's methods, so a
-    path with a GET and a POST route (``/jobs``) would claim only one. The OpenAPI paths know them all."""
+    path with a GET and a POST route (``/jobs``) would claim only one. The OpenAPI paths know them all. A literal
+    path (``/jobs/batch``) is its own resource: a template that would also match it (``/jobs/{job_id}``) does
+    not lend it its methods."""
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    literal = paths.get(path)
+    if literal is not None:
+        return ", ".join(sorted({method.upper() for method in literal if method in _HTTP_METHODS}))
     methods = {m.strip().upper() for m in first_route.split(",") if m.strip()}
-    for template, operations in request.app.openapi().get("paths", {}).items():
+    for template, operations in paths.items():
         pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
-        if re.match(pattern, request.url.path):
+        if re.match(pattern, path):
             methods |= {method.upper() for method in operations if method in _HTTP_METHODS}
     return ", ".join(sorted(methods))
 

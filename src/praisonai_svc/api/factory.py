@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, downloads, health, jobs, live, plugins, services, usage, workflows
+from praisonai_svc.api import admin, batch, downloads, health, jobs, live, plugins, services, usage, workflows
 from praisonai_svc.api.auth import build_guard, limit_reads, require_access
 from praisonai_svc.api.docs import install_docs
 from praisonai_svc.api.edge import EdgeMiddleware
@@ -88,7 +88,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         api.state.security_guard = guard
         usage = contextlib.AsyncExitStack()
         meter = await usage.enter_async_context(metering(app.settings, backend))
-        quotas = quota_guard(configured_quotas(app.settings), guard.limiter, backend.records)
+        quotas = quota_guard(configured_quotas(app), guard.limiter, backend.records)
         api.state.job_service = JobService(app, backend, meter=meter, quotas=quotas)
         uninstall_consumers = install_consumers(app, backend)
         watcher = EventWatcher(event_log_for(app, backend), interval=app.settings.events_poll_interval_seconds,
@@ -165,6 +165,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
         api.add_middleware(ApiPrefix, prefix=app.config.server.api_prefix)
     install_error_handlers(api)
     jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
+    api.include_router(batch.router)  # before jobs.router, whose /jobs/{job_id} would shadow nothing but reads
     api.include_router(jobs.router)
     api.include_router(live.router)
     api.include_router(live.ws_router)

@@ -6,20 +6,20 @@ import json
 
 import click
 
+from praisonai_svc.cli.remote import URL_OPTION, client_for
 from praisonai_svc.cli.submit import console
 from praisonai_svc.client import Client, ClientError
 
 
 def _client(url: str, api_key: str | None) -> Client:
     """The typed client (the key goes only to ``url``'s own origin; 429/503 are waited out)."""
-    return Client(url, api_key=api_key.split(",")[0].strip() if api_key else None)
+    return client_for(url, api_key)
 
 
 def _connection(func: click.decorators.FC) -> click.decorators.FC:
     func = click.option("--api-key", envvar="PRAISONAI_API_KEY", show_envvar=True, default=None,
                         help="API key (first one when a list is configured).")(func)
-    return click.option("--url", envvar="PRAISONAI_URL", default="http://127.0.0.1:8080", show_default=True,
-                        show_envvar=True, help="Base URL of the service.")(func)
+    return URL_OPTION(func)
 
 
 @click.group()

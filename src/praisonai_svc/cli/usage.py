@@ -6,7 +6,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from praisonai_svc.client import Client, ClientError, UsageReport
+from praisonai_svc.cli.remote import client_for
+from praisonai_svc.client import ClientError, UsageReport
 
 console = Console()
 BAR_WIDTH = 40
@@ -68,9 +69,8 @@ def jobs_chart(report: UsageReport) -> list[str]:
 def usage(url: str, api_key: str | None, admin_key: str | None, start: str | None, end: str | None,
           tenant: str | None, service: str | None, granularity: str) -> None:
     """Show metered usage per tenant and service, with a chart of finished jobs per period."""
-    key = api_key.split(",")[0].strip() if api_key else None
     try:
-        with Client(url, api_key=key or None, admin_key=admin_key or None) as client:
+        with client_for(url, api_key, admin_key) as client:
             report = client.usage(start=start, end=end, tenant=tenant, service=service, granularity=granularity)
     except ClientError as exc:
         raise click.ClickException(exc.message) from exc

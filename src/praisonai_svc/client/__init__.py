@@ -23,11 +23,11 @@ from praisonai_svc.client.errors import (
     Unauthorized,
     WaitTimeout,
 )
-from praisonai_svc.client.models import Job, JobPage, OutputFile, UsageReport
+from praisonai_svc.client.models import BatchItemResult, BatchResponse, Job, JobPage, OutputFile, UsageReport
 from praisonai_svc.client.sync import Client
 
 __all__ = [
-    "AsyncClient", "BadRequest", "Client", "ClientError", "Conflict", "ConnectionFailed", "Forbidden", "Job",
-    "JobPage", "NotFound", "OutputFile", "RateLimited", "RetryPolicy", "ServiceUnavailable", "Unauthorized",
-    "UsageReport", "WaitTimeout",
+    "AsyncClient", "BadRequest", "BatchItemResult", "BatchResponse", "Client", "ClientError", "Conflict",
+    "ConnectionFailed", "Forbidden", "Job", "JobPage", "NotFound", "OutputFile", "RateLimited", "RetryPolicy",
+    "ServiceUnavailable", "Unauthorized", "UsageReport", "WaitTimeout",
 ]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from praisonai_svc.client.errors import RateLimited, ServiceUnavailable, error_for, retry_after
+from praisonai_svc.models.batch import BatchResponse
 from praisonai_svc.models.job import JobStatus
 
 RETRY_STATUSES = frozenset({429, 503})
@@ -88,6 +89,27 @@ def checked(response: httpx.Response) -> httpx.Response:
 
 def submit_body(payload: dict[str, Any], service: str | None) -> dict[str, Any]:
     return {"payload": payload, **({"service": service} if service else {})}
+
+
+BATCH_SIZE = 500  # items per POST /jobs/batch (the service's default PRAISONAI_MAX_BATCH_SIZE)
+
+
+def batch_bodies(payloads: list[dict[str, Any]], service: str | None, size: int) -> list[dict[str, Any]]:
+    """``POST /jobs/batch`` bodies of at most ``size`` items each, in order."""
+    if size < 1:
+        raise ValueError("batch_size must be at least 1")
+    items = [submit_body(payload, service) for payload in payloads]
+    return [{"jobs": items[start:start + size]} for start in range(0, len(items), size)]
+
+
+def merged_batches(answers: list[dict[str, Any]], size: int) -> BatchResponse:
+    """One :class:`BatchResponse` of every chunk's answer, item indexes counted over the whole list."""
+    results = []
+    for chunk, answer in enumerate(answers):
+        for item in BatchResponse.model_validate(answer).results:
+            results.append(item.model_copy(update={"index": item.index + chunk * size}))
+    return BatchResponse(results=results, queued=sum(r.status == 202 for r in results),
+                         existing=sum(r.status == 200 for r in results), failed=sum(r.status >= 400 for r in results))
 
 
 def document_body(path: Path) -> tuple[bytes, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,18 +11,21 @@ from typing import Any
 import httpx
 
 from praisonai_svc.client.common import (
+    BATCH_SIZE,
     TERMINAL,
     Credentials,
     RetryPolicy,
+    batch_bodies,
     checked,
     document_body,
     event_update,
     is_zip,
+    merged_batches,
     submit_body,
     target_path,
 )
 from praisonai_svc.client.errors import ConnectionFailed, NotFound, WaitTimeout
-from praisonai_svc.client.models import Job, JobPage, UsageReport
+from praisonai_svc.client.models import BatchResponse, Job, JobPage, UsageReport
 
 OnUpdate = Callable[[Job], None]
 POLL_SECONDS = 0.5
@@ -107,6 +110,16 @@ class Client:
         """Queue a job (an identical live job is returned instead); with ``wait``, return it finished."""
         job = Job.model_validate(self.request("POST", "/jobs", json=submit_body(payload, service)).json())
         return self.wait(job.job_id, timeout) if wait else job
+
+    def submit_many(self, payloads: Iterable[dict[str, Any]], *, service: str | None = None,
+                    batch_size: int = BATCH_SIZE) -> BatchResponse:
+        """Queue many jobs with ``POST /jobs/batch`` (``batch_size`` per request): one result per payload, in
+        order (``status`` 202 queued, 200 an identical job already there, else the item's own error and
+        ``detail``); a bad item never sinks the others. Raises only for an error of a whole request."""
+        items = list(payloads)
+        answers = [self.request("POST", "/jobs/batch", json=body).json()
+                   for body in batch_bodies(items, service, batch_size)]
+        return merged_batches(answers, batch_size)
 
     def submit_file(self, path: Path, *, service: str | None = None) -> Job:
         """Queue the job in a JSON or YAML file (sent as YAML when it is YAML)."""

@@ -108,6 +108,10 @@ class Job(BaseModel):
     result: JobResult | None = None  # the single output (also outputs[0]); None for multi-file jobs
     outputs: list[StoredOutput] = Field(default_factory=list)  # every output file, in the handler's order
     message_id: str | None = None
+    # While processing: the worker instance running it and its message's newest pop receipt, so that another
+    # worker can release the lease at once when that instance stops heartbeating (worker/recovery.py).
+    worker: str | None = None
+    pop_receipt: str | None = None
     tenant: str | None = None  # the tenant whose key or token submitted it; None: an untenanted caller
     history: list[JobOutcome] = Field(default_factory=list)  # earlier outcomes, oldest first (requeues)
     callback_url: str | None = None  # the request's webhook URL (the service's webhook_url applies too)

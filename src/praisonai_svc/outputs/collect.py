@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from praisonai_svc.errors import HandlerResultError
+from praisonai_svc.registry import HandlerOutput, is_media_type
 
 # A job record holds every output's metadata (Azure: one 64 KiB table property), so the count is bounded.
 MAX_OUTPUTS = 64
@@ -24,17 +26,34 @@ class PendingOutput:
     source: bytes | Path | IO[bytes]
     content_type: str
     filename: str
+    _opened: list[bool] = field(default_factory=list, compare=False, repr=False)  # a mutable "read before" mark
+
+    @property
+    def from_handler_stream(self) -> bool:
+        """Whether the source is a file object the handler opened (closed by :meth:`release`, not by readers)."""
+        return not isinstance(self.source, bytes | Path)
 
     def open(self) -> IO[bytes]:
-        """A binary stream of the output from its start (a handler's file object is rewound when it can be, so
-        a retried upload sends it whole again); the caller closes it."""
+        """A binary stream of the output from its start. Bytes and paths give a new stream (the caller closes
+        it); a handler's file object is rewound, so a retried upload sends it whole again, and stays open. A
+        file object that cannot be rewound cannot be sent twice: HandlerResultError (the attempt fails)."""
         if isinstance(self.source, bytes):
             return io.BytesIO(self.source)
         if isinstance(self.source, Path):
             return self.source.open("rb")
         if self.source.seekable():
             self.source.seek(0)
+        elif self._opened:
+            raise HandlerResultError(f"Output {self.filename!r} is a stream that cannot be rewound, so it cannot "
+                                     "be stored again after a storage outage; return bytes or a path instead.")
+        self._opened.append(True)
         return self.source
+
+    def release(self) -> None:
+        """Close the handler's file object (if it gave one) once the output is stored or given up."""
+        if self.from_handler_stream:
+            with contextlib.suppress(Exception):  # a handler's odd file object must not fail a finished job
+                self.source.close()  # type: ignore[union-attr]
 
 
 class Outputs:
@@ -64,7 +83,7 @@ class Outputs:
 
 
 def _pending(data: Any, content_type: Any, filename: Any) -> PendingOutput:
-    if not isinstance(content_type, str) or "/" not in content_type or len(content_type) > MAX_CONTENT_TYPE:
+    if not isinstance(content_type, str) or len(content_type) > MAX_CONTENT_TYPE or not is_media_type(content_type):
         raise HandlerResultError(
             f"Handler's content type must be a MIME type string (at most {MAX_CONTENT_TYPE} characters), "
             f"not {content_type[:MAX_CONTENT_TYPE + 20]!r}." if isinstance(content_type, str)
@@ -86,11 +105,9 @@ def _pending(data: Any, content_type: Any, filename: Any) -> PendingOutput:
 
 
 def _triple(value: Any) -> PendingOutput:
-    from praisonai_svc.registry import HandlerOutput  # what built-in services (plugins) return
-
     if isinstance(value, PendingOutput):
         return value
-    if isinstance(value, HandlerOutput):
+    if isinstance(value, HandlerOutput):  # what built-in services (plugins) return
         return _pending(value.data, value.content_type, value.filename)
     if not isinstance(value, tuple) or len(value) != 3:
         raise HandlerResultError(

@@ -16,6 +16,7 @@ from praisonai_svc.outputs.collect import PendingOutput
 from praisonai_svc.ports import BlobStore
 
 CHUNK_SIZE = 1024 * 1024
+PARALLEL_UPLOADS = 4  # uploads of one multi-file job in flight at once
 
 
 def unique_names(filenames: list[str]) -> list[str]:
@@ -60,7 +61,7 @@ async def _chunks(stream: IO[bytes], digest: _Digest) -> AsyncIterator[bytes]:
 async def store_one(blobs: BlobStore, prefix: str, name: str, output: PendingOutput) -> StoredOutput:
     blob_name = f"{prefix}/{name}"
     digest = _Digest()
-    if isinstance(output.source, bytes):  # the common case: one put, no thread hops
+    if isinstance(output.source, bytes):  # the common case: one put, no thread hops (small ones go inline)
         digest.update(output.source)
         await blobs.put(blob_name, output.source, content_type=output.content_type, filename=name)
     else:
@@ -69,15 +70,31 @@ async def store_one(blobs: BlobStore, prefix: str, name: str, output: PendingOut
             await blobs.put_stream(blob_name, _chunks(stream, digest), content_type=output.content_type,
                                    filename=name)
         finally:
-            await asyncio.to_thread(stream.close)
+            if not output.from_handler_stream:  # the handler's own stream may be read again by a retry
+                await asyncio.to_thread(stream.close)
     return StoredOutput(filename=name, content_type=output.content_type, size=digest.size,
                         sha256=digest.sha256.hexdigest(), blob_name=blob_name, crc32=digest.crc32)
 
 
 async def store_outputs(blobs: BlobStore, prefix: str, outputs: list[PendingOutput]) -> list[StoredOutput]:
-    """Upload every output under ``prefix`` (``<service>/<job id>``), one after the other, in order.
+    """Upload every output under ``prefix`` (``<service>/<job id>``); the result is in the handler's order.
 
+    A single output is one call (the hot path of every job); several go up :data:`PARALLEL_UPLOADS` at a time.
     Idempotent: a retried attempt overwrites the same names. Raises what the blob store raises.
     """
     names = unique_names([output.filename for output in outputs])
-    return [await store_one(blobs, prefix, name, output) for name, output in zip(names, outputs, strict=True)]
+    if len(outputs) == 1:
+        return [await store_one(blobs, prefix, names[0], outputs[0])]
+    limit = asyncio.Semaphore(PARALLEL_UPLOADS)
+
+    async def bounded(name: str, output: PendingOutput) -> StoredOutput:
+        async with limit:
+            return await store_one(blobs, prefix, name, output)
+
+    return list(await asyncio.gather(*(bounded(n, o) for n, o in zip(names, outputs, strict=True))))
+
+
+async def remove_outputs(blobs: BlobStore, prefix: str, outputs: list[PendingOutput]) -> None:
+    """Delete whatever :func:`store_outputs` may have stored for ``outputs`` (idempotent)."""
+    names = unique_names([output.filename for output in outputs])
+    await asyncio.gather(*(blobs.delete(f"{prefix}/{name}") for name in names))

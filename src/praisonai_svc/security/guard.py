@@ -8,6 +8,7 @@ the :class:`Principal` whose ``tenant`` scopes everything the route does.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import dataclass
 from typing import Literal
@@ -152,6 +153,17 @@ class SecurityGuard:
             checks.append((f"submit:key:{principal.subject}", self.limits.submit_per_key,
                            "job submissions per key"))
         await enforce_all(self.limiter, checks)
+
+    async def count_more(self, request: Request, principal: Principal, items: int) -> None:
+        """Count ``items`` more submissions for a request :meth:`admit` already counted once (a batch counts
+        each of its items); RateLimited when a limit is reached. The hits are made concurrently, so the
+        backends' batching counts them in a few storage requests."""
+        if items <= 0:
+            return
+        address = self.address(request) if self._per_address["submit"] else None
+        if principal.site and address is not None:
+            address = visitor_bucket(principal.subject or "", request.headers.get(VISITOR_HEADER)) or address
+        await asyncio.gather(*(self.count(principal, address, "submit") for _ in range(items)))
 
     def authenticate(self, request: Request) -> Principal:
         """The principal the request's credentials prove; AuthenticationFailed with a clear reason otherwise."""

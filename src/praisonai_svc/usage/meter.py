@@ -12,13 +12,13 @@ import contextlib
 import os
 import socket
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import RecordStore
-from praisonai_svc.usage.buckets import BucketKey, day_of, hour_of, tenant_label
+from praisonai_svc.usage.buckets import DAY_RETENTION, HOUR_RETENTION, BucketKey, day_of, hour_of, tenant_label
 from praisonai_svc.usage.counts import UsageCounts
 
 FLUSH_SECONDS = 5.0
@@ -34,9 +34,11 @@ def instance_id() -> str:
 class Meter:
     """Per-process usage counters, flushed in batches to the record store."""
 
-    def __init__(self, records: RecordStore, *, enabled: bool = True, instance: str | None = None) -> None:
+    def __init__(self, records: RecordStore, *, enabled: bool = True, instance: str | None = None,
+                 retention: tuple[timedelta, timedelta] = (HOUR_RETENTION, DAY_RETENTION)) -> None:
         self.records = records
         self.enabled = enabled
+        self.retention = retention  # (hourly, daily) records' lives: the PRAISONAI_USAGE_*_RETENTION settings
         self.instance = instance or instance_id()
         self._totals: dict[BucketKey, UsageCounts] = {}
         self._dirty: set[BucketKey] = set()
@@ -91,7 +93,7 @@ class Meter:
             written = 0
             for key in dirty:
                 try:
-                    await self.records.replace(key.record(self._totals[key], self.instance))
+                    await self.records.replace(key.record(self._totals[key], self.instance, self.retention))
                     written += 1
                 except StorageError as exc:
                     self._dirty.add(key)
@@ -114,15 +116,3 @@ class Meter:
         finally:
             with contextlib.suppress(StorageError):
                 await asyncio.shield(self.flush())
-
-
-async def prune_expired(records: RecordStore, *, limit: int = 200) -> int:
-    """Delete up to ``limit`` expired usage records of each kind (idempotent: any process may run it)."""
-    from praisonai_svc.usage.buckets import KIND_DAY, KIND_HOUR
-
-    deleted = 0
-    for kind in (KIND_HOUR, KIND_DAY):
-        for record in await records.expired(kind, before=utcnow(), limit=limit):
-            await records.delete(kind, record.id, etag=None)
-            deleted += 1
-    return deleted

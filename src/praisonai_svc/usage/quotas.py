@@ -7,14 +7,15 @@
   jobs already queued or running use, plus what finished in the last flush interval of the workers (5 s),
   plus this process's cache of the records (:data:`USAGE_CACHE_SECONDS`). docs/usage.md says it in words.
 
-Until the shared app YAML loader reads ``tenants:``, the mapping also comes from the YAML file named by
-PRAISONAI_QUOTAS_FILE (:func:`load_quotas_file`); :func:`quotas_from_tenants` is what the loader calls.
+The mapping is the app YAML's ``tenants:`` section (``praisonai.yaml``, read by :mod:`praisonai_svc.appconfig`);
+PRAISONAI_QUOTAS_FILE may name a YAML file to take it from instead (:func:`load_quotas_file`), e.g. a config map
+mounted apart from the app's file.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,27 +45,42 @@ class TenantQuota(BaseModel):
     max_output_bytes_per_day: int | None = Field(None, ge=0)
 
 
-def quotas_from_tenants(tenants: Mapping[str, Any] | None) -> dict[str, TenantQuota]:
+def quotas_from_tenants(
+    tenants: Mapping[str, Any] | None, where: Callable[..., str] | None = None,
+) -> dict[str, TenantQuota]:
     """The quotas in the app YAML's ``tenants:`` mapping (each tenant's keys directly, or under ``quotas:``).
 
-    Other keys of a tenant are left to their own features. Raises ConfigError naming the tenant and key.
+    Other keys of a tenant are left to their own features. Raises ConfigError naming the tenant and key, after
+    ``where(*keys)`` (``file:line`` of a key path, from the app's ConfigDocument) when given.
     """
+    if tenants is not None and not isinstance(tenants, Mapping):
+        raise ConfigError(f"{_at(where)}'tenants' must map tenant names to their settings.")
     quotas: dict[str, TenantQuota] = {}
     for tenant, entry in (tenants or {}).items():
         if entry is None:
             continue
         if not isinstance(entry, Mapping):
-            raise ConfigError(f"tenants.{tenant}: expected a mapping of settings, got {type(entry).__name__}.")
-        source = entry.get("quotas", entry)
+            raise ConfigError(f"{_at(where, tenant)}tenants.{tenant}: expected a mapping of settings, "
+                              f"got {type(entry).__name__}.")
+        nested = "quotas" in entry
+        source = entry["quotas"] if nested else entry
+        if not isinstance(source, Mapping):
+            raise ConfigError(f"{_at(where, tenant, 'quotas')}tenants.{tenant}.quotas must be a mapping.")
         chosen = {key: value for key, value in source.items() if key in QUOTA_KEYS}
         try:
             quota = TenantQuota.model_validate(chosen)
         except ValidationError as exc:
+            first = str(exc.errors()[0]["loc"][0])
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"tenants.{tenant}: {problems}") from exc
+            keys = (tenant, "quotas", first) if nested else (tenant, first)
+            raise ConfigError(f"{_at(where, *keys)}tenants.{tenant}: {problems}") from exc
         if any(getattr(quota, key) is not None for key in QUOTA_KEYS):
             quotas[str(tenant)] = quota
     return quotas
+
+
+def _at(where: Callable[..., str] | None, *keys: str) -> str:
+    return f"{where('tenants', *keys)}: " if where is not None else ""
 
 
 def load_quotas_file(path: Path) -> dict[str, TenantQuota]:

@@ -5,19 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from praisonai_svc.backend import Backend
 from praisonai_svc.ports import RateLimiter
 from praisonai_svc.records import RecordStore
+from praisonai_svc.retention.policy import retention_of
 from praisonai_svc.settings import Settings
+from praisonai_svc.usage.buckets import KIND_DAY, KIND_HOUR
 from praisonai_svc.usage.meter import Meter
-from praisonai_svc.usage.quotas import QuotaGuard, TenantQuota, load_quotas_file
+from praisonai_svc.usage.quotas import QuotaGuard, TenantQuota, load_quotas_file, quotas_from_tenants
+
+if TYPE_CHECKING:
+    from praisonai_svc.app import ServiceApp
 
 
 @contextlib.asynccontextmanager
 async def metering(settings: Settings, backend: Backend) -> AsyncIterator[Meter]:
     """A :class:`Meter` flushing in the background while the block runs, and once more when it ends."""
-    meter = Meter(backend.records, enabled=settings.usage_metering)
+    meter = Meter(backend.records, enabled=settings.usage_metering,
+                  retention=(retention_of(KIND_HOUR, settings), retention_of(KIND_DAY, settings)))
     task = asyncio.create_task(meter.run(), name="usage-meter") if meter.enabled else None
     try:
         yield meter
@@ -28,9 +35,13 @@ async def metering(settings: Settings, backend: Backend) -> AsyncIterator[Meter]
                 await task
 
 
-def configured_quotas(settings: Settings) -> dict[str, TenantQuota]:
-    """The tenants' quotas (PRAISONAI_QUOTAS_FILE until the app YAML loader passes its ``tenants:`` here)."""
-    return load_quotas_file(settings.quotas_file) if settings.quotas_file is not None else {}
+def configured_quotas(app: ServiceApp) -> dict[str, TenantQuota]:
+    """The tenants' quotas: the app YAML's ``tenants:`` section, or the file PRAISONAI_QUOTAS_FILE names instead
+    (one source at a time: when the variable is set, the app YAML's quotas are not read)."""
+    if app.settings.quotas_file is not None:
+        return load_quotas_file(app.settings.quotas_file)
+    document = app.config.document
+    return quotas_from_tenants(document.section("tenants"), document.where)
 
 
 def quota_guard(quotas: dict[str, TenantQuota], limiter: RateLimiter, records: RecordStore) -> QuotaGuard | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+FAST_POLL_SECONDS = 0.05
+
 
 class PollBackoff:
     def __init__(self, minimum: float, maximum: float) -> None:
@@ -17,6 +19,11 @@ class PollBackoff:
 
     def reset(self) -> None:
         self.current = self.minimum
+
+    def after_work(self) -> None:
+        """Work just arrived: poll again soon (FAST_POLL_SECONDS, doubling up to the usual delays), since more
+        is likely to follow; an idle queue still backs off to the maximum within a few polls."""
+        self.current = min(FAST_POLL_SECONDS, self.minimum)
 
 
 def retry_delay(attempt: int, base: float, cap: float) -> float:

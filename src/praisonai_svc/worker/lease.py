@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from praisonai_svc.errors import LeaseLost, StorageError
 from praisonai_svc.logs import JobLogger
@@ -17,8 +18,12 @@ class LeaseKeeper:
     storage with a receipt we never saw, and every later ack would then fail.
     """
 
-    def __init__(self, queue: JobQueue, message: QueueMessage, visibility: float, log: JobLogger) -> None:
+    def __init__(
+        self, queue: JobQueue, message: QueueMessage, visibility: float, log: JobLogger,
+        on_renewed: Callable[[QueueMessage], Awaitable[None]] | None = None,
+    ) -> None:
         self.queue = queue
+        self._on_renewed = on_renewed
         self.message = message
         self.visibility = visibility
         self.lost = False
@@ -37,6 +42,8 @@ class LeaseKeeper:
                 return
             try:
                 self.message = await self.queue.renew(self.message, self.visibility)
+                if self._on_renewed is not None:
+                    await self._on_renewed(self.message)
             except LeaseLost:
                 self.lost = True
                 self._log.error("lease lost: another worker may run this job")

@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
 from praisonai_svc.context import JobContext
@@ -36,13 +34,14 @@ from praisonai_svc.errors import (
 from praisonai_svc.events.bus import EventBus
 from praisonai_svc.events.job_events import JobEventType, publish_job_event
 from praisonai_svc.logs import JobLogger, job_logger
-from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
+from praisonai_svc.models.job import Job, JobResult, JobStatus, StoredOutput, utcnow
 from praisonai_svc.outputs import PendingOutput
-from praisonai_svc.outputs.store import store_outputs
+from praisonai_svc.outputs.store import remove_outputs, store_outputs
 from praisonai_svc.ports import JobQueue, QueueMessage
 from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.usage.meter import Meter
 from praisonai_svc.worker.backoff import retry_delay
+from praisonai_svc.worker.batching import JobBatches
 from praisonai_svc.worker.cancellation import CancelWatcher
 from praisonai_svc.worker.execution import execute
 from praisonai_svc.worker.lease import LeaseKeeper
@@ -63,10 +62,11 @@ class JobRun:
     """One attempt of one job. Serialises its writes to the job record and always holds the newest ETag."""
 
     def __init__(self, job: Job, spec: HandlerSpec, backend: Backend, log: JobLogger, bus: EventBus | None = None,
-                 event_interval: float = 0.2) -> None:
+                 event_interval: float = 0.2, batches: JobBatches | None = None) -> None:
         self.job = job
         self.spec = spec
         self.backend = backend
+        self.batches = batches or JobBatches(backend.jobs)  # shared by the worker's runs: one write per turn
         self.log = log
         self.bus = bus or EventBus()
         self._write_lock = asyncio.Lock()
@@ -80,18 +80,28 @@ class JobRun:
         self._last_event = 0.0
         self._event_lock = asyncio.Lock()
 
+    async def record_receipt(self, message: QueueMessage) -> None:
+        """Keep the newest pop receipt in the row, so crash recovery can release the lease (best effort)."""
+        if self.job.status is not JobStatus.PROCESSING:
+            return
+        try:
+            await self.save(pop_receipt=message.pop_receipt)
+        except StorageError as exc:  # incl. a conflict: then recovery released us and the lease is lost too
+            self.log.warning("could not record the renewed lease", extra={"error": str(exc)})
+
     async def save(self, **changes: Any) -> None:
         async with self._write_lock:
             changes.setdefault("updated_utc", utcnow())
             try:
-                self.job = await self.backend.jobs.update(self.job.model_copy(update=changes))
+                self.job = await self.batches.update(self.job.model_copy(update=changes))
             except ConcurrencyConflict:
                 # POST /jobs/{id}/cancel marks a running job (cancel_requested_utc): keep that, apply ours on top.
-                # Anything else (another attempt took the job over) is a real conflict.
+                # Anything else (another attempt took the job over, crash recovery released it) is a real
+                # conflict: the fence that keeps a stale attempt from storing an outcome.
                 fresh = await self.backend.jobs.get(self.job.job_id)
                 if fresh.status is not self.job.status or fresh.attempts != self.job.attempts:
                     raise
-                self.job = await self.backend.jobs.update(fresh.model_copy(update=changes))
+                self.job = await self.batches.update(fresh.model_copy(update=changes))
 
     async def publish(self, type_: JobEventType, **extra: Any) -> None:
         """Publish a job event (after the state change it reports was stored); consumers never raise here.
@@ -158,12 +168,15 @@ class MessageProcessor:
     """Turns one leased message into exactly one outcome for its job."""
 
     def __init__(self, app: ServiceApp, backend: Backend, *, config_of: Callable[[str], Any] | None = None,
-                 cancels: CancelWatcher | None = None, meter: Meter | None = None) -> None:
+                 cancels: CancelWatcher | None = None, instance_id: str | None = None,
+                 meter: Meter | None = None) -> None:
         self.app = app
         self.backend = backend
         self.settings = app.settings
         self._config_of = config_of
         self.cancels = cancels or CancelWatcher(backend.records, app.settings.cancel_poll_interval_seconds)
+        self.instance_id = instance_id  # recorded in each job row it runs (crash recovery, worker/recovery.py)
+        self.batches = JobBatches(backend.jobs)
         self.meter = meter or Meter(backend.records, enabled=False)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
@@ -173,7 +186,7 @@ class MessageProcessor:
 
     async def process(self, spec: HandlerSpec, queue: JobQueue, message: QueueMessage) -> None:
         try:
-            job = await self.backend.jobs.get(message.job_id)
+            job = await self.batches.get(message.job_id)
         except JobNotFound:
             job_logger(spec.name, message.job_id, 0).warning("message for unknown job dropped")
             await _quietly(queue.ack(message))
@@ -193,9 +206,10 @@ class MessageProcessor:
             await self._fail(run, queue, message, f"Job failed: its worker was lost on all {max_attempts} attempts")
             return
         try:
-            job = await self.backend.jobs.update(job.model_copy(update={
+            job = await self.batches.update(job.model_copy(update={
                 "status": JobStatus.PROCESSING, "attempts": attempt, "started_utc": utcnow(),
-                "updated_utc": utcnow(), "progress": None, "progress_msg": None,
+                "updated_utc": utcnow(), "progress": None, "progress_msg": None, "worker": self.instance_id,
+                "message_id": message.message_id, "pop_receipt": message.pop_receipt if self.instance_id else None,
             }))
         except ConcurrencyConflict:
             log.info("job changed under us; will look again")
@@ -210,12 +224,14 @@ class MessageProcessor:
             await self._run(run, queue, message, timeout, max_attempts)
 
     def _new_run(self, job: Job, spec: HandlerSpec, log: JobLogger) -> JobRun:
-        return JobRun(job, spec, self.backend, log, self.app.events, self.settings.progress_event_interval_seconds)
+        return JobRun(job, spec, self.backend, log, self.app.events, self.settings.progress_event_interval_seconds,
+                      self.batches)
 
     async def _run(
         self, run: JobRun, queue: JobQueue, message: QueueMessage, timeout: float, max_attempts: int
     ) -> None:
-        keeper = LeaseKeeper(queue, message, self.settings.queue_visibility_timeout, run.log)
+        on_renewed = run.record_receipt if self.instance_id else None
+        keeper = LeaseKeeper(queue, message, self.settings.queue_visibility_timeout, run.log, on_renewed)
         keeper.start()
         ctx = JobContext(
             job_id=run.job.job_id, attempt=run.job.attempts, max_attempts=max_attempts, service=run.spec.name,
@@ -227,7 +243,10 @@ class MessageProcessor:
         try:
             payload = run.spec.validate_payload(run.job.payload)
             with self.cancels.watch(run.job.job_id) as cancel:
-                output = await execute(run.spec, payload, ctx, timeout, cancel)
+                outputs = await execute(run.spec, payload, ctx, timeout, cancel)
+            elapsed = time.monotonic() - started
+            # Stored while the lease is still renewed: a large (streamed) output may take longer than a lease.
+            stored = await _store_with_retries(self.backend, f"{run.spec.name}/{run.job.job_id}", outputs)
         except asyncio.CancelledError:
             message = await keeper.stop()
             await asyncio.shield(self._release_on_shutdown(run, queue, message))
@@ -240,6 +259,9 @@ class MessageProcessor:
             message = await keeper.stop()
             await self._defer(run, queue, message, deferred.delay)
             return
+        except _StoreFailed as failed:  # storage down: not acked, the message reappears and the job runs again
+            await keeper.stop()
+            raise failed.storage_error from None
         except Exception as exc:
             message = await keeper.stop()
             run.handler_seconds = time.monotonic() - started
@@ -248,26 +270,26 @@ class MessageProcessor:
         message = await keeper.stop()
         if keeper.lost:
             run.log.error("finished after losing its lease; result kept only if the job is still ours")
-        await self._succeed(run, queue, message, output, time.monotonic() - started)
+        await self._succeed(run, queue, message, stored, elapsed)
 
     async def _succeed(
-        self, run: JobRun, queue: JobQueue, message: QueueMessage, outputs: list[PendingOutput], elapsed: float
+        self, run: JobRun, queue: JobQueue, message: QueueMessage, stored: list[StoredOutput], elapsed: float
     ) -> None:
-        prefix = f"{run.spec.name}/{run.job.job_id}"
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(BLOB_UPLOAD_ATTEMPTS), wait=wait_exponential(multiplier=1, min=1, max=9),
-            retry=retry_if_exception_type(StorageUnavailable), reraise=True,
-        ):
-            with attempt:
-                stored = await store_outputs(self.backend.blobs, prefix, outputs)
         first = stored[0]
         # A single-file job keeps its ``result`` exactly as before; a multi-file job has only ``outputs``.
         result = JobResult(blob_name=first.blob_name, content_type=first.content_type, filename=first.filename,
                            size=first.size) if len(stored) == 1 else None
         now = utcnow()
-        await run.save(status=JobStatus.DONE, result=result, outputs=stored, finished_utc=now, updated_utc=now,
-                       progress=1.0, error_msg=None)
-        await _quietly(queue.ack(message), run.log)
+        try:
+            await run.save(status=JobStatus.DONE, result=result, outputs=stored, finished_utc=now, updated_utc=now,
+                           progress=1.0, error_msg=None, pop_receipt=None)
+        except ConcurrencyConflict:
+            # Fenced: another worker released this attempt (we were taken for dead, e.g. paused) and the job
+            # runs again there; its outcome is the one that counts. Our message receipt is stale as well.
+            # (Its outputs have the same names as ours: whichever upload lands last, the job lists them.)
+            run.log.warning("result discarded: this attempt was taken over by another worker")
+            return
+        await _quietly(self.batches.ack(queue, message), run.log)
         await run.publish("done")
         size = sum(output.size for output in stored)
         run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": size, "files": len(stored)})
@@ -338,6 +360,38 @@ class MessageProcessor:
             run.log.info("job released on shutdown")
         except (StorageError, LeaseLost) as exc:
             run.log.warning("could not release job on shutdown; its lease will expire", extra={"error": str(exc)})
+
+
+class _StoreFailed(Exception):
+    """Storing the outputs met a storage outage (not the handler's fault): carries the StorageError."""
+
+    def __init__(self, storage_error: StorageError) -> None:
+        super().__init__(str(storage_error))
+        self.storage_error = storage_error
+
+
+async def _store_with_retries(backend: Backend, prefix: str, outputs: list[PendingOutput]) -> list[StoredOutput]:
+    """Store the outputs, retrying a storage outage with backoff (1 s, 2 s); a plain loop, not tenacity, whose
+    per-call machinery cost more than a small output's whole write. A retry stores every output again under the
+    same names (overwriting); if the last try fails, what was stored is removed (best effort) and
+    :class:`_StoreFailed` is raised. An output that cannot be read (a path gone, a stream that fails) raises
+    what reading raised: the attempt failed."""
+    try:
+        for attempt in range(1, BLOB_UPLOAD_ATTEMPTS + 1):
+            try:
+                return await store_outputs(backend.blobs, prefix, outputs)
+            except StorageUnavailable as exc:
+                if attempt == BLOB_UPLOAD_ATTEMPTS:
+                    with contextlib.suppress(StorageError):
+                        await remove_outputs(backend.blobs, prefix, outputs)
+                    raise _StoreFailed(exc) from exc
+                await asyncio.sleep(min(2.0 ** (attempt - 1), 9.0))
+            except StorageError as exc:
+                raise _StoreFailed(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        for output in outputs:
+            output.release()
 
 
 async def _quietly(awaitable: Any, log: JobLogger | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from dataclasses import dataclass, field
 
 from praisonai_svc.app import ServiceApp
@@ -19,14 +20,18 @@ from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.services.control import BUSY_MAX_AGE_SECONDS
 from praisonai_svc.services.runtime import ServiceRuntime
 from praisonai_svc.services.state import ServiceState
-from praisonai_svc.usage.meter import prune_expired as prune_expired_usage
 from praisonai_svc.usage.runtime import metering
 from praisonai_svc.worker.backoff import PollBackoff
+from praisonai_svc.worker.defaults import default_concurrency
+from praisonai_svc.worker.instances import KIND as INSTANCE_KIND
+from praisonai_svc.worker.instances import beat, new_instance_id
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
+from praisonai_svc.worker.recovery import recover_dead_instances
 from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("worker")
+IDLE_SWEEP_BEATS = 3  # an idle worker looks for stopped instances every this many heartbeat periods
 PRUNE_INTERVAL_SECONDS = 60.0
 REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
 STOPPED_RELEASE_DELAY_SECONDS = 5.0  # jobs received for a service stopped meanwhile reappear after this
@@ -52,13 +57,18 @@ class Worker:
         self.app = app
         self.settings = app.settings
         self._backend = backend
-        self.concurrency = concurrency or self.settings.worker_concurrency
+        self.concurrency = concurrency or default_concurrency(app)
         self.stats = WorkerStats()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks_aside: set[asyncio.Task[None]] = set()  # heartbeats written outside the periodic loop
         self._backoff = PollBackoff(self.settings.worker_poll_interval_min, self.settings.worker_poll_interval_max)
         self._refill_batch = max(1, self.concurrency // 4)
         self._had_work = False  # the last receive returned messages
+        self.instance_id = new_instance_id()
+        self._beating = False  # a heartbeat record exists for this instance
+        self._last_beat = -1e9  # monotonic time of the last heartbeat written
+        self._wake = asyncio.Event()  # set when recovery made messages visible: poll at once
         self._runtime = runtime
         self._by_service: dict[str, set[asyncio.Task[None]]] = {}
         self._stop_timers: dict[str, asyncio.Task[None]] = {}
@@ -96,13 +106,17 @@ class Worker:
         if owns_runtime:
             await self.runtime.start()
         uninstall = install_consumers(self.app, self.backend)
+        heartbeats = self.settings.worker_heartbeat_seconds > 0
         usage = contextlib.AsyncExitStack()
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config,
+                                     instance_id=self.instance_id if heartbeats else None,
                                      meter=await usage.enter_async_context(metering(self.settings, self.backend)))
         await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
-        reaper = asyncio.create_task(self._reap_periodically(), name="reaper")
-        pruner = asyncio.create_task(self._prune_periodically(), name="pruner")
+        background = [asyncio.create_task(self._reap_periodically(), name="reaper"),
+                      asyncio.create_task(self._prune_periodically(), name="pruner")]
+        if heartbeats:
+            background.append(asyncio.create_task(self._heartbeat_periodically(), name="heartbeat"))
         observers = start_worker_observers(self.app, self.backend, lambda: self.stats.messages)
         log.info("worker started", extra={"services": list(self.app.services), "concurrency": self.concurrency,
                                           "backend": self.backend.kind})
@@ -110,15 +124,12 @@ class Worker:
             while not self._stop.is_set():
                 await self._cycle(processor)
         finally:
-            reaper.cancel()
             workflows()
-            for timer in list(self._stop_timers.values()):
-                timer.cancel()
-            pruner.cancel()
-            for observer in observers:
-                observer.cancel()
+            for task in [*background, *self._stop_timers.values(), *observers]:
+                task.cancel()
             await self._drain()
             await usage.aclose()  # the last flush of the usage counters, after the last job
+            await self._forget_self()
             uninstall()
             if owns_runtime:
                 self.abandoned = await self.runtime.close()
@@ -146,16 +157,18 @@ class Worker:
                 received += await self._poll(spec, room, processor)
         self._had_work = received > 0
         if received:
-            self._backoff.reset()
+            self._backoff.after_work()
             return
         delay = self._backoff.next_delay()
         # Wake-ups come from a queue this worker polls; with every service stopped, just sleep.
         waiter = asyncio.ensure_future(
             self.backend.queue(active[0].queue_name).wait_for_work(delay) if active else asyncio.sleep(delay))
         stopper = asyncio.ensure_future(self._stop.wait())
+        woken = asyncio.ensure_future(self._wake.wait())
         # A finishing job frees room for a service held back by its own concurrency cap: look again then.
-        await asyncio.wait([waiter, stopper, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
-        for pending in (waiter, stopper):
+        await asyncio.wait([waiter, stopper, woken, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        self._wake.clear()
+        for pending in (waiter, stopper, woken):
             pending.cancel()
 
     async def _active_services(self) -> list[HandlerSpec]:
@@ -250,6 +263,8 @@ class Worker:
             await asyncio.wait(set(self._tasks), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
 
     def _spawn(self, spec: HandlerSpec, message: QueueMessage, processor: MessageProcessor) -> None:
+        if processor.instance_id and time.monotonic() - self._last_beat > self.settings.worker_heartbeat_seconds:
+            self._beat_soon()  # idle until now: be known as alive before anyone can see this job processing
         self.stats.messages += 1
         self.stats.by_service[spec.name] = self.stats.by_service.get(spec.name, 0) + 1
         queue = self.backend.queue(spec.queue_name)
@@ -282,6 +297,52 @@ class Worker:
         if pending:
             await asyncio.wait(pending, timeout=30)
 
+    async def _forget_self(self) -> None:
+        """A clean exit is not a crash: remove this instance's heartbeat so nobody sweeps for it."""
+        await asyncio.gather(*self._tasks_aside, return_exceptions=True)
+        if self._beating:
+            with contextlib.suppress(StorageError):
+                await self.backend.records.delete(INSTANCE_KIND, self.instance_id)
+
+    def _beat_soon(self) -> None:
+        self._last_beat = time.monotonic()
+        task = asyncio.create_task(self._beat(), name="heartbeat-now")
+        self._tasks_aside.add(task)
+        task.add_done_callback(self._tasks_aside.discard)
+
+    async def _beat(self) -> None:
+        self._last_beat = time.monotonic()
+        try:
+            await beat(self.backend, self.instance_id)
+            self._beating = True
+        except StorageError as exc:  # the lease stays the safety net
+            log.warning("heartbeat failed", extra={"error": str(exc)})
+
+    async def _heartbeat_periodically(self) -> None:
+        """While holding jobs, record that this instance is alive and look for instances that stopped.
+
+        An idle worker holds no lease anyone would need to recover, so it writes no heartbeat (a stale record of
+        an idle worker is simply removed by the next sweep), and it sweeps only every three heartbeat periods: a
+        peer's crash is still recovered when every other worker is idle (within about twice the dead time),
+        while an idle worker costs 10 storage reads a minute instead of 30.
+        """
+        interval = self.settings.worker_heartbeat_seconds
+        loop = asyncio.get_running_loop()
+        last_sweep = -1e9
+        while True:
+            busy = bool(self._tasks)
+            if busy:
+                await self._beat()
+            if busy or loop.time() - last_sweep >= IDLE_SWEEP_BEATS * interval:
+                last_sweep = loop.time()
+                try:
+                    if await recover_dead_instances(self.app, self.backend, self.instance_id):
+                        self._backoff.after_work()
+                        self._wake.set()
+                except StorageError as exc:  # the lease stays the safety net
+                    log.warning("recovery sweep failed", extra={"error": str(exc)})
+            await asyncio.sleep(interval)
+
     async def _prune_periodically(self) -> None:
         """Expired job events, cancel requests, webhook logs and tickets go (storage stays small)."""
         while True:
@@ -293,7 +354,6 @@ class Worker:
             await asyncio.sleep(self.settings.reaper_interval_seconds)
             try:
                 await reap_stuck_jobs(self.app, self.backend)
-                await prune_expired_usage(self.backend.records)  # usage records past their retention (docs/usage.md)
             except StorageError as exc:
                 log.warning("reaper sweep failed", extra={"error": str(exc)})
 

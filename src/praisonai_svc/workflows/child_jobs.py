@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import BlobNotFound, JobNotFound, StorageError
+from praisonai_svc.errors import BlobNotFound, JobNotCancellable, JobNotFound, StorageError
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.models.job import Job, JobStatus, utcnow
 from praisonai_svc.ports import DuplicateJob
 from praisonai_svc.workflows.ids import child_job_id, child_job_scope
+from praisonai_svc.workflows.models import Execution
 
 MAX_INLINE_CONTENT = 64 * 1024  # small text outputs are copied into the step result as ``content``
 _TEXT_TYPES = ("text/", "application/json", "application/yaml", "application/xml")
@@ -38,6 +40,18 @@ async def submit_child(
         return await backend.create_and_enqueue(job, spec.queue_name)
     except DuplicateJob as dup:
         return dup.existing
+
+
+async def cancel_children(app: ServiceApp, backend: Backend, execution: Execution) -> None:
+    """Cancel the child job of the step the execution stopped in (at once if still queued; a running one is asked
+    to stop). Best effort: the execution's own outcome is already decided."""
+    from praisonai_svc.job_service import JobService
+
+    for record in execution.steps.values():
+        if record.job_id is None or record.status in ("completed", "failed"):
+            continue
+        with contextlib.suppress(JobNotCancellable, JobNotFound, StorageError):
+            await JobService(app, backend).cancel(record.job_id)
 
 
 async def read_child(backend: Backend, job_id: str) -> Job | None:

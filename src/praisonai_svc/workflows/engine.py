@@ -17,6 +17,7 @@ from praisonai_svc.backend import Backend
 from praisonai_svc.errors import ConcurrencyConflict, FetchRefused, PayloadError, PraisonSvcError
 from praisonai_svc.logs import JobLogger
 from praisonai_svc.models.job import utcnow
+from praisonai_svc.workflows.child_jobs import cancel_children
 from praisonai_svc.workflows.conditions import ConditionFailed
 from praisonai_svc.workflows.gateways import Gateways
 from praisonai_svc.workflows.models import Execution, ExecutionStatus, StepRecord
@@ -182,6 +183,8 @@ class ExecutionEngine:
     async def _finish(self, execution: Execution, status: ExecutionStatus, error: str | None = None) -> None:
         mark_finished(execution, status, utcnow(), error)
         await self._save(execution)
+        if status in (ExecutionStatus.CANCELLED, ExecutionStatus.TIMEOUT):
+            await cancel_children(self.app, self.backend, execution)
         self.log.info("workflow execution finished", extra={
             "execution_id": execution.id, "workflow_id": execution.workflow_id, "status": status.value,
             "duration_ms": execution.execution_time_ms})

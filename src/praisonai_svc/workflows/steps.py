@@ -16,6 +16,7 @@ from praisonai_svc.backend import Backend
 from praisonai_svc.errors import JobFailed
 from praisonai_svc.logs import JobLogger
 from praisonai_svc.models.job import Job, JobStatus
+from praisonai_svc.webhooks.signing import DELIVERY_HEADER, HEADER, sign
 from praisonai_svc.workflows.child_jobs import child_result, read_child, submit_child
 from praisonai_svc.workflows.conditions import evaluate
 from praisonai_svc.workflows.definition import (
@@ -29,7 +30,6 @@ from praisonai_svc.workflows.definition import (
 )
 from praisonai_svc.workflows.gateways import Gateways
 from praisonai_svc.workflows.models import Execution, StepRecord
-from praisonai_svc.workflows.signing import DELIVERY_HEADER, HEADER, sign
 from praisonai_svc.workflows.templates import render_value
 
 MAX_HTTP_RESPONSE = 64 * 1024

@@ -20,6 +20,7 @@ from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, utcnow
 from praisonai_svc.ports import DuplicateJob
 from praisonai_svc.retention import expiry_for
+from praisonai_svc.workflows.child_jobs import cancel_children
 from praisonai_svc.workflows.definition import WorkflowDefinition, map_legacy, parse_definition
 from praisonai_svc.workflows.errors import ExecutionFinished, WorkflowNotRunnable
 from praisonai_svc.workflows.ids import new_execution_id, new_workflow_id
@@ -199,6 +200,7 @@ class WorkflowService:
 
         execution = await self.repo.change_execution(execution_id, apply)
         if ended_here:
+            await cancel_children(self.app, self.backend, execution)
             await after_finish(self.app, self.repo, execution)
         log.info("execution cancel requested", extra={"execution_id": execution_id, "immediate": ended_here})
         return execution

@@ -8,13 +8,16 @@ Azurite (``http://127.0.0.1:<port>/devstoreaccount1/...``) alike.
 
 from __future__ import annotations
 
+import base64
+import os
 import urllib.parse
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError
-from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
+from azure.storage.blob import BlobBlock, BlobSasPermissions, ContentSettings, generate_blob_sas
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -26,6 +29,7 @@ from praisonai_svc.ports import BlobStore, SignedUrl
 T = TypeVar("T")
 
 UPLOAD_ATTEMPTS = 3
+STREAM_BLOCK_BYTES = 4 * 1024 * 1024  # one staged block per this much of a streamed upload
 SAS_START_SKEW = timedelta(minutes=5)  # tolerate clocks of client and storage disagreeing a little
 _DELEGATION_KEY_LIFETIME = timedelta(days=1)
 _DELEGATION_KEY_MAX = timedelta(days=7)  # the service refuses longer user-delegation keys
@@ -69,26 +73,55 @@ class AzureBlobStore(BlobStore):
 
     async def put_stream(
         self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
-    ) -> None:
-        """Staged blocks as the chunks come (the SDK commits the block list at the end): no whole-file buffer.
+    ) -> int:
+        """Stage a block per :data:`STREAM_BLOCK_BYTES` as the chunks arrive, then commit the list at the end.
 
-        Not retried here like :meth:`put` (a stream cannot be replayed); the worker retries the whole output.
+        Staged blocks stay invisible until the commit: if ``chunks`` raises, nothing is committed (the service
+        discards uncommitted blocks on its own) and an older blob of that name keeps its content.
         """
         blob = self._container.get_blob_client(name)
+        upload = os.urandom(6).hex()  # block ids of concurrent uploads to one name never collide
+        blocks: list[BlobBlock] = []
+        size = 0
+        buffer = bytearray()
+
+        async def stage(data: bytes) -> None:
+            block_id = base64.b64encode(f"{upload}-{len(blocks):08d}".encode()).decode()
+            await self._with_retries(f"upload blob {name}", lambda: blob.stage_block(block_id, data))
+            blocks.append(BlobBlock(block_id=block_id))
+
+        async for chunk in chunks:
+            buffer += chunk
+            size += len(chunk)
+            if len(buffer) >= STREAM_BLOCK_BYTES:
+                await stage(bytes(buffer))
+                buffer.clear()
+        if buffer:
+            await stage(bytes(buffer))
         settings = ContentSettings(content_type=content_type, content_disposition=content_disposition(filename))
-        with storage_errors(f"upload blob {name}"):
-            await blob.upload_blob(chunks, overwrite=True, content_settings=settings)
+        await self._with_retries(
+            f"upload blob {name}", lambda: blob.commit_block_list(blocks, content_settings=settings)
+        )
+        return size
 
     async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """One ranged GET per ``chunk_size``, each conditional on the ETag the first look returned (so an
+        overwrite meanwhile fails the read instead of mixing two versions): memory stays at one chunk, where the
+        SDK's own downloader fetches the first 32 MiB at once."""
+        blob = self._container.get_blob_client(name)
         with storage_errors(f"download blob {name}"):
             try:
-                downloader = await self._container.get_blob_client(name).download_blob()
+                properties = await blob.get_blob_properties()
             except HttpResponseError as exc:
                 if is_missing_item(exc):
                     raise BlobNotFound() from exc
                 raise
-        async for chunk in downloader.chunks():
-            yield bytes(chunk)
+        for offset in range(0, int(properties.size), chunk_size):
+            with storage_errors(f"download blob {name}"):
+                part = await blob.download_blob(offset=offset, length=chunk_size, etag=properties.etag,
+                                                match_condition=MatchConditions.IfNotModified)
+                data = bytes(await part.readall())
+            yield data
 
     async def open(self, name: str) -> bytes:
         with storage_errors(f"download blob {name}"):

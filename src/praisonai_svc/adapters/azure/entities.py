@@ -6,7 +6,8 @@ their RowKey and a ``Kind`` property:
 
 ``job``   RowKey = job id. The seed's columns (Status, DownloadURL, CreatedUTC, UpdatedUTC, StartedUTC,
           RetryCount, JobHash, ErrorMsg ≤ 10 KiB) plus Service, Attempts, Progress, ProgressMsg, FinishedUTC,
-          BlobName, ContentType, Filename, Size, MessageId, Tenant (absent for untenanted jobs), History (JSON
+          BlobName, ContentType, Filename, Size, MessageId, Worker and PopReceipt (while processing: who runs it and
+          its message's newest receipt, for crash recovery), Tenant (absent for untenanted jobs), History (JSON
           list of earlier outcomes of a requeued job; absent when there are none), Outputs (JSON list of the
           output files: name, type, size, SHA-256, CRC-32; the blob name is ``<service>/<job id>/<name>``,
           rebuilt on read; at most 64 of them with ASCII names ≤ 120 and types ≤ 100 characters, so well under
@@ -127,6 +128,8 @@ def job_entity(job: Job, payload: dict[str, str]) -> dict[str, Any]:
         "Progress": None if job.progress is None else float(job.progress),
         "ProgressMsg": truncate_utf8(job.progress_msg),
         "MessageId": job.message_id,
+        "Worker": job.worker,
+        "PopReceipt": job.pop_receipt,
         "Tenant": job.tenant,
         "History": history_text(job),
         "CallbackURL": job.callback_url,
@@ -240,6 +243,8 @@ def job_from_entity(entity: Any, payload: dict[str, Any] | None = None) -> Job:
         progress_msg=entity.get("ProgressMsg"),
         result=_result(entity),
         message_id=entity.get("MessageId"),
+        worker=entity.get("Worker"),
+        pop_receipt=entity.get("PopReceipt"),
         tenant=entity.get("Tenant"),
         history=_history(entity.get("History")),
         callback_url=entity.get("CallbackURL"),

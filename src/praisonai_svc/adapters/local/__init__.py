@@ -28,7 +28,7 @@ async def open_local_backend(settings: Settings) -> Backend:
     data_dir = settings.data_dir.resolve()
     blobs_dir = data_dir / "blobs"
     blobs_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(data_dir / "praisonai.sqlite3")
+    db = Database(data_dir / "praisonai.sqlite3", synchronous=settings.sqlite_synchronous)
     jobs = SqliteJobStore(db)
     await jobs.check()  # creates the schema now, so the first request does not pay for it
     signal = data_dir / "queue.signal"
@@ -37,7 +37,7 @@ async def open_local_backend(settings: Settings) -> Backend:
         return SqliteJobQueue(db, name, settings.poison_queue_name(name), signal)
 
     backend = Backend(
-        "local", jobs, FileBlobStore(blobs_dir, signing_key(settings)), make_queue, SqliteRecordStore(db)
+        "local", jobs, FileBlobStore(blobs_dir, signing_key(settings), db), make_queue, SqliteRecordStore(db)
     )
     backend.closers.append(db.close)
     backend.compact = db.compact
@@ -60,6 +60,21 @@ async def open_local_backend(settings: Settings) -> Backend:
         return stored
 
     backend.atomic_submit = atomic_submit
+
+    async def atomic_submit_many(many: list[Job], queue_name: str) -> list[Job | DuplicateJob]:
+        queue = backend.queue(queue_name)
+        assert isinstance(queue, SqliteJobQueue)
+
+        def all_of_them(conn: sqlite3.Connection) -> list[tuple[Job, bool]]:
+            stored = jobs.insert_many_claimed(conn, many)
+            queue.insert_messages(conn, [job.job_id for job, created in stored if created])
+            return stored
+
+        stored = await db.write(all_of_them)
+        queue.notify()
+        return [job if created else DuplicateJob(job) for job, created in stored]
+
+    backend.atomic_submit_many = atomic_submit_many
     return backend
 
 

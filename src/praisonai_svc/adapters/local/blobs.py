@@ -4,6 +4,11 @@ Layout: ``<root>/<2 hex chars of sha256(name)>/<name>``. The shard level spreads
 256 directories, so no directory grows past a few hundred entries at any realistic retention (listing or
 removing entries of a 100,000-entry directory is slow on most file systems). Blobs written by versions
 before the shard level (``<root>/<name>``) are still found, and deleted, where they are.
+
+Small outputs (up to ``INLINE_BYTES``, 64 KiB) opened with a database live in its ``blobs`` table instead: a new
+file costs a directory, a temporary file and a rename (more than a millisecond of system time on some file
+systems, most of a small job's cost), a row costs microseconds and commits with the job's own rows, with the
+same durability (docs/operations.md "Durability"). Reads look in the table first, then on disk.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import os
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
@@ -18,10 +24,16 @@ from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.adapters.local.signing import sign, verify
 from praisonai_svc.errors import BlobNotFound, StorageError, StorageUnavailable
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.ports import BlobStore, SignedUrl
+
+INLINE_BYTES = 64 * 1024  # outputs up to this size are stored in the database, not as files
+STREAM_WRITE_BYTES = 1024 * 1024  # streamed chunks are gathered up to this much per write (one thread hop each)
+_TMP_SEQ = itertools.count()
+_ODD_PARTS = frozenset({"", ".", ".."})
 
 
 def safe_relative(name: str) -> PurePosixPath:
@@ -39,9 +51,16 @@ def _temporary_beside(target: Path) -> tuple[BinaryIO, str]:
     return os.fdopen(fd, "wb"), tmp
 
 
+def _write_and_close(handle: BinaryIO, pending: list[bytes]) -> None:
+    handle.writelines(pending)
+    handle.close()
+
+
 class FileBlobStore(BlobStore):
-    def __init__(self, root: Path, signing_key: bytes) -> None:
+    def __init__(self, root: Path, signing_key: bytes, db: Database | None = None) -> None:
         self.root = root
+        self._db = db
+        self._root = str(root)
         self._key = signing_key
 
     def _sharded(self, name: str) -> Path:
@@ -49,60 +68,129 @@ class FileBlobStore(BlobStore):
         return self.root.joinpath(hashlib.sha256(name.encode()).hexdigest()[:2], *parts)
 
     def path_of(self, name: str) -> Path:
-        """Where ``name`` lives: its sharded path, or its pre-shard path when only that one exists."""
+        """Where ``name`` lives as a file: its sharded path, or its pre-shard path when only that one exists.
+
+        A small output stored in the database is written out to its sharded path first (blocking, a rare
+        path: the API serves those from the table, see :meth:`read_inline`).
+        """
         sharded = self._sharded(name)
         if not sharded.exists():
             legacy = self.root.joinpath(*safe_relative(name).parts)
             if legacy.is_file():
                 return legacy
+            inline = self._db.read_blocking(
+                lambda c: c.execute("SELECT data FROM blobs WHERE name = ?", (name,)).fetchone()
+            ) if self._db is not None else None
+            if inline is not None:
+                self._write(name, bytes(inline[0]))
         return sharded
 
+    def _sharded_str(self, name: str) -> tuple[str, str]:
+        """(directory, file path) of ``name``'s sharded location, as strings: the hot path of every output,
+        where building pathlib objects cost more than writing the file. Unusual names take the pathlib path."""
+        parts = name.split("/")
+        if "\\" in name or any(part in _ODD_PARTS for part in parts):
+            target = str(self._sharded(name))
+            return target.rpartition("/")[0], target
+        target = f"{self._root}/{hashlib.sha256(name.encode()).hexdigest()[:2]}/{name}"
+        return target.rpartition("/")[0], target
+
     def _write(self, name: str, data: bytes) -> None:
-        target = self._sharded(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        parent, target = self._sharded_str(name)
+        tmp = f"{parent}/.tmp-{os.getpid()}-{next(_TMP_SEQ)}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:  # the job's first output: its directory does not exist yet
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(tmp, flags, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, target)  # readers see the whole file or none of it
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise
 
     async def put(self, name: str, data: bytes, *, content_type: str, filename: str) -> None:
+        safe_relative(name)
+        if self._db is not None and len(data) <= INLINE_BYTES:
+            await self._db.write(lambda conn: conn.execute(
+                "INSERT INTO blobs (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                (name, data)))
+            return
         try:
             await asyncio.to_thread(self._write, name, data)
         except OSError as exc:
             raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        if self._db is not None:  # a small earlier version in the table would shadow this file
+            await self._db.write(lambda conn: conn.execute("DELETE FROM blobs WHERE name = ?", (name,)))
+
+    async def read_inline(self, name: str) -> bytes | None:
+        """The bytes of ``name`` if it is stored in the database (a small output), else None."""
+        if self._db is None:
+            return None
+        row = await self._db.call(lambda c: c.execute("SELECT data FROM blobs WHERE name = ?", (name,)).fetchone())
+        return bytes(row[0]) if row is not None else None
 
     async def put_stream(
         self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
-    ) -> None:
+    ) -> int:
+        """A stream that ends within :data:`INLINE_BYTES` is stored like :meth:`put` (in the table); a longer one
+        goes to a temporary file beside the target, renamed over it once complete (removed if ``chunks``
+        raises), and then any small older version of the name leaves the table."""
+        safe_relative(name)
+        iterator = aiter(chunks)
+        head: list[bytes] = []
+        head_size = 0
+        async for chunk in iterator:
+            head.append(chunk)
+            head_size += len(chunk)
+            if self._db is None or head_size > INLINE_BYTES:
+                break
+        else:  # the whole stream fits in a row (or nothing came)
+            await self.put(name, b"".join(head), content_type=content_type, filename=filename)
+            return head_size
+        size = await self._stream_to_file(name, head, iterator)
+        if self._db is not None:  # a small earlier version in the table would shadow this file
+            await self._db.write(lambda conn: conn.execute("DELETE FROM blobs WHERE name = ?", (name,)))
+        return size
+
+    async def _stream_to_file(self, name: str, head: list[bytes], rest: AsyncIterator[bytes]) -> int:
         target = self._sharded(name)
         try:
             handle, tmp = await asyncio.to_thread(_temporary_beside, target)
         except OSError as exc:
             raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
         try:
-            with handle:
-                async for chunk in chunks:
-                    await asyncio.to_thread(handle.write, chunk)
+            size = await _spool(handle, head, rest)
             await asyncio.to_thread(os.replace, tmp, target)  # readers see the whole file or none of it
-        except BaseException as exc:
-            await asyncio.to_thread(Path(tmp).unlink, missing_ok=True)
-            if isinstance(exc, OSError):
-                raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
-            raise
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        finally:
+            if not handle.closed:
+                await asyncio.to_thread(handle.close)
+            await asyncio.to_thread(Path(tmp).unlink, missing_ok=True)  # gone already after the rename
+        return size
 
     async def open(self, name: str) -> bytes:
+        inline = await self.read_inline(name)
+        if inline is not None:
+            return inline
         try:
             return await asyncio.to_thread(self.path_of(name).read_bytes)
         except FileNotFoundError as exc:
             raise BlobNotFound() from exc
 
     async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        inline = await self.read_inline(name)
+        if inline is not None:
+            for start in range(0, len(inline), chunk_size):
+                yield inline[start:start + chunk_size]
+            return
         try:
-            handle = await asyncio.to_thread(self.path_of(name).open, "rb")
+            handle = await asyncio.to_thread(lambda: self.path_of(name).open("rb"))
         except FileNotFoundError as exc:
             raise BlobNotFound() from exc
         try:
@@ -112,7 +200,7 @@ class FileBlobStore(BlobStore):
             handle.close()
 
     async def exists(self, name: str) -> bool:
-        return self.path_of(name).is_file()
+        return await self.read_inline(name) is not None or self.path_of(name).is_file()
 
     async def signed_url(
         self, name: str, *, expires_in: timedelta, filename: str, content_type: str
@@ -131,6 +219,8 @@ class FileBlobStore(BlobStore):
         return [link_router(self)]
 
     async def delete(self, name: str) -> None:
+        if self._db is not None:
+            await self._db.write(lambda conn: conn.execute("DELETE FROM blobs WHERE name = ?", (name,)))
         await asyncio.to_thread(self._delete, name)
 
     def _delete(self, name: str) -> None:
@@ -148,3 +238,18 @@ class FileBlobStore(BlobStore):
     async def check(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise StorageUnavailable(f"Output directory {self.root} is not writable.")
+
+
+async def _spool(handle: BinaryIO, head: list[bytes], rest: AsyncIterator[bytes]) -> int:
+    """Write ``head`` and then what ``rest`` yields, gathering up to :data:`STREAM_WRITE_BYTES` per write."""
+    pending = head
+    pending_size = size = sum(len(chunk) for chunk in head)
+    async for chunk in rest:
+        pending.append(chunk)
+        pending_size += len(chunk)
+        size += len(chunk)
+        if pending_size >= STREAM_WRITE_BYTES:
+            await asyncio.to_thread(handle.writelines, pending)
+            pending, pending_size = [], 0
+    await asyncio.to_thread(_write_and_close, handle, pending)
+    return size

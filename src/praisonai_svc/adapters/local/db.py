@@ -87,6 +87,10 @@ CREATE TABLE IF NOT EXISTS record_fields (  -- one row per indexed field of a re
     id TEXT NOT NULL,
     PRIMARY KEY (kind, name, value, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs (  -- small outputs (adapters/local/blobs.py); larger ones are files
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS poison (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
@@ -158,8 +162,11 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 class Database:
     """A SQLite file: ``call`` runs ``fn(conn)``, ``write`` runs it in a write transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, synchronous: str = "normal") -> None:
         self.path = path
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+        self.synchronous = synchronous.upper()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="praisonai-sqlite")
         self._threaded: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None
@@ -182,7 +189,9 @@ class Database:
         # After each checkpoint that resets the WAL, truncate the file to this size: the WAL stays bounded on
         # disk under continuous load instead of keeping its high-water mark.
         conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        # NORMAL in WAL mode: a commit does not fsync (checkpoints do); a power loss may lose the last commits
+        # but never corrupts the file. FULL fsyncs the WAL at every commit (docs/operations.md, Durability).
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.executescript(SCHEMA)
         _migrate(conn)
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -204,6 +213,14 @@ class Database:
     async def _threaded_call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._run, fn)
+
+    def read_blocking(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read on a short-lived connection of its own, blocking (for the rare callers that cannot await)."""
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            return fn(conn)
+        finally:
+            conn.close()
 
     async def call(self, fn: Callable[[sqlite3.Connection], T], *, writes: bool = False) -> T:
         """Run ``fn(conn)`` inline if SQLite can do it without waiting, else on the database thread."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from praisonai_svc.models.job import Job, JobStatus
 from praisonai_svc.ports import DuplicateJob, JobListing, JobStore
 
 _SELECT = "SELECT doc, payload, etag, tenant FROM jobs"
+_IN_CHUNK = 500  # ids per IN (...) query, well under SQLite's bound-parameter limit
 _BY_HASH = (
     "SELECT j.doc, j.payload, j.etag, j.tenant FROM job_hashes h JOIN jobs j ON j.job_id = h.job_id"
     " WHERE h.payload_hash = ?"
@@ -35,6 +37,31 @@ def _load(row: tuple[str, str, int, str | None]) -> Job:
 
 def _dump(job: Job) -> str:
     return job.model_dump_json(exclude={"payload", "tenant"})
+
+
+_INSERT_JOB = (
+    "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload, tenant)"
+    " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)"
+)
+
+
+def _row(job: Job) -> tuple[str, str, str, str, str, str, str, str | None]:
+    return (job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash, _dump(job),
+            canonical_json(job.payload), job.tenant)
+
+
+def _swap(conn: sqlite3.Connection, job: Job) -> Job | ConcurrencyConflict | JobNotFound:
+    """The ETag-conditional update of one job inside the caller's transaction; the error is returned, not
+    raised, so that a batch goes on with its other jobs."""
+    new_etag = int(job.etag or 0) + 1
+    cur = conn.execute(
+        "UPDATE jobs SET status = ?, etag = ?, doc = ? WHERE job_id = ? AND etag = ?",
+        (job.status.value, new_etag, _dump(job), job.job_id, int(job.etag or 0)),
+    )
+    if cur.rowcount == 1:
+        return job.model_copy(update={"etag": str(new_etag)})
+    exists = conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone()
+    return ConcurrencyConflict() if exists else JobNotFound()
 
 
 class SqliteJobStore(JobStore):
@@ -68,15 +95,25 @@ class SqliteJobStore(JobStore):
                     return holder, False
             # The holder failed (a new job may take the hash over), or its row is gone.
             conn.execute("UPDATE job_hashes SET job_id = ? WHERE payload_hash = ?", (job.job_id, job.payload_hash))
-        conn.execute(
-            "INSERT INTO jobs (job_id, service, status, created_utc, payload_hash, etag, doc, payload, tenant)"
-            " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
-            (
-                job.job_id, job.service, job.status.value, job.created_utc.isoformat(), job.payload_hash,
-                _dump(job), canonical_json(job.payload), job.tenant,
-            ),
-        )
+        conn.execute(_INSERT_JOB, _row(job))
         return job.model_copy(update={"etag": "1"}), True
+
+    def insert_many_claimed(self, conn: sqlite3.Connection, jobs: Sequence[Job]) -> builtins.list[tuple[Job, bool]]:
+        """:meth:`insert_claimed` for many jobs in the caller's transaction, in a few statements: one multi-row
+        claim per chunk (``RETURNING`` names the claims won), one ``executemany`` for their rows; jobs whose claim
+        was taken (a live duplicate, a failed holder, or an earlier item of the same batch) go the single way."""
+        claimed: set[str] = set()
+        for start in range(0, len(jobs), _IN_CHUNK):
+            chunk = jobs[start:start + _IN_CHUNK]
+            rows = conn.execute(
+                "INSERT INTO job_hashes (payload_hash, job_id) VALUES " + ",".join(["(?, ?)"] * len(chunk))
+                + " ON CONFLICT (payload_hash) DO NOTHING RETURNING job_id",
+                [value for job in chunk for value in (job.payload_hash, job.job_id)],
+            ).fetchall()
+            claimed.update(row[0] for row in rows)
+        conn.executemany(_INSERT_JOB, [_row(job) for job in jobs if job.job_id in claimed])
+        return [(job.model_copy(update={"etag": "1"}), True) if job.job_id in claimed
+                else self.insert_claimed(conn, job) for job in jobs]
 
     async def get(self, job_id: str) -> Job:
         row = await self._db.call(lambda c: c.execute(_SELECT + " WHERE job_id = ?", (job_id,)).fetchone())
@@ -86,17 +123,30 @@ class SqliteJobStore(JobStore):
 
     async def update(self, job: Job) -> Job:
         def swap(conn: sqlite3.Connection) -> Job:
-            new_etag = int(job.etag or 0) + 1
-            cur = conn.execute(
-                "UPDATE jobs SET status = ?, etag = ?, doc = ? WHERE job_id = ? AND etag = ?",
-                (job.status.value, new_etag, _dump(job), job.job_id, int(job.etag or 0)),
-            )
-            if cur.rowcount == 1:
-                return job.model_copy(update={"etag": str(new_etag)})
-            exists = conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone()
-            raise ConcurrencyConflict() if exists else JobNotFound()
+            outcome = _swap(conn, job)
+            if isinstance(outcome, Job):
+                return outcome
+            raise outcome
 
         return await self._db.write(swap)
+
+    async def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        ids = list(job_ids)
+
+        def read(conn: sqlite3.Connection) -> builtins.list[Any]:
+            rows: builtins.list[Any] = []
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                rows += conn.execute(f"{_SELECT} WHERE job_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            return rows
+
+        return {job.job_id: job for job in map(_load, await self._db.call(read))}
+
+    async def update_many(self, jobs: Sequence[Job]) -> builtins.list[Job | ConcurrencyConflict | JobNotFound]:
+        def swap_all(conn: sqlite3.Connection) -> builtins.list[Job | ConcurrencyConflict | JobNotFound]:
+            return [_swap(conn, job) for job in jobs]
+
+        return await self._db.write(swap_all)
 
     async def delete(self, job_id: str) -> None:
         def remove(conn: sqlite3.Connection) -> None:

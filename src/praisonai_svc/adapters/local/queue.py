@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,11 @@ from praisonai_svc.models.job import utcnow
 from praisonai_svc.ports import POISON_PEEK_LIMIT, JobQueue, PoisonMessage, QueueMessage
 
 _SIGNAL_CHECK_SECONDS = 0.05
+_LEASE = (
+    "UPDATE messages SET visible_at = ?, dequeue_count = dequeue_count + 1, pop_receipt = lower(hex(randomblob(16)))"
+    " WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?)"
+    " RETURNING seq, job_id, pop_receipt, dequeue_count, inserted_utc"
+)
 
 
 def _seq(message: QueueMessage) -> int:
@@ -62,6 +68,12 @@ class SqliteJobQueue(JobQueue):
         )
         return str(cur.lastrowid)
 
+    def insert_messages(self, conn: sqlite3.Connection, job_ids: Sequence[str]) -> None:
+        """Insert one visible message per job id inside the caller's transaction (the batch submit)."""
+        now, inserted = time.time(), utcnow().isoformat()
+        conn.executemany("INSERT INTO messages (queue, job_id, visible_at, inserted_utc) VALUES (?, ?, ?, ?)",
+                         [(self.name, job_id, now, inserted) for job_id in job_ids])
+
     def notify(self) -> None:
         """Wake idle workers (they watch the signal file): one touch per event-loop turn, however many submits
         of one group commit call this (a touch is a system call; the worker needs only one)."""
@@ -83,19 +95,9 @@ class SqliteJobQueue(JobQueue):
         self._seen_signal = self._signal_mtime()
 
         def lease(conn: sqlite3.Connection) -> list[tuple[int, str, str, int, str]]:
+            # One statement leases the whole batch; each message gets its own random receipt.
             now = time.time()
-            ids = conn.execute(
-                "SELECT seq FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?",
-                (self.name, now, max_messages),
-            ).fetchall()
-            leased = []
-            for (seq,) in ids:
-                leased.append(conn.execute(
-                    "UPDATE messages SET visible_at = ?, dequeue_count = dequeue_count + 1, pop_receipt = ?"
-                    " WHERE seq = ? RETURNING seq, job_id, pop_receipt, dequeue_count, inserted_utc",
-                    (now + visibility_timeout, uuid.uuid4().hex, seq),
-                ).fetchone())
-            return leased
+            return conn.execute(_LEASE, (now + visibility_timeout, self.name, now, max_messages)).fetchall()
 
         rows = await self._db.write(lease)
         return [QueueMessage(str(r[0]), r[1], r[2], r[3], datetime.fromisoformat(r[4])) for r in rows]
@@ -118,6 +120,21 @@ class SqliteJobQueue(JobQueue):
 
     async def ack(self, message: QueueMessage) -> None:
         await self._with_lease(message, "DELETE FROM messages WHERE seq = ? AND pop_receipt = ?")
+
+    async def ack_many(self, messages: Sequence[QueueMessage]) -> list[bool]:
+        def delete_all(conn: sqlite3.Connection) -> list[bool]:
+            acked = []
+            for message in messages:
+                try:
+                    seq = _seq(message)
+                except LeaseLost:
+                    acked.append(False)
+                    continue
+                cur = conn.execute("DELETE FROM messages WHERE seq = ? AND pop_receipt = ?", (seq, message.pop_receipt))
+                acked.append(cur.rowcount == 1)
+            return acked
+
+        return await self._db.write(delete_all)
 
     async def release(self, message: QueueMessage, *, delay: float = 0.0) -> None:
         await self._with_lease(

@@ -24,6 +24,8 @@ class SignedFiles(Protocol):
 
     def path_of(self, name: str) -> Path: ...
 
+    async def read_inline(self, name: str) -> bytes | None: ...
+
 
 def link_router(blobs: SignedFiles) -> APIRouter:
     router = APIRouter(tags=["downloads"])
@@ -31,6 +33,11 @@ def link_router(blobs: SignedFiles) -> APIRouter:
     @router.get(BLOBS_ROUTE + "/{name:path}", include_in_schema=False)
     async def signed_blob(name: str, exp: str = "", fn: str = "", ct: str = "", sig: str = "") -> Response:
         blobs.verify_link(name, exp, fn, ct, sig)
+        inline = await blobs.read_inline(name)  # a small output stored in the database
+        if inline is not None:
+            return Response(inline, media_type=ct or "application/octet-stream",
+                            headers={"Content-Disposition": content_disposition(fn or name.rpartition("/")[2]),
+                                     "Cache-Control": "private, max-age=0, no-store"})
         try:
             path = blobs.path_of(name)
         except StorageError:

@@ -1,0 +1,143 @@
+"""POST /jobs/batch and the in-process producer (app.submit / submit_many and their sync twins), in-process on
+the memory backend."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from praisonai_svc import ServiceApp
+from praisonai_svc.api.factory import create_api
+from praisonai_svc.backend import memory_backend
+from praisonai_svc.errors import ConfigError, PayloadError, PayloadTooLarge, UnknownService
+from praisonai_svc.job_service import Submission
+from praisonai_svc.settings import Settings
+
+
+class Deck(BaseModel):
+    title: str = Field(min_length=1)
+
+
+def make_app(**settings: Any) -> ServiceApp:
+    app = ServiceApp("Unit", settings=Settings(worker_poll_interval_min=0.01, worker_poll_interval_max=0.05,
+                                               **settings), backend=memory_backend())
+
+    @app.job("deck")
+    def deck(payload: Deck) -> tuple[bytes, str, str]:
+        return payload.title.encode(), "text/plain", "deck.txt"
+
+    return app
+
+
+@pytest.fixture
+def client() -> Any:
+    with TestClient(create_api(make_app(max_batch_size=10), embedded_worker=True)) as test_client:
+        yield test_client
+
+
+def test_batch_answers_one_result_per_item_in_order_and_bad_items_do_not_sink_the_others(client: TestClient) -> None:
+    first = client.post("/jobs", json={"payload": {"title": "already"}}).json()
+    items = [{"payload": {"title": "a"}}, {"payload": {"title": ""}}, {"payload": {"title": "already"}},
+             {"nope": 1}, {"payload": {"title": "b"}, "service": "missing"}, {"payload": {"title": "c"}}]
+    response = client.post("/jobs/batch", json={"jobs": items})
+    assert response.status_code == 207
+    body = response.json()
+    assert [r["index"] for r in body["results"]] == list(range(6))
+    assert [r["status"] for r in body["results"]] == [202, 400, 200, 400, 400, 202]
+    assert (body["queued"], body["existing"], body["failed"]) == (2, 1, 3)
+    assert "payload.title" in body["results"][1]["detail"]
+    assert '"payload"' in body["results"][3]["detail"]
+    assert "missing" in body["results"][4]["detail"]
+    assert body["results"][2]["job"]["job_id"] == first["job_id"]  # each item is idempotent on its own
+    for index in (0, 5):
+        job_id = body["results"][index]["job"]["job_id"]
+        assert client.get(f"/jobs/{job_id}").status_code == 200
+    again = client.post("/jobs/batch", json={"jobs": [items[0]]}).json()
+    assert again["results"][0]["status"] == 200
+    assert again["results"][0]["job"]["job_id"] == body["results"][0]["job"]["job_id"]
+
+
+def test_batch_refuses_a_body_that_is_not_a_batch_or_too_big(client: TestClient) -> None:
+    assert client.post("/jobs/batch", json={"payload": {}}).status_code == 400
+    assert client.post("/jobs/batch", json={"jobs": []}).status_code == 400
+    too_many = client.post("/jobs/batch", json={"jobs": [{"payload": {"title": str(i)}} for i in range(11)]})
+    assert too_many.status_code == 400 and "PRAISONAI_MAX_BATCH_SIZE" in too_many.json()["detail"]
+    assert client.get("/jobs").json()["jobs"] == []  # nothing queued
+
+
+def test_the_submit_rate_limit_counts_items_not_requests() -> None:
+    app = make_app(rate_limit_submit_per_minute=5)
+    with TestClient(create_api(app, embedded_worker=False)) as client:
+        ok = client.post("/jobs/batch", json={"jobs": [{"payload": {"title": str(i)}} for i in range(4)]})
+        assert ok.status_code == 207
+        assert client.post("/jobs", json={"payload": {"title": "fifth"}}).status_code == 202
+        refused = client.post("/jobs/batch", json={"jobs": [{"payload": {"title": "x"}}, {"payload": {"title": "y"}}]})
+        assert refused.status_code == 429 and refused.headers["Retry-After"]
+
+
+def test_app_submit_shares_validation_and_idempotency_with_http() -> None:
+    app = make_app()
+    with TestClient(create_api(app, embedded_worker=False)) as client:
+        over_http = client.post("/jobs", json={"payload": {"title": "same"}}).json()
+        backend = client.app.state.job_service.backend  # type: ignore[attr-defined]
+
+        async def scenario() -> tuple[Submission, Submission]:
+            app.backend = backend
+            same = await app.submit({"title": "same"})
+            new = await app.submit({"title": "new"}, service="deck")
+            with pytest.raises(PayloadError, match=r"payload\.title"):
+                await app.submit({"title": ""})
+            with pytest.raises(UnknownService):
+                await app.submit({"title": "x"}, service="nope")
+            with pytest.raises(PayloadTooLarge):
+                await app.submit({"title": "x" * (app.settings.max_payload_size + 1)})
+            return same, new
+
+        same, new = client.portal.call(scenario)  # type: ignore[union-attr]
+        assert (same.created, same.job.job_id) == (False, over_http["job_id"])
+        assert new.created and client.get(f"/jobs/{new.job.job_id}").json()["status"] == "queued"
+
+
+def test_submit_many_returns_one_outcome_per_item_and_tenants_do_not_share_jobs() -> None:
+    app = make_app()
+
+    async def scenario() -> None:
+        outcomes = await app.submit_many([{"title": "a"}, {"title": ""}, "not a dict", {"title": "a"}])  # type: ignore[list-item]
+        first, bad, not_dict, duplicate = outcomes
+        assert isinstance(first, Submission) and first.created
+        assert isinstance(bad, PayloadError) and isinstance(not_dict, PayloadError)
+        assert isinstance(duplicate, Submission) and duplicate.job.job_id == first.job.job_id
+        mine = await app.submit({"title": "a"}, tenant="t1")
+        assert mine.created and mine.job.tenant == "t1" and mine.job.job_id != first.job.job_id
+
+    asyncio.run(scenario())
+
+
+def test_sync_twins_work_outside_an_event_loop_and_refuse_inside_one() -> None:
+    app = make_app()
+    submission = app.submit_sync({"title": "sync"})
+    assert submission.created
+    outcomes = app.submit_many_sync([{"title": "sync"}, {"title": "other"}])
+    assert [o.created for o in outcomes if isinstance(o, Submission)] == [False, True]
+
+    async def inside() -> None:
+        with pytest.raises(ConfigError, match=r"await app\.submit"):
+            app.submit_sync({"title": "x"})
+
+    asyncio.run(inside())
+
+
+def test_jobs_submitted_in_process_run_on_the_worker(client: TestClient) -> None:
+    response = client.post("/jobs/batch", json={"jobs": [{"payload": {"title": f"t{i}"}} for i in range(5)]})
+    ids = [r["job"]["job_id"] for r in response.json()["results"]]
+    for job_id in ids:
+        for _ in range(500):
+            if client.get(f"/jobs/{job_id}").json()["status"] == "done":
+                break
+            time.sleep(0.01)
+        assert client.get(f"/jobs/{job_id}").json()["status"] == "done"
