@@ -158,6 +158,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Submit many jobs (one result each) */
+        post: operations["submit_batch_jobs_batch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/{job_id}": {
         parameters: {
             query?: never;
@@ -492,6 +509,39 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * BatchItemResult
+         * @description One item's outcome: ``status`` 202 (queued), 200 (identical job already there) or its error's code.
+         */
+        BatchItemResult: {
+            /**
+             * Detail
+             * @description Why this item was refused (only when status >= 400)
+             */
+            detail?: string | null;
+            /**
+             * Index
+             * @description Position of the item in the request's `jobs` list
+             */
+            index: number;
+            job?: components["schemas"]["JobResponse"] | null;
+            /**
+             * Status
+             * @description 202 queued, 200 existing job, else the HTTP status this item alone would get
+             */
+            status: number;
+        };
+        /** BatchResponse */
+        BatchResponse: {
+            /** Existing */
+            existing: number;
+            /** Failed */
+            failed: number;
+            /** Queued */
+            queued: number;
+            /** Results */
+            results: components["schemas"]["BatchItemResult"][];
+        };
         /** CronCheck */
         CronCheck: {
             /** Expression */
@@ -1688,6 +1738,99 @@ export interface operations {
             };
         };
     };
+    submit_batch_jobs_batch_post: {
+        parameters: {
+            query?: {
+                /** @description Service to run (default: the first) */
+                service?: ("ppt" | "ppt-preview") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    jobs: (components["schemas"]["JobSubmission"] | unknown)[];
+                };
+                "application/yaml": {
+                    jobs: (components["schemas"]["JobSubmission"] | unknown)[];
+                };
+                "text/yaml": {
+                    jobs: (components["schemas"]["JobSubmission"] | unknown)[];
+                };
+            };
+        };
+        responses: {
+            /** @description One result per item, in order */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResponse"];
+                };
+            };
+            /** @description Malformed or invalid request; nothing queued */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid API key or bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body did not arrive in time; nothing queued */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached, or too many failed authentications; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Storage unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_job_jobs__job_id__get: {
         parameters: {
             query?: {
@@ -2351,7 +2494,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                name: "workflow-scheduler" | "ppt" | "ppt-preview";
+                name: "workflow-scheduler" | "pruner" | "ppt" | "ppt-preview";
             };
             cookie?: never;
         };
@@ -2422,7 +2565,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                name: "workflow-scheduler" | "ppt" | "ppt-preview";
+                name: "workflow-scheduler" | "pruner" | "ppt" | "ppt-preview";
             };
             cookie?: never;
         };
@@ -2497,7 +2640,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                name: "workflow-scheduler" | "ppt" | "ppt-preview";
+                name: "workflow-scheduler" | "pruner" | "ppt" | "ppt-preview";
             };
             cookie?: never;
         };

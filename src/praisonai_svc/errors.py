@@ -141,6 +141,11 @@ class HandlerResultError(JobFailed):
     """The handler returned something other than (bytes, content_type, filename)."""
 
 
+class OutputStreamSpent(PraisonSvcError):
+    """An output's file object was read once and cannot be rewound to be stored again; the attempt fails (and is
+    retried: the handler makes a new one)."""
+
+
 class JobCancelled(PraisonSvcError):
     """The job was cancelled (POST /jobs/{id}/cancel); it ends ``cancelled`` and is never retried.
 

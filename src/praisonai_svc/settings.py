@@ -213,7 +213,8 @@ class Settings(BaseSettings):
     # --- usage metering and quotas (docs/usage.md) ---
     usage_metering: bool = Field(True, description="Meter jobs per tenant and service in hourly buckets (GET /usage).")
     quotas_file: Path | None = Field(
-        None, description="YAML with per-tenant daily quotas ('tenants: {acme: {max_jobs_per_day: 500}}').",
+        None, description="A YAML file to read per-tenant daily quotas from, instead of the app YAML's `tenants:` "
+        "section (docs/usage.md).",
     )
 
     # --- the app's YAML file and service lifecycle (docs/services.md); unset: praisonai.yaml's value ---

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from praisonai_svc.adapters.memory import MemoryBlobStore
-from praisonai_svc.errors import HandlerResultError
+from praisonai_svc.errors import HandlerResultError, OutputStreamSpent
 from praisonai_svc.models.job import StoredOutput
 from praisonai_svc.outputs import MAX_OUTPUTS, Outputs, coerce_outputs
 from praisonai_svc.outputs.archive import needs_zip64, zip_outputs
@@ -102,5 +102,5 @@ async def test_a_stream_that_cannot_be_rewound_is_sent_once_only():
     items = coerce_outputs([(OneWay(), "text/plain", "a.txt")])
     [stored] = await store_outputs(blobs, "svc/job2", items)
     assert stored.size == 3 and await blobs.open("svc/job2/a.txt") == b"abc"
-    with pytest.raises(HandlerResultError, match="cannot be rewound"):
+    with pytest.raises(OutputStreamSpent, match="cannot be rewound"):
         await store_outputs(blobs, "svc/job2", items)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from praisonai_svc.errors import HandlerResultError
+from praisonai_svc.errors import HandlerResultError, OutputStreamSpent
 from praisonai_svc.registry import HandlerOutput, is_media_type
 
 # A job record holds every output's metadata (Azure: one 64 KiB table property), so the count is bounded.
@@ -36,7 +36,7 @@ class PendingOutput:
     def open(self) -> IO[bytes]:
         """A binary stream of the output from its start. Bytes and paths give a new stream (the caller closes
         it); a handler's file object is rewound, so a retried upload sends it whole again, and stays open. A
-        file object that cannot be rewound cannot be sent twice: HandlerResultError (the attempt fails)."""
+        file object that cannot be rewound cannot be sent twice: OutputStreamSpent (the attempt fails)."""
         if isinstance(self.source, bytes):
             return io.BytesIO(self.source)
         if isinstance(self.source, Path):
@@ -44,8 +44,8 @@ class PendingOutput:
         if self.source.seekable():
             self.source.seek(0)
         elif self._opened:
-            raise HandlerResultError(f"Output {self.filename!r} is a stream that cannot be rewound, so it cannot "
-                                     "be stored again after a storage outage; return bytes or a path instead.")
+            raise OutputStreamSpent(f"Output {self.filename!r} is a stream that cannot be rewound, so it cannot be "
+                                    "stored again after a storage outage; return bytes or a path to avoid this.")
         self._opened.append(True)
         return self.source
 

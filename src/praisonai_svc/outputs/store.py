@@ -21,6 +21,8 @@ PARALLEL_UPLOADS = 4  # uploads of one multi-file job in flight at once
 
 def unique_names(filenames: list[str]) -> list[str]:
     """Safe names, unique case-insensitively (``a.png``, ``a-2.png``, ...), in the given order."""
+    if len(filenames) == 1:  # every single-file job: no path parsing
+        return [safe_filename(filenames[0])]
     taken: set[str] = set()
     names: list[str] = []
     for raw in filenames:
