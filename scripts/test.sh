@@ -17,7 +17,7 @@ echo "== pytest"
 # PYTEST_WORKERS=0 runs everything in this process.
 WORKERS="${PYTEST_WORKERS:-3}"
 if [ "${WORKERS}" = "0" ]; then
-    .venv/bin/python -m pytest -p no:cacheprovider "$@"
+    .venv/bin/python -m pytest -p no:cacheprovider --durations=30 "$@"
 else
-    .venv/bin/python -m pytest -p no:cacheprovider -n "${WORKERS}" --dist loadfile "$@"
+    .venv/bin/python -m pytest -p no:cacheprovider --durations=30 -n "${WORKERS}" --dist loadfile "$@"
 fi

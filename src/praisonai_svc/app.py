@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from praisonai_svc.backend import Backend
-from praisonai_svc.durations import parse_duration
+from praisonai_svc.durations import format_duration, parse_duration
 from praisonai_svc.errors import ConfigError, PayloadError, UnknownService
 from praisonai_svc.events import EventBus
 from praisonai_svc.events.consumers import PRUNED_KINDS as LIVE_RECORD_KINDS
@@ -98,7 +98,8 @@ class ServiceApp:
         """praisonai.yaml, resolved against the registered services and the environment (docs/services.md).
 
         Loaded on first use, after every handler and service has registered; per-service options
-        (``timeout_minutes``, ``max_attempts``, ``concurrency``) are applied to the job services then.
+        (``timeout_minutes``, ``max_attempts``, ``concurrency``, ``retention``, ``idempotency_window``) are
+        applied to the job services then.
         """
         if self._config is None:
             from praisonai_svc.appconfig import load_app_config
@@ -132,7 +133,17 @@ class ServiceApp:
                 timeout_seconds=options.timeout_minutes * 60 if options.timeout_minutes else spec.timeout_seconds,
                 max_attempts=options.max_attempts or spec.max_attempts,
                 concurrency=options.concurrency or spec.concurrency,
+                retention=options.retention or spec.retention,
+                idempotency_window=options.idempotency_window or spec.idempotency_window,
             )
+            updated = self.services[name]
+            retention = updated.retention or self.settings.job_retention
+            window = updated.idempotency_window or self.settings.idempotency_window
+            if window > retention:
+                raise ConfigError(
+                    f"service '{name}': idempotency_window ({format_duration(window)}) is longer than its retention "
+                    f"({format_duration(retention)}); an idempotent hit would return a job already removed. "
+                    "Shorten the window or lengthen the retention (praisonai.yaml services.<name>, or @app.job).")
 
     @property
     def title(self) -> str:

@@ -321,6 +321,12 @@ class Settings(BaseSettings):
     events_lookback_seconds: float = Field(
         3.0, ge=0, le=60, description="How far back each feed read looks (clock skew and slow writers allowed).")
     events_retention_hours: float = Field(24.0, gt=0, description="How long job events are kept for replay.")
+    long_poll_max_seconds: float = Field(
+        60.0, ge=0, le=60, description="The longest a GET /jobs/{id}?wait= holds (a larger wait is shortened to it; "
+        "set it below your proxy's idle timeout).")
+    events_stream_max_seconds: float = Field(
+        3600.0, gt=0, le=86400, description="An SSE or WebSocket stream of a job that has not ended is closed after "
+        "this long; the client reconnects with Last-Event-ID (SSE) or ?after= (WebSocket) and misses nothing.")
     progress_event_interval_seconds: float = Field(
         0.2, ge=0, description="Progress events of one job are coalesced to at most one per this interval.")
     cancel_poll_interval_seconds: float = Field(

@@ -212,3 +212,29 @@ def test_cli_submit_wait_follows_the_stream_and_jobs_cancel(live: Service, tmp_p
     assert cancelled.returncode == 0, cancelled.stderr
     with live.client() as client:
         assert wait_job(client, job["job_id"], until=("cancelled", "done", "error"))["status"] == "cancelled"
+
+
+def test_streams_and_long_polls_of_a_job_that_never_runs_are_cut_short_and_resume(
+        backend_env: dict[str, str], tmp_path: Path) -> None:
+    """A job whose service is stopped never ends: its SSE stream, WebSocket and long-poll end at their limits
+    (PRAISONAI_EVENTS_STREAM_MAX_SECONDS, PRAISONAI_LONG_POLL_MAX_SECONDS) instead of holding forever, and a
+    client that reconnects after the service is started again receives the rest."""
+    env = {**backend_env, **LIVE_ENV, "PRAISONAI_EVENTS_STREAM_MAX_SECONDS": "1",
+           "PRAISONAI_LONG_POLL_MAX_SECONDS": "1"}
+    with running_service(HANDLERS, env, tmp_path / "logs", workers=1) as svc, svc.client() as client:
+        assert client.post("/services/steps/stop").status_code == 200
+        job = submit(client, "steps", {"delay": 0.01, "n": 1})
+        path = f"/jobs/{job['job_id']}/events"
+        first = sse_events(client, path, timeout=30)  # ends on its own, with no terminal event
+        assert [e["event"] for e in first] == ["queued"]
+        polled = client.get(f"/jobs/{job['job_id']}", params={"wait": 30}, timeout=30)
+        assert polled.status_code == 200 and polled.json()["status"] == "queued"
+        with connect(svc.url.replace("http", "ws") + f"/jobs/{job['job_id']}/ws", open_timeout=30) as ws:
+            assert [json.loads(m)["type"] for m in ws] == ["queued"]
+        assert client.post("/services/steps/start").status_code == 200
+        rest = sse_events(client, path, headers={"Last-Event-ID": "1"}, timeout=30)
+        while not rest or rest[-1]["event"] != "done":  # the stream may end at its limit before the job does
+            rest += sse_events(client, path, headers={"Last-Event-ID": str(rest[-1]["id"] if rest else 1)},
+                               timeout=30)
+    assert [e["id"] for e in first + rest] == list(range(1, len(rest) + 2))
+    assert [e["event"] for e in rest] == ["started", "progress", "done"]

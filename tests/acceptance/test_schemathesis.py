@@ -16,10 +16,12 @@ Excluded, on purpose:
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.acceptance.security_support import OPERATOR_KEY
@@ -35,37 +37,51 @@ def schemathesis(url: str, workdir: Path, *headers: str) -> subprocess.Completed
     command = [
         str(ST), "run", f"{url}/openapi.json", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
         "--max-examples", str(MAX_EXAMPLES), "--seed", SEED,
-        # Longer than the longest legal long-poll (GET /jobs/{id}?wait=, at most 60 s), which may hold that long.
-        "--workers", "1", "--request-timeout", "70", "--no-color",
+        # Longer than the longest long-poll and event stream the service is started with (below).
+        "--workers", "1", "--request-timeout", "30", "--no-color",
     ]
     for header in headers:
         command += ["-H", header]
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
 
 
-def assert_clean(result: subprocess.CompletedProcess[str], *, locked_out: bool = False) -> None:
-    """Exit 0 and no failure; ``locked_out``: every guarded operation answered only 401, as it must without a key."""
+def guarded_operations(url: str) -> int:
+    """How many operations of the published schema require credentials (those with a security requirement)."""
+    schema = httpx.get(f"{url}/openapi.json", timeout=10).json()
+    return sum(1 for item in schema["paths"].values() for op in item.values()
+               if isinstance(op, dict) and op.get("security"))
+
+
+def assert_clean(result: subprocess.CompletedProcess[str], *, locked_out: int = 0) -> None:
+    """Exit 0 and no failure; ``locked_out``: that many guarded operations answered only 401, as they must
+    without a key (every one of them)."""
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-6000:]
     assert "failure" not in report.split("SUMMARY")[-1].lower(), report[-6000:]
     if locked_out:
-        # the job routes (4), the services' reads (GET /, /services, /services/{name}), the live routes
-        # (events, webhooks, ws-ticket, cancel), one output's download and /usage
-        assert "13 operations returned only 401/403 responses" in report, report[-6000:]
+        assert f"{locked_out} operations returned only 401/403 responses" in report, report[-6000:]
     else:
-        assert "No issues found" in report, report[-6000:]
+        # Every generated case passed. Warnings (ids that 404, payloads a service's own model refuses) are
+        # expected: see the module docstring.
+        cases = re.search(r"(\d+) generated, (\d+) passed", report)
+        assert cases is not None and cases.group(1) == cases.group(2) and int(cases.group(1)) > 0, report[-6000:]
 
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("with_key", [False, True], ids=["open", "keyed"])
 def test_schemathesis_finds_nothing(tmp_path: Path, with_key: bool) -> None:
-    env = {"PRAISONAI_DATA_DIR": str(tmp_path / "data")}
+    # Streams of a job that never ends (schemathesis stops its service through /services) and long-polls are
+    # cut short, so that the run is bounded; both limits are themselves under test here.
+    env = {"PRAISONAI_DATA_DIR": str(tmp_path / "data"), "PRAISONAI_LONG_POLL_MAX_SECONDS": "2",
+           "PRAISONAI_EVENTS_STREAM_MAX_SECONDS": "3"}
     if with_key:
         env["PRAISONAI_API_KEY"] = OPERATOR_KEY
     with running_service(FUZZ_HANDLERS, env, tmp_path / "logs", workers=1) as svc:
         if with_key:
             assert_clean(schemathesis(svc.url, tmp_path, f"X-API-Key: {OPERATOR_KEY}"))
-            assert_clean(schemathesis(svc.url, tmp_path), locked_out=True)
+            guarded = guarded_operations(svc.url)
+            assert guarded >= 20, guarded  # jobs, services, live, workflows...
+            assert_clean(schemathesis(svc.url, tmp_path), locked_out=guarded)
         else:
             assert_clean(schemathesis(svc.url, tmp_path))
         assert "Traceback" not in svc.logs(), svc.logs()[-4000:]

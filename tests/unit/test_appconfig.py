@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +124,31 @@ def test_invalid_values_name_the_key_and_line(tmp_path: Path) -> None:
 
 
 def test_sections_of_other_features_are_accepted_unread(tmp_path: Path) -> None:
-    text = "plugins: {echo: {anything: 1}}\ntenants: [a]\nretention: {days: 3}\nworkflows: {}\n"
+    text = "plugins: {echo: {anything: 1}}\ntenants: [a]\n"
     app = make_app(tmp_path, text)
     assert app.config.document.section("plugins") == {"echo": {"anything": 1}}
+
+
+def test_a_retention_section_is_refused_with_where_retention_goes(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown section 'retention'"):
+        _ = make_app(tmp_path, "retention: {days: 3}\n").config
+
+
+def test_per_service_retention_and_idempotency_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "services:\n  ppt: {retention: 7d, idempotency_window: 2h}\n"
+    monkeypatch.setenv("PRAISONAI_SERVICES__VIDEO__RETENTION", "36h")
+    app = make_app(tmp_path, text)
+    _ = app.config
+    assert (app.services["ppt"].retention, app.services["ppt"].idempotency_window) == (
+        timedelta(days=7), timedelta(hours=2))
+    assert (app.services["video"].retention, app.services["video"].idempotency_window) == (timedelta(hours=36), None)
+
+
+def test_a_window_longer_than_the_services_retention_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"idempotency_window .* longer than its retention"):
+        _ = make_app(tmp_path, "services:\n  ppt: {retention: 1h}\n").config  # the default window is 24h
+    with pytest.raises(ConfigError, match=r"praisonai.yaml:2: .*retention: .*'soon' is not a duration"):
+        _ = make_app(tmp_path, "services:\n  ppt: {retention: soon}\n").config
 
 
 def test_environment_overrides_the_file_which_overrides_the_decorator(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, cast
 
@@ -25,6 +26,7 @@ from praisonai_svc.api.jobs import GUARDED, _error
 from praisonai_svc.api.long_poll import watcher_of
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.api.ws_tickets import TicketInvalid, consume_ticket, mint_ticket
+from praisonai_svc.app import ServiceApp
 from praisonai_svc.errors import AuthenticationFailed, JobNotFound, PraisonSvcError, RateLimited
 from praisonai_svc.events.job_events import JobEvent, queued_event
 from praisonai_svc.events.watcher import EventWatcher, Subscription
@@ -64,12 +66,21 @@ async def open_stream(watcher: EventWatcher, job: Job, after_seq: int) -> Subscr
     return sub
 
 
-async def follow(watcher: EventWatcher, sub: Subscription) -> AsyncIterator[JobEvent | None]:
-    """The subscription's events until the terminal one; None every HEARTBEAT_SECONDS of silence."""
+async def follow(watcher: EventWatcher, sub: Subscription, max_seconds: float) -> AsyncIterator[JobEvent | None]:
+    """The subscription's events until the terminal one; None every HEARTBEAT_SECONDS of silence.
+
+    Ends early, without a terminal event, after ``max_seconds``: a stream of a job that never finishes (its
+    service stopped, a queue that is not served) does not hold a connection and a subscription forever. A client
+    reconnects with ``Last-Event-ID`` / ``after`` and misses nothing (EventSource does this on its own).
+    """
+    deadline = time.monotonic() + max_seconds
     try:
         while True:
-            batch = await sub.next_batch(HEARTBEAT_SECONDS)
-            if not batch:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            batch = await sub.next_batch(min(HEARTBEAT_SECONDS, left))
+            if not batch and time.monotonic() < deadline:
                 yield None
             for event in batch:
                 yield event
@@ -77,6 +88,11 @@ async def follow(watcher: EventWatcher, sub: Subscription) -> AsyncIterator[JobE
                     return
     finally:
         watcher.unsubscribe(sub)
+
+
+def _stream_limit(connection: Request | WebSocket) -> float:
+    app: ServiceApp = connection.app.state.service_app
+    return app.settings.events_stream_max_seconds
 
 
 def _after(last_event_id: str | None, after: int | None) -> int:
@@ -101,7 +117,7 @@ async def job_events(
     sub = await open_stream(watcher, job, _after(last_event_id, after))
 
     async def messages() -> AsyncIterator[dict[str, Any]]:
-        async for event in follow(watcher, sub):
+        async for event in follow(watcher, sub, _stream_limit(request)):
             if event is None:
                 yield {"comment": "keep-alive"}
             else:
@@ -153,7 +169,7 @@ async def job_ws(websocket: WebSocket, job_id: str, ticket: str | None = None, a
     sub = await open_stream(watcher, job, max(after, 0))
     closed = asyncio.ensure_future(_until_closed(websocket))
     try:
-        async for event in follow(watcher, sub):
+        async for event in follow(watcher, sub, _stream_limit(websocket)):
             if closed.done():
                 return
             await websocket.send_text(json.dumps({"type": "ping"}) if event is None else _wire(websocket, event))

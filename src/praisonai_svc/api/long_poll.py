@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import Request, WebSocket
 
+from praisonai_svc.app import ServiceApp
 from praisonai_svc.events.watcher import EventWatcher
 from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import Job
@@ -19,6 +20,8 @@ def watcher_of(request: Request | WebSocket) -> EventWatcher:
 
 async def long_poll(request: Request, service: JobService, job: Job, wait: float) -> Job:
     """The job as soon as it changes (any event after this call), or after ``wait`` seconds."""
+    app: ServiceApp = request.app.state.service_app
+    wait = min(wait, app.settings.long_poll_max_seconds)
     if job.status.is_terminal or wait <= 0:
         return job
     watcher = watcher_of(request)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -21,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from praisonai_svc.appconfig.document import ConfigDocument
 from praisonai_svc.errors import ConfigError
-from praisonai_svc.settings import SERVICES_ENV_PREFIX
+from praisonai_svc.settings import SERVICES_ENV_PREFIX, Duration
 
 # Sections later features own: accepted here, validated by their owners (plugins/config.py, ...).
-FOREIGN_SECTIONS = frozenset({"plugins", "tenants", "retention", "workflows"})
+FOREIGN_SECTIONS = frozenset({"plugins", "tenants"})
 SERVICE_ENV_PREFIX = SERVICES_ENV_PREFIX
 
 
@@ -52,6 +53,8 @@ class ServiceSection(BaseModel):
     concurrency: int | None = Field(None, ge=1, le=256)
     timeout_minutes: float | None = Field(None, gt=0)
     max_attempts: int | None = Field(None, ge=1, le=100)
+    retention: Duration | None = None  # job services: overrides PRAISONAI_JOB_RETENTION ("7d", "12h")
+    idempotency_window: Duration | None = None  # job services: overrides PRAISONAI_IDEMPOTENCY_WINDOW
 
 
 COMMON_SERVICE_KEYS = frozenset(ServiceSection.model_fields)
@@ -67,6 +70,8 @@ class ServiceOptions:
     concurrency: int | None = None
     timeout_minutes: float | None = None
     max_attempts: int | None = None
+    retention: timedelta | None = None
+    idempotency_window: timedelta | None = None
     config: Any = None
 
 
