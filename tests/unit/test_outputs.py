@@ -104,3 +104,27 @@ async def test_a_stream_that_cannot_be_rewound_is_sent_once_only():
     assert stored.size == 3 and await blobs.open("svc/job2/a.txt") == b"abc"
     with pytest.raises(OutputStreamSpent, match="cannot be rewound"):
         await store_outputs(blobs, "svc/job2", items)
+
+
+async def test_testing_helper_and_workflow_steps_see_every_output():
+    from praisonai_svc import ServiceApp
+    from praisonai_svc.backend import memory_backend
+    from praisonai_svc.testing import arun_job
+    from praisonai_svc.workflows.child_jobs import child_result
+
+    app = ServiceApp("outputs-unit")
+
+    @app.job("many")
+    def many(payload: dict) -> Outputs:
+        outputs = Outputs()
+        outputs.add(b"one", "text/plain", "a.txt")
+        outputs.add(io.BytesIO(b"two"), "text/plain", "b.txt")
+        return outputs
+
+    backend = memory_backend()
+    outcome = await arun_job(app, {"x": 1}, backend=backend)
+    assert outcome.status == "done" and outcome.data is None
+    assert outcome.files == {"a.txt": b"one", "b.txt": b"two"}
+    seen = await child_result(app, backend, outcome.job, include_content=True)
+    assert [o["filename"] for o in seen["outputs"]] == ["a.txt", "b.txt"]
+    assert seen["outputs"][1]["sha256"] == hashlib.sha256(b"two").hexdigest() and seen["download_url"] is None
