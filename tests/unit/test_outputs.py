@@ -25,7 +25,9 @@ def test_names_are_safe_and_unique_regardless_of_case():
 @pytest.mark.parametrize(("value", "message"), [
     ([], "no output files"),
     ("text", "must return (bytes, content_type, filename)"),
-    ([(b"x", "not-a-type", "a.txt")], "MIME type"),
+    ([(b"x", "not-a-type", "a.txt")], "not a valid media type"),
+    ([(b"x", "text/plain\r\nSet-Cookie: x=1", "a.txt")], "not a valid media type"),
+    ([(b"x", "application/" + "x" * 100, "a.txt")], "longer than 100 characters"),
     ([(b"x", "text/plain", " ")], "filename"),
     ([(42, "text/plain", "a.txt")], "bytes, a path or a binary file object"),
     ([("/no/such/file", "text/plain", "a.txt")], "not a file"),

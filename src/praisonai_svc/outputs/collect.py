@@ -83,11 +83,13 @@ class Outputs:
 
 
 def _pending(data: Any, content_type: Any, filename: Any) -> PendingOutput:
-    if not isinstance(content_type, str) or len(content_type) > MAX_CONTENT_TYPE or not is_media_type(content_type):
+    if not isinstance(content_type, str) or not is_media_type(content_type):
         raise HandlerResultError(
-            f"Handler's content type must be a MIME type string (at most {MAX_CONTENT_TYPE} characters), "
-            f"not {content_type[:MAX_CONTENT_TYPE + 20]!r}." if isinstance(content_type, str)
-            else f"Handler's content type must be a MIME type string, not {content_type!r}.")
+            f"Handler's content type {content_type!r} is not a valid media type: return one such as "
+            "'application/pdf' or 'text/plain; charset=utf-8' (type/subtype, then optional ; name=value).")
+    if len(content_type) > MAX_CONTENT_TYPE:
+        raise HandlerResultError(f"Handler's content type is longer than {MAX_CONTENT_TYPE} characters: "
+                                 f"{content_type[:MAX_CONTENT_TYPE]!r}...")
     if not isinstance(filename, str) or not filename.strip():
         raise HandlerResultError(f"Handler's filename must be a non-empty string, not {filename!r}.")
     if isinstance(data, bytes | bytearray | memoryview):
