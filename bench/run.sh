@@ -30,6 +30,7 @@ BENCHMARKS=(
     bench_live.py        # live updates: progress -> SSE latency, 1,000 watchers vs polling, webhook latency
     bench_outputs.py     # multi-file ZIP downloads vs disk reads, metering on vs off, the client vs raw httpx
     bench_workflows.py   # cron scheduler lateness across processes, its idle cost on Azure, a workflow vs jobs
+    bench_files.py       # file uploads (MB/s vs a local write, RSS under 10 concurrent), extraction vs the parsers
 )
 
 bash scripts/setup.sh

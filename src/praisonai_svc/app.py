@@ -257,11 +257,14 @@ class ServiceApp:
         return list(self._order)
 
     def _register_builtins(self) -> None:
-        """The services every app hosts (DESIGN.md §8): ``workflow-execution`` runs workflows (workflows/), and
-        the ``pruner`` (one per deployment) removes what is past retention (retention/)."""
+        """The services every app hosts (DESIGN.md §8): ``extract`` extracts uploaded files (files/),
+        ``workflow-execution`` runs workflows (workflows/), and the ``pruner`` (one per deployment) removes what is
+        past retention (retention/)."""
+        from praisonai_svc.files.processing import register_extract_service
         from praisonai_svc.retention.service import register_pruner
         from praisonai_svc.workflows.service import register_workflow_service
 
+        register_extract_service(self)
         register_workflow_service(self)
         register_pruner(self)
 

@@ -338,6 +338,40 @@ class Settings(BaseSettings):
         2.0, ge=0, description="First webhook retry delay; doubles per attempt up to an hour.")
     webhook_max_age_hours: float = Field(24.0, gt=0, description="A webhook is retried for at most this long.")
 
+    # --- files: upload and extraction (docs/files.md); the seed's MAX_FILE_SIZE / ALLOWED_EXTENSIONS are aliases ---
+    files_max_size: int = Field(
+        10 * 1024 * 1024, ge=1, validation_alias=AliasChoices("PRAISONAI_FILES_MAX_SIZE", "MAX_FILE_SIZE"),
+        description="Largest accepted upload: bytes or with a unit (10MB, 512KB, 1GB; 1 MB = 1024 KB). "
+                    "Alias: MAX_FILE_SIZE.",
+    )
+    files_allowed_extensions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["pdf", "docx", "txt", "csv", "xlsx"],
+        validation_alias=AliasChoices("PRAISONAI_FILES_ALLOWED_EXTENSIONS", "ALLOWED_EXTENSIONS"),
+        description="Accepted upload extensions, comma-separated (alias: ALLOWED_EXTENSIONS). Adding doc or xls "
+                    "turns their 400 into a file that fails with 'unsupported legacy format'.",
+    )
+    files_max_pages: int = Field(1000, ge=1, description="PDFs with more pages than this fail extraction.")
+    files_max_rows: int = Field(1000, ge=1, description="Rows extracted per XLSX sheet and per CSV.")
+    files_extract_timeout_seconds: float = Field(120.0, gt=0, description="Time limit of one file's extraction.")
+    files_extract_memory_mb: int = Field(1024, ge=128, description="Memory limit of the extraction process, MB.")
+    files_max_unzipped_size: int = Field(
+        200 * 1024 * 1024, ge=1,
+        description="Largest total uncompressed size of a DOCX/XLSX's parts (ZIP bombs fail): bytes or with a unit.",
+    )
+
+    @field_validator("files_max_size", "files_max_unzipped_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        from praisonai_svc.files.sizes import parse_size
+
+        return parse_size(value) if isinstance(value, str) else value
+
+    @field_validator("files_allowed_extensions", mode="before")
+    @classmethod
+    def _extensions(cls, value: Any) -> Any:
+        values = _split_csv(value)
+        return [str(v).strip().lower().lstrip(".") for v in values] if isinstance(values, list) else values
+
     @field_validator("tenant_keys", mode="before")
     @classmethod
     def _tenant_keys(cls, value: Any) -> Any:

@@ -168,6 +168,7 @@ def test_health_live_ready(service):
     with service.client() as client:
         health = client.get("/health").json()
         assert health["status"] == "ok" and health["services"] == ["work", "other"]
+        assert "extract" in health["builtin_services"]  # listed apart from the user's services
         assert client.get("/live").json() == {"status": "alive"}
         ready = client.get("/ready")
         assert ready.status_code == 200 and ready.json()["checks"]["storage"] == "ok"

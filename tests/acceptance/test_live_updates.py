@@ -230,11 +230,12 @@ def test_streams_and_long_polls_of_a_job_that_never_runs_are_cut_short_and_resum
         polled = client.get(f"/jobs/{job['job_id']}", params={"wait": 30}, timeout=30)
         assert polled.status_code == 200 and polled.json()["status"] == "queued"
         with connect(svc.url.replace("http", "ws") + f"/jobs/{job['job_id']}/ws", open_timeout=30) as ws:
-            assert [json.loads(m)["type"] for m in ws] == ["queued"]
+            assert [t for m in ws if (t := json.loads(m)["type"]) != "ping"] == ["queued"]
         assert client.post("/services/steps/start").status_code == 200
         rest = sse_events(client, path, headers={"Last-Event-ID": "1"}, timeout=30)
         while not rest or rest[-1]["event"] != "done":  # the stream may end at its limit before the job does
             rest += sse_events(client, path, headers={"Last-Event-ID": str(rest[-1]["id"] if rest else 1)},
                                timeout=30)
     assert [e["id"] for e in first + rest] == list(range(1, len(rest) + 2))
-    assert [e["event"] for e in rest] == ["started", "progress", "done"]
+    kinds = [e["event"] for e in rest]  # progress events close together may be coalesced
+    assert kinds[0] == "started" and kinds[-1] == "done" and set(kinds[1:-1]) <= {"progress"}, kinds

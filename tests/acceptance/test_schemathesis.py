@@ -11,6 +11,12 @@ Excluded, on purpose:
   a schema with one request body for all services cannot express: those are correct 400s.
 * ``/admin/...`` — the operators' endpoints, with their own key (PRAISONAI_ADMIN_KEY), are checked elsewhere;
   the schema lists them only to a request that sends that key, so schemathesis never sees them.
+* ``use_after_free`` — it expects a deleted resource to answer 404, but ``DELETE /files/{id}`` is a soft delete
+  by design (issue 14, the seed's contract): the record stays readable with ``status: deleted``.
+
+Expected warnings (they do not fail the run): ``validation_mismatch`` on the uploads, which are refused unless
+the file's extension is allowed and its bytes match it (magic bytes), which no schema can say, so most generated
+uploads are (correct) 400s.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "20261122")
 
 def schemathesis(url: str, workdir: Path, *headers: str) -> subprocess.CompletedProcess[str]:
     command = [
-        str(ST), "run", f"{url}/openapi.json", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+        str(ST), "run", f"{url}/openapi.json", "--checks", "all",
+        "--exclude-checks", "positive_data_acceptance,use_after_free",
         "--max-examples", str(MAX_EXAMPLES), "--seed", SEED,
         # Longer than the longest long-poll and event stream the service is started with (below).
         "--workers", "1", "--request-timeout", "30", "--no-color",

@@ -233,3 +233,73 @@ def test_job_then_signed_http_step_to_an_allowed_local_receiver(backend_env: dic
     assert downloaded.status_code == 200 and downloaded.content == b"PING"
     private = done["steps"][2]
     assert private["status"] == "failed" and "only public addresses" in private["error"] and private["attempt"] == 1
+
+
+def wait_for(check: Any, what: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} after {timeout}s")
+
+
+def test_csv_upload_runs_a_file_processed_workflow_extract_then_job_then_signed_http(
+    backend_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 15's chain: upload a CSV -> a file_processed workflow -> its file_process step reads the extraction ->
+    a job step on a test service -> an http step to a local receiver that checks the signature. Filters hold (a
+    .txt and a CSV over the size limit start nothing), and the file lists each workflow it triggered once."""
+    receiver = Receiver("hook-secret")
+    env = {**backend_env, "PRAISONAI_FETCH_ALLOWED_HOSTS": "127.0.0.1"}
+    csv = b"city,population\nLisbon,545923\nPorto,231800\nBraga,193333\n"
+    try:
+        with running_service(HANDLERS, env, tmp_path / "logs") as svc, svc.client() as client:
+            deck = client.post("/workflows", json={
+                "name": "Deck from CSV",
+                "triggers": [{"type": "file_processed", "file_extensions": ["csv"], "mime_types": ["text/csv"],
+                              "max_file_size": 1024}],
+                "steps": [
+                    {"id": "text", "type": "file_process", "file_id": "{{ trigger.file_id }}"},
+                    {"id": "deck", "type": "job", "service": "shout",
+                     "payload": {"text": "{{ steps.text.metadata.columns[0] }}"}},
+                    {"id": "tell", "type": "http", "url": receiver.url, "secret": "hook-secret",
+                     "body": {"file": "{{ trigger.file_id }}", "title": "{{ steps.deck.content }}",
+                              "rows": "{{ steps.text.metadata.row_count }}"}},
+                ]}).json()
+            on_upload = client.post("/workflows", json={
+                "name": "Log uploads", "triggers": [{"type": "file_upload"}],
+                "steps": [{"id": "note", "type": "log", "message": "got {{ trigger.original_filename }}"}]}).json()
+            file = client.post("/files/upload", files={"file": ("cities.csv", csv)}).json()["file"]
+            client.post("/files/upload", files={"file": ("notes.txt", b"not a csv")})
+            client.post("/files/upload", files={"file": ("big.csv", b"a,b\n" + b"1,2\n" * 400)})  # > 1024 bytes
+
+            def executions(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+                page = client.get(f"/workflows/{workflow['id']}/executions").json()
+                return page["executions"]  # type: ignore[no-any-return]
+
+            [started] = wait_for(lambda: executions(deck), "no execution of the CSV workflow")
+            done = wait_execution(client, started["id"])
+
+            def listed_twice() -> dict[str, Any] | None:
+                record: dict[str, Any] = client.get(f"/files/{file['id']}").json()["file"]
+                return record if len(record["triggered_workflows"]) == 2 else None
+
+            record = wait_for(listed_twice, "the file does not list both workflows")
+            uploads = wait_for(lambda: len(executions(on_upload)) == 3 and executions(on_upload), "upload runs")
+            time.sleep(2)  # anything a wrong filter would start has had time to appear
+            assert len(executions(deck)) == 1
+            assert sorted(record["triggered_workflows"]) == sorted([deck["id"], on_upload["id"]])
+    finally:
+        receiver.close()
+    assert done["status"] == "completed", done
+    assert done["trigger_type"] == "file_processed" and done["input_file_ids"] == [file["id"]]
+    text, job, http = done["steps"]
+    assert text["result"]["metadata"]["columns"] == ["city", "population"]
+    assert "Lisbon,545923" in text["result"]["content"]
+    assert job["result"]["content"] == "CITY" and job["result"]["status"] == "done"
+    [call] = receiver.received
+    assert call["valid"] and call["body"] == {"file": file["id"], "title": "CITY", "rows": 4}
+    assert http["result"]["status_code"] == 200
+    assert all(run["trigger_type"] == "file_upload" for run in uploads)

@@ -1,6 +1,6 @@
 """BlobStore contract (see ``praisonai_svc.ports.BlobStore``), checked against every adapter: memory, local,
-Azure (on Azurite) and S3 (on moto's S3 server, through ``PRAISONAI_BLOB_URL=s3://...``), including the streams:
-``put_stream`` (all or nothing, returns the size) and ``open_stream`` (bounded chunks).
+Azure (on Azurite) and S3 (on moto's S3 server, through ``PRAISONAI_BLOB_URL=s3://...``), including
+``open_stream`` (bounded chunks; ``put_stream`` has its own suite, test_blob_stream_contract.py).
 
 Signed links are followed for real where the adapter allows it: Azure SAS URLs are downloaded from Azurite, S3
 presigned URLs from moto, and local HMAC links are checked with ``FileBlobStore.verify_link`` (what the store's
@@ -9,11 +9,9 @@ presigned URLs from moto, and local HMAC links are checked with ``FileBlobStore.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
@@ -275,22 +273,20 @@ async def test_azure_sas_link_is_read_only_and_expires(backend: Backend) -> None
     assert await blobs.open(NAME) == BINARY
 
 
-# --- streams: put_stream (all or nothing) and open_stream (bounded chunks) -------------------------------------
+# --- open_stream (bounded chunks); put_stream's own contract is tests/contract/test_blob_stream_contract.py ------
 
 
-class ClientWentAway(Exception):
-    """What a stream's chunk source raises when the client disconnects or a size limit is hit."""
-
-
-async def chunks_of(parts: list[bytes], *, then_raise: bool = False) -> AsyncIterator[bytes]:
+async def chunks_of(parts: list[bytes]) -> AsyncIterator[bytes]:
     for part in parts:
         yield part
-    if then_raise:
-        raise ClientWentAway()
 
 
 def split(data: bytes, size: int) -> list[bytes]:
     return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+async def read_stream(blobs: BlobStore, name: str, chunk_size: int = 1024 * 1024) -> list[bytes]:
+    return [chunk async for chunk in blobs.open_stream(name, chunk_size=chunk_size)]
 
 
 async def test_put_stream_and_open_stream_roundtrip_in_bounded_chunks(backend: Backend) -> None:
@@ -299,83 +295,34 @@ async def test_put_stream_and_open_stream_roundtrip_in_bounded_chunks(backend: B
     size = await blobs.put_stream("svc/streamed/out.bin", chunks_of(parts), content_type="application/octet-stream",
                                   filename="out.bin")
     assert size == sum(len(part) for part in parts)
-    read = [chunk async for chunk in blobs.open_stream("svc/streamed/out.bin", chunk_size=256 * 1024)]
+    read = await read_stream(blobs, "svc/streamed/out.bin", chunk_size=256 * 1024)
     assert b"".join(read) == b"".join(parts)
     assert max(len(chunk) for chunk in read) <= 256 * 1024
 
 
 @pytest.mark.parametrize("length", [0, 1000, 64 * 1024, 64 * 1024 + 1, 5 * 1024 * 1024 + 333])
-async def test_put_stream_stores_any_length_and_returns_it(backend: Backend, length: int) -> None:
+async def test_open_stream_reads_what_put_stored_whatever_its_size(backend: Backend, length: int) -> None:
     """Empty, small (local: a table row), at and past the inline limit (local: a file), past an Azure block."""
     data = os.urandom(length)
-    size = await backend.blobs.put_stream(NAME, chunks_of(split(data, 64 * 1024)), content_type="application/pdf",
-                                          filename="report.pdf")
-    assert size == length
-    assert await backend.blobs.exists(NAME)
-    assert await backend.blobs.open(NAME) == data
-    assert b"".join([chunk async for chunk in backend.blobs.open_stream(NAME)]) == data
+    await backend.blobs.put(NAME, data, content_type="application/pdf", filename="report.pdf")
+    read = await read_stream(backend.blobs, NAME, chunk_size=100_000)
+    assert b"".join(read) == data and all(len(chunk) <= 100_000 for chunk in read)
 
 
-async def test_put_stream_overwrites_both_ways(backend: Backend) -> None:
-    """A streamed blob replaces an older one whatever the sizes (local: a file over a row, a row over a file)."""
-    big, small = os.urandom(200_000), b"newer"
-    await backend.blobs.put(NAME, b"old content that is longer", content_type="text/plain", filename="a.txt")
+async def test_open_stream_follows_overwrites_both_ways(backend: Backend) -> None:
+    """Whatever wrote last is read (local: a streamed file over a table row, and a row over a file)."""
+    big = os.urandom(200_000)
+    await backend.blobs.put(NAME, b"old content that is short", content_type="text/plain", filename="a.txt")
     await backend.blobs.put_stream(NAME, chunks_of(split(big, 50_000)), content_type="text/plain", filename="a.txt")
-    assert await backend.blobs.open(NAME) == big
-    await backend.blobs.put_stream(NAME, chunks_of([b"new", b"er"]), content_type="text/plain", filename="a.txt")
-    assert await backend.blobs.open(NAME) == small
-    assert b"".join([chunk async for chunk in backend.blobs.open_stream(NAME)]) == small
+    assert b"".join(await read_stream(backend.blobs, NAME)) == big == await backend.blobs.open(NAME)
+    await backend.blobs.put(NAME, b"newer", content_type="text/plain", filename="a.txt")
+    assert b"".join(await read_stream(backend.blobs, NAME)) == b"newer" == await backend.blobs.open(NAME)
     await backend.blobs.delete(NAME)
     assert not await backend.blobs.exists(NAME)
 
 
-async def test_a_stream_that_raises_leaves_no_blob(backend: Backend) -> None:
-    parts = split(os.urandom(5 * 1024 * 1024), 256 * 1024)  # enough that Azure stages a block before the error
-    with pytest.raises(ClientWentAway):
-        await backend.blobs.put_stream(NAME, chunks_of(parts, then_raise=True), content_type="application/pdf",
-                                       filename="report.pdf")
-    assert not await backend.blobs.exists(NAME)
-    with pytest.raises(BlobNotFound):
-        await backend.blobs.open(NAME)
-
-
-async def test_a_stream_that_raises_keeps_the_older_blob(backend: Backend) -> None:
-    await backend.blobs.put(NAME, b"the original", content_type="text/plain", filename="a.txt")
-    with pytest.raises(ClientWentAway):
-        await backend.blobs.put_stream(NAME, chunks_of([b"partial " * 20_000], then_raise=True),
-                                       content_type="text/plain", filename="a.txt")
-    assert await backend.blobs.open(NAME) == b"the original"
-
-
-@pytest.mark.parametrize("adapter", ["local"], indirect=True)
-async def test_a_raising_stream_leaves_no_temporary_file_on_the_local_backend(backend: Backend) -> None:
-    blobs = backend.blobs
-    assert isinstance(blobs, FileBlobStore)
-    with pytest.raises(ClientWentAway):
-        await blobs.put_stream(NAME, chunks_of([b"x" * 3_000_000], then_raise=True), content_type="text/plain",
-                               filename="a.txt")
-    assert [p for p in blobs.root.rglob("*") if p.is_file()] == []
-
-
-@pytest.mark.parametrize("adapter", ["s3"], indirect=True)
-async def test_s3_a_raising_multipart_stream_is_aborted(backend: Backend) -> None:
-    from praisonai_svc.adapters.s3.blobs import MULTIPART_THRESHOLD
-
-    blobs: Any = backend.blobs
-    parts = split(os.urandom(MULTIPART_THRESHOLD + 1024 * 1024), 1024 * 1024)  # one part sent, then the error
-    with pytest.raises(ClientWentAway):
-        await blobs.put_stream(NAME, chunks_of(parts, then_raise=True), content_type="text/plain", filename="a.txt")
-    assert not await blobs.exists(NAME)
-    pending = await asyncio.to_thread(blobs._client.list_multipart_uploads, Bucket=blobs.bucket)
-    assert pending.get("Uploads", []) == []
-    big = os.urandom(MULTIPART_THRESHOLD * 2 + 12345)  # three parts, the last one short
-    assert await blobs.put_stream(NAME, chunks_of(split(big, 3_000_000)), content_type="text/plain",
-                                  filename="a.txt") == len(big)
-    assert await blobs.open(NAME) == big
-
-
-async def test_the_default_put_stream_and_open_stream_work_for_an_adapter_that_only_has_put() -> None:
-    class PutOnlyStore(BlobStore):
+async def test_the_default_open_stream_works_for_an_adapter_that_only_has_open() -> None:
+    class OpenOnlyStore(BlobStore):
         """An adapter that implements only the abstract methods (like one written before streams existed)."""
 
         def __init__(self) -> None:
@@ -401,13 +348,11 @@ async def test_the_default_put_stream_and_open_stream_work_for_an_adapter_that_o
         async def check(self) -> None:
             return None
 
-    store = PutOnlyStore()
-    assert await store.put_stream(NAME, chunks_of([b"a", b"bc"]), content_type="text/plain", filename="a") == 3
-    assert store.stored == {NAME: b"abc"}
-    assert [chunk async for chunk in store.open_stream(NAME, chunk_size=2)] == [b"ab", b"c"]
-    with pytest.raises(ClientWentAway):
-        await store.put_stream("other", chunks_of([b"a"], then_raise=True), content_type="text/plain", filename="a")
-    assert "other" not in store.stored
+    store = OpenOnlyStore()
+    await store.put(NAME, b"abc", content_type="text/plain", filename="a")
+    assert await read_stream(store, NAME, chunk_size=2) == [b"ab", b"c"]
+    with pytest.raises(BlobNotFound):
+        await read_stream(store, "svc/none/missing.bin")
 
 
 async def test_open_stream_of_a_missing_blob_raises_blob_not_found(backend: Backend) -> None:

@@ -114,21 +114,22 @@ async def test_expired_records_of_tracked_kinds_are_pruned_after_their_hook(
     app = make_app(settings_factory)
     removed_blobs: list[str] = []
 
-    async def drop_blob(record: Record) -> None:
-        await backend.blobs.delete(record.body["blob"])
+    async def drop_blob(record: Record, storage: Backend) -> None:
+        assert storage is backend  # the hook gets the pruner's storage
+        await storage.blobs.delete(record.body["blob"])
         removed_blobs.append(record.body["blob"])
 
-    app.retention.track("file", drop_blob)
+    app.retention.track("upload", drop_blob)
     await backend.blobs.put("files/a.txt", b"a", content_type="text/plain", filename="a.txt")
-    await backend.records.create(Record("file", "old", {"blob": "files/a.txt"},
+    await backend.records.create(Record("upload", "old", {"blob": "files/a.txt"},
                                         expires_utc=utcnow() - timedelta(minutes=1)))
-    await backend.records.create(Record("file", "new", {"blob": "files/b.txt"},
+    await backend.records.create(Record("upload", "new", {"blob": "files/b.txt"},
                                         expires_utc=utcnow() + timedelta(days=1)))
     await backend.records.create(Record("untracked", "old", {}, expires_utc=utcnow() - timedelta(days=1)))
     report = await Pruner(app, backend).run_once()
-    assert report.removed == {"file": 1} and removed_blobs == ["files/a.txt"]
+    assert report.removed == {"upload": 1} and removed_blobs == ["files/a.txt"]
     assert not await backend.blobs.exists("files/a.txt")
-    assert await backend.records.find("file", "new") is not None
+    assert await backend.records.find("upload", "new") is not None
     assert await backend.records.find("untracked", "old") is not None
 
 

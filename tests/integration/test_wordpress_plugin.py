@@ -6,7 +6,8 @@ a subscriber and an anonymous visitor.
 The tests form one scenario and run in file order, sharing the site: install → configure → generate a deck → fail
 a job → privacy and access → history → limits → direct mode → claiming another user's job → one visitor spamming
 the site → nothing secret reached a browser → uninstall.
-Screenshots of every widget state are written to docs/img/ for docs/wordpress.md.
+Screenshots of every widget state are taken; PRAISONAI_UPDATE_SCREENSHOTS=1 writes them to docs/img/ for
+docs/wordpress.md.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -52,6 +55,7 @@ from tests.support.service import running_service
 pytestmark = [pytest.mark.wordpress, pytest.mark.timeout(900)]
 
 DOCS_IMG = REPO / "docs" / "img"
+SCRATCH_IMG = Path(tempfile.gettempdir()) / "praisonai-wordpress-screenshots"
 LIVE_HANDLERS = REPO / "tests" / "acceptance" / "svc" / "live_handlers.py"
 PASSWORDS = {name: secrets.token_urlsafe(12) for name in ("admin", "alice", "bob", "carol")}
 USERS = {"admin": ("administrator", PASSWORDS["admin"]), "alice": ("subscriber", PASSWORDS["alice"]),
@@ -117,8 +121,11 @@ def login(page: Any, wp: WordPress, user: str) -> None:
 
 
 def shot(locator: Any, name: str) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    locator.screenshot(path=str(DOCS_IMG / f"wordpress-{name}.png"), animations="disabled")
+    """Screenshot a widget state: into docs/img/ with PRAISONAI_UPDATE_SCREENSHOTS=1 (to refresh the docs), else
+    into a scratch directory, so that a test run leaves the checkout clean."""
+    target = DOCS_IMG if os.environ.get("PRAISONAI_UPDATE_SCREENSHOTS") == "1" else SCRATCH_IMG
+    target.mkdir(parents=True, exist_ok=True)
+    locator.screenshot(path=str(target / f"wordpress-{name}.png"), animations="disabled")
 
 
 def assert_pptx(path: Path, slides: int | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from datetime import UTC, datetime
 
@@ -130,3 +131,24 @@ async def test_testing_helper_and_workflow_steps_see_every_output():
     seen = await child_result(app, backend, outcome.job, include_content=True)
     assert [o["filename"] for o in seen["outputs"]] == ["a.txt", "b.txt"]
     assert seen["outputs"][1]["sha256"] == hashlib.sha256(b"two").hexdigest() and seen["download_url"] is None
+
+
+async def test_a_workflow_step_lists_as_many_outputs_as_fit_its_result():
+    from praisonai_svc import ServiceApp
+    from praisonai_svc.backend import memory_backend
+    from praisonai_svc.testing import arun_job
+    from praisonai_svc.workflows.child_jobs import child_result
+    from praisonai_svc.workflows.engine import MAX_RESULT_BYTES
+
+    app = ServiceApp("outputs-many")
+
+    @app.job("sixty-four")
+    def sixty_four(payload: dict) -> list[tuple[bytes, str, str]]:
+        return [(b"x", "text/plain", f"{'n' * 100}-{i:02d}.txt") for i in range(MAX_OUTPUTS)]
+
+    backend = memory_backend()
+    outcome = await arun_job(app, {"x": 1}, backend=backend)
+    seen = await child_result(app, backend, outcome.job, include_content=False)
+    assert 0 < len(seen["outputs"]) < MAX_OUTPUTS
+    assert seen["outputs_omitted"] == MAX_OUTPUTS - len(seen["outputs"])
+    assert len(json.dumps(seen)) <= MAX_RESULT_BYTES

@@ -12,7 +12,19 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, batch, downloads, health, jobs, live, plugins, services, usage, workflows
+from praisonai_svc.api import (
+    admin,
+    batch,
+    downloads,
+    files,
+    health,
+    jobs,
+    live,
+    plugins,
+    services,
+    usage,
+    workflows,
+)
 from praisonai_svc.api.auth import build_guard, limit_reads, require_access
 from praisonai_svc.api.docs import install_docs
 from praisonai_svc.api.edge import EdgeMiddleware
@@ -156,7 +168,8 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.state.service_app = app
     api.state.embedded_worker = embedded_worker
     cors = dict(
-        allow_origins=settings.cors_origins, allow_credentials=False, allow_methods=["GET", "POST", "OPTIONS"],
+        allow_origins=settings.cors_origins, allow_credentials=False,
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],  # PUT /workflows/{id}, DELETE /files/{id}
         allow_headers=["Content-Type", "X-API-Key", "Authorization", "Last-Event-ID"],
         expose_headers=["Location", "Retry-After", RECEIPT_HEADER], max_age=600,
     )
@@ -171,6 +184,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.include_router(live.ws_router)
     plugins.add_plugin_routes(api)
     api.include_router(downloads.router)
+    api.include_router(files.router)
     api.include_router(health.router)
     api.include_router(admin.router)
     api.include_router(usage.router)

@@ -8,6 +8,7 @@ import click
 
 from praisonai_svc._version import __version__
 from praisonai_svc.cli.deploy import deploy, logs
+from praisonai_svc.cli.files import files
 from praisonai_svc.cli.jobs import jobs
 from praisonai_svc.cli.new import new
 from praisonai_svc.cli.poison import poison
@@ -28,7 +29,8 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, jobs, usage, deploy, logs, poison, prune, services, workflows):
+for command in (new, run, api, worker, submit, jobs, files, usage, deploy, logs, poison, prune, services,
+                workflows):
     cli.add_command(command)
 
 

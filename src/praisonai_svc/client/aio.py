@@ -14,12 +14,15 @@ import httpx
 from praisonai_svc.client.common import (
     BATCH_SIZE,
     TERMINAL,
+    UPLOAD_TIMEOUT,
     Credentials,
     RetryPolicy,
     batch_bodies,
     checked,
     document_body,
     event_update,
+    file_record,
+    guess_type,
     is_zip,
     merged_batches,
     submit_body,
@@ -216,13 +219,32 @@ class AsyncClient:
         return target
 
     # --- files and usage ---------------------------------------------------------------------------------
-    async def upload_file(self, path: Path | str, *, content_type: str = "application/octet-stream") -> dict[str, Any]:
-        """Upload a file to the files feature (``POST /files``); its record as the service returns it."""
+    async def upload_file(self, path: Path | str, *, content_type: str | None = None,
+                          process: bool = True) -> dict[str, Any]:
+        """Upload a file to the files feature (``POST /files/upload``, multipart field ``file``) and return its
+        record (``id``, ``status``, ...). The file is read in a thread first (whole): for very large files from
+        asyncio code, run :meth:`Client.upload_file` (streamed) in a thread instead."""
         source = Path(path)
         data = await asyncio.to_thread(source.read_bytes)
-        files = {"file": (source.name, data, content_type)}
-        answer: dict[str, Any] = (await self.request("POST", "/files", files=files)).json()
-        return answer
+        files = {"file": (source.name, data, content_type or guess_type(source))}
+        answer = (await self.request("POST", "/files/upload", files=files, params={"process": str(process).lower()},
+                                     timeout=UPLOAD_TIMEOUT)).json()
+        return file_record(answer)
+
+    async def get_file(self, file_id: str) -> dict[str, Any]:
+        """A file's record (``GET /files/{id}``)."""
+        return file_record((await self.request("GET", f"/files/{file_id}")).json())
+
+    async def list_files(self, *, status: str | None = None, limit: int = 50, skip: int = 0) -> dict[str, Any]:
+        """A page of files, newest first (``GET /files``): ``{"files": [...], "total": N, ...}``."""
+        params: dict[str, Any] = {"limit": limit, "skip": skip, **({"status": status} if status else {})}
+        page: dict[str, Any] = (await self.request("GET", "/files", params=params)).json()
+        return page
+
+    async def file_extract(self, file_id: str) -> dict[str, Any]:
+        """What was extracted from a processed file (``GET /files/{id}/extract``: content, metadata)."""
+        extract: dict[str, Any] = (await self.request("GET", f"/files/{file_id}/extract")).json()
+        return extract
 
     async def usage(self, *, start: str | None = None, end: str | None = None, tenant: str | None = None,
               service: str | None = None, granularity: str = "day") -> UsageReport:

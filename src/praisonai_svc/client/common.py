@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -136,6 +137,49 @@ def target_path(path: Path | str | None, default_name: str) -> Path:
         return Path(name)
     target = Path(path)
     return target / name if target.is_dir() else target
+
+
+UPLOAD_TIMEOUT = httpx.Timeout(30.0, write=300.0)  # a large upload may take minutes to send
+
+
+def guess_type(path: Path) -> str:
+    """The media type of ``path`` by its name (the files feature checks the content itself)."""
+    import mimetypes
+
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def file_record(answer: Any) -> dict[str, Any]:
+    """The file of a ``{"file": {...}}`` answer of the files feature."""
+    record: dict[str, Any] = answer["file"] if isinstance(answer, dict) and "file" in answer else answer
+    return record
+
+
+class ProgressReader:
+    """A binary file that reports how much of it was read (httpx streams multipart files by reading them)."""
+
+    def __init__(self, handle: IO[bytes], on_progress: Callable[[int], object] | None = None) -> None:
+        self.handle = handle
+        self.on_progress = on_progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        if self.on_progress is not None and data:
+            self.on_progress(len(data))
+        return data
+
+    def fileno(self) -> int:  # lets httpx learn the size, so the upload has a Content-Length
+        return self.handle.fileno()
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.handle.seek(offset, whence)
+
+    def rewind(self) -> None:
+        """Back to the start, for a retried upload."""
+        self.handle.seek(0)
 
 
 def is_zip(response: httpx.Response) -> bool:

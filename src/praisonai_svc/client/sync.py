@@ -13,12 +13,16 @@ import httpx
 from praisonai_svc.client.common import (
     BATCH_SIZE,
     TERMINAL,
+    UPLOAD_TIMEOUT,
     Credentials,
+    ProgressReader,
     RetryPolicy,
     batch_bodies,
     checked,
     document_body,
     event_update,
+    file_record,
+    guess_type,
     is_zip,
     merged_batches,
     submit_body,
@@ -74,10 +78,14 @@ class Client:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _send(self, method: str, path: str, *, stream: bool = False, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, path: str, *, stream: bool = False, rewind: Callable[[], object] | None = None,
+              **kwargs: Any) -> httpx.Response:
+        """Send with retries; ``rewind`` puts a streamed body (an upload's file) back at its start before a retry."""
         headers = {**kwargs.pop("headers", {}), **self.credentials.headers_for(path)}
         attempt = 0
         while True:
+            if attempt and rewind is not None:
+                rewind()
             request = self._http.build_request(method, path, headers=headers, **kwargs)
             try:
                 response = self._http.send(request, stream=stream)
@@ -210,13 +218,33 @@ class Client:
         return target
 
     # --- files and usage ---------------------------------------------------------------------------------
-    def upload_file(self, path: Path | str, *, content_type: str = "application/octet-stream") -> dict[str, Any]:
-        """Upload a file to the files feature (``POST /files``); its record as the service returns it."""
+    def upload_file(self, path: Path | str, *, content_type: str | None = None, process: bool = True,
+                    on_progress: Callable[[int], object] | None = None) -> dict[str, Any]:
+        """Upload a file to the files feature (``POST /files/upload``, multipart field ``file``, streamed from
+        disk) and return its record (``id``, ``status``, ...; docs/files.md). ``process=False`` stores it without
+        queueing extraction; ``on_progress(n)`` is told each ``n`` bytes read as the upload goes."""
         source = Path(path)
         with source.open("rb") as handle:
-            files = {"file": (source.name, handle, content_type)}
-            answer: dict[str, Any] = self.request("POST", "/files", files=files).json()
-        return answer
+            body = ProgressReader(handle, on_progress)
+            files = {"file": (source.name, body, content_type or guess_type(source))}
+            answer = self.request("POST", "/files/upload", files=files, params={"process": str(process).lower()},
+                                  timeout=UPLOAD_TIMEOUT, rewind=body.rewind).json()
+        return file_record(answer)
+
+    def get_file(self, file_id: str) -> dict[str, Any]:
+        """A file's record (``GET /files/{id}``)."""
+        return file_record(self.request("GET", f"/files/{file_id}").json())
+
+    def list_files(self, *, status: str | None = None, limit: int = 50, skip: int = 0) -> dict[str, Any]:
+        """A page of files, newest first (``GET /files``): ``{"files": [...], "total": N, ...}``."""
+        params: dict[str, Any] = {"limit": limit, "skip": skip, **({"status": status} if status else {})}
+        page: dict[str, Any] = self.request("GET", "/files", params=params).json()
+        return page
+
+    def file_extract(self, file_id: str) -> dict[str, Any]:
+        """What was extracted from a processed file (``GET /files/{id}/extract``: content, metadata)."""
+        extract: dict[str, Any] = self.request("GET", f"/files/{file_id}/extract").json()
+        return extract
 
     def usage(self, *, start: str | None = None, end: str | None = None, tenant: str | None = None,
               service: str | None = None, granularity: str = "day") -> UsageReport:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record, check_kind
 from praisonai_svc.settings import Settings
 
-BeforeDelete = Callable[[Record], Awaitable[None]]
+if TYPE_CHECKING:
+    from praisonai_svc.backend import Backend
+
+# Run before an expired record is deleted, with the storage the pruner works on (features know no adapter).
+BeforeDelete = Callable[[Record, "Backend"], Awaitable[None]]
 
 # Which setting bounds each built-in record kind's life. Features look their expiry up here when they write.
 _SETTING_OF_KIND = {
@@ -47,7 +52,8 @@ class RetentionRegistry:
         self._kinds: dict[str, TrackedKind] = {}
 
     def track(self, kind: str, before_delete: BeforeDelete | None = None) -> None:
-        """Prune expired records of ``kind``; ``before_delete(record)`` removes what the record owns first."""
+        """Prune expired records of ``kind``; ``before_delete(record, backend)`` removes what the record owns first
+        (e.g. its blobs), idempotently: a pruner killed in between runs it again."""
         check_kind(kind)
         self._kinds[kind] = TrackedKind(kind, before_delete)
 

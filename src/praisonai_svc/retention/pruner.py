@@ -156,7 +156,7 @@ class Pruner:
 
     async def _remove_record(self, record: Record, report: PruneReport, before_delete: BeforeDelete | None) -> bool:
         if before_delete is not None:  # what the record owns first: never an orphan blob
-            await before_delete(record)
+            await before_delete(record, self.backend)
         try:
             await self.backend.records.delete(record.kind, record.id, etag=record.etag)
         except ConcurrencyConflict:

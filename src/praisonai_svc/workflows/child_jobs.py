@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from praisonai_svc.workflows.ids import child_job_id, child_job_scope
 from praisonai_svc.workflows.models import Execution
 
 MAX_INLINE_CONTENT = 64 * 1024  # small text outputs are copied into the step result as ``content``
+MAX_OUTPUTS_JSON = 12 * 1024  # the ``outputs`` list of a step result, under the engine's 16 KiB per result
 _TEXT_TYPES = ("text/", "application/json", "application/yaml", "application/xml")
 
 
@@ -64,15 +66,24 @@ async def read_child(backend: Backend, job_id: str) -> Job | None:
 async def child_result(app: ServiceApp, backend: Backend, job: Job, *, include_content: bool) -> dict[str, Any]:
     """What later steps see of a finished child job: its id, status, output, a download link, small text.
 
-    A multi-file child lists every file under ``outputs`` (each with its own link); the single-file fields
-    (``filename``, ``download_url``, ``content``, ...) then stay empty, as there is no one file to name.
+    A multi-file child lists its files under ``outputs`` (each with its own link; as many as fit in
+    :data:`MAX_OUTPUTS_JSON`, the rest counted in ``outputs_omitted``); the single-file fields (``filename``,
+    ``download_url``, ``content``, ...) then stay empty, as there is no one file to name.
     """
     result: dict[str, Any] = {"job_id": job.job_id, "service": job.service, "status": job.status.value,
                               "download_url": None, "content": None}
     files = output_files(job)
     if job.status is not JobStatus.DONE or not files:
         return result
-    described = [await _described(app, backend, output) for output in files]
+    described: list[dict[str, Any]] = []
+    budget = MAX_OUTPUTS_JSON
+    for output in files:  # as many as fit the step result (workflows/engine.py bounds it); the rest are counted
+        item = await _described(app, backend, output)
+        budget -= len(json.dumps(item))
+        if budget < 0:
+            result["outputs_omitted"] = len(files) - len(described)
+            break
+        described.append(item)
     result["outputs"] = described
     if len(files) > 1:
         return result

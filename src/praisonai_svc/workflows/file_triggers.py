@@ -107,7 +107,7 @@ class FileTriggers:
         started = await self.service.start(workflow, trigger_type, trigger_data, execution_id)
         files = gateways_for(self.app).files
         if files is not None:
-            await files.mark_triggered(event.subject, workflow.id)
+            await files.mark_triggered(event.subject, workflow.id, backend=self.backend)
         if first:
             log.info("file trigger started a workflow", extra={
                 "workflow_id": workflow.id, "file_id": event.subject, "event": event.topic,

@@ -7,7 +7,10 @@ ones (``praisonai_svc.net`` and ``praisonai_svc.files``) when the app has them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from praisonai_svc.backend import Backend
 
 
 @dataclass(frozen=True)
@@ -40,14 +43,16 @@ class FileView:
 
 
 class FileGateway(Protocol):
-    async def view(self, file_id: str, *, tenant: str | None) -> FileView:
+    """Files as workflows use them, on the storage of the process that asks (``backend``)."""
+
+    async def view(self, file_id: str, *, tenant: str | None, backend: Backend) -> FileView:
         """The file (raises a PraisonSvcError naming the problem when it does not exist for this tenant)."""
 
-    async def process(self, file_id: str, *, tenant: str | None) -> FileView:
+    async def process(self, file_id: str, *, tenant: str | None, backend: Backend) -> FileView:
         """Queue its extraction if it has not been extracted (idempotent); the file as it is now."""
 
-    async def mark_triggered(self, file_id: str, workflow_id: str) -> None:
-        """Add ``workflow_id`` to the file's ``triggered_workflows`` (once)."""
+    async def mark_triggered(self, file_id: str, workflow_id: str, *, backend: Backend) -> None:
+        """Add ``workflow_id`` to the file's ``triggered_workflows`` (once; nothing if the file does not exist)."""
 
 
 @dataclass

@@ -28,12 +28,13 @@ from praisonai_svc.workflows.definition import (
     LogStep,
     Step,
 )
-from praisonai_svc.workflows.gateways import Gateways
+from praisonai_svc.workflows.gateways import FileView, Gateways
 from praisonai_svc.workflows.models import Execution, StepRecord
 from praisonai_svc.workflows.templates import render_value
 
 MAX_HTTP_RESPONSE = 64 * 1024
 MAX_FILE_TEXT = 16 * 1024
+MAX_FILE_RESULT = 15 * 1024  # JSON bytes of a file_process result: under the engine's 16 KiB per step result
 POLL_FIRST, POLL_MAX = 0.5, 5.0
 
 
@@ -131,22 +132,37 @@ async def _file(run: StepRun, step: FileProcessStep) -> Outcome:
         raise StepFailed("file_process steps need the files feature (praisonai_svc.files), which this app lacks",
                          retryable=False)
     file_id = str(run.render(step.file_id, "file_id"))
+    tenant = run.execution.tenant
     if run.record.file_id is None:
-        view = await files.process(file_id, tenant=run.execution.tenant)
+        view = await files.process(file_id, tenant=tenant, backend=run.backend)
         run.record.file_id = file_id
         if file_id not in run.execution.input_file_ids:
             run.execution.input_file_ids.append(file_id)
     else:
-        view = await files.view(file_id, tenant=run.execution.tenant)
+        view = await files.view(file_id, tenant=tenant, backend=run.backend)
     if view.status == "processed":
-        content = view.content or ""
-        return Done({"file_id": view.file_id, "filename": view.filename, "mime_type": view.mime_type,
-                     "file_size": view.file_size, "content": content[:MAX_FILE_TEXT],
-                     "content_truncated": len(content) > MAX_FILE_TEXT, "metadata": view.metadata})
+        return Done(file_result(view))
     if view.status in ("failed", "deleted"):
+        # The extraction had its own attempts (a failed file is one no attempt could read): retrying the step
+        # would only read the same failure again.
         raise StepFailed(f"file {file_id} is {view.status}: {view.error or 'no extracted content'}",
-                         retryable=view.status == "failed")
+                         retryable=False)
     return run.poll()
+
+
+def file_result(view: FileView) -> dict[str, Any]:
+    """What later steps see of an extracted file: its text cut to fit the step-result budget (the metadata
+    first, so ``steps.x.metadata.columns`` survives a long text), with ``content_truncated`` saying so."""
+    result: dict[str, Any] = {"file_id": view.file_id, "filename": view.filename, "mime_type": view.mime_type,
+                              "file_size": view.file_size, "content": "", "content_truncated": False,
+                              "metadata": view.metadata}
+    room = MAX_FILE_RESULT - len(json.dumps(result, default=str))
+    content = view.content or ""
+    text = content[:MAX_FILE_TEXT]
+    while text and len(json.dumps(text)) - 2 > room:  # JSON escapes non-ASCII: measure, cut, measure again
+        text = text[: max(0, len(text) * room // (len(json.dumps(text)) - 2) - 1)]
+    result["content"], result["content_truncated"] = text, len(text) < len(content)
+    return result
 
 
 def _body(value: Any, headers: dict[str, str]) -> bytes | None:

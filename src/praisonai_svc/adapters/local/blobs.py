@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any
 
 from praisonai_svc.adapters.local.db import Database
 from praisonai_svc.adapters.local.signing import sign, verify
@@ -31,9 +31,14 @@ from praisonai_svc.models.job import utcnow
 from praisonai_svc.ports import BlobStore, SignedUrl
 
 INLINE_BYTES = 64 * 1024  # outputs up to this size are stored in the database, not as files
-STREAM_WRITE_BYTES = 1024 * 1024  # streamed chunks are gathered up to this much per write (one thread hop each)
 _TMP_SEQ = itertools.count()
 _ODD_PARTS = frozenset({"", ".", ".."})
+STREAM_WRITE_BYTES = 1024 * 1024  # chunks are gathered up to this much per write (one thread hop each)
+
+
+def _write_and_close(handle: Any, pending: list[bytes]) -> None:
+    handle.writelines(pending)
+    handle.close()
 
 
 def safe_relative(name: str) -> PurePosixPath:
@@ -42,18 +47,6 @@ def safe_relative(name: str) -> PurePosixPath:
     if not name or path.is_absolute() or any(part in ("..", "") for part in path.parts) or "\\" in name:
         raise StorageError(f"Invalid blob name {name!r}")
     return path
-
-
-def _temporary_beside(target: Path) -> tuple[BinaryIO, str]:
-    """An open temporary file in ``target``'s directory (created if needed), and its path."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    return os.fdopen(fd, "wb"), tmp
-
-
-def _write_and_close(handle: BinaryIO, pending: list[bytes]) -> None:
-    handle.writelines(pending)
-    handle.close()
 
 
 class FileBlobStore(BlobStore):
@@ -127,52 +120,56 @@ class FileBlobStore(BlobStore):
         if self._db is not None:  # a small earlier version in the table would shadow this file
             await self._db.write(lambda conn: conn.execute("DELETE FROM blobs WHERE name = ?", (name,)))
 
+    async def put_stream(
+        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
+    ) -> int:
+        """A temporary file beside the target, renamed over it once complete (removed if ``chunks`` raises).
+
+        Streamed blobs always go to disk, whatever their size: they are uploads, not small outputs.
+        """
+        target = self._sharded(name)
+        try:
+            handle, tmp = await asyncio.to_thread(self._open_temporary, target)
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        try:
+            size = await self._spool(handle, chunks)
+            await asyncio.to_thread(os.replace, tmp, target)  # readers see the whole file or none of it
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
+        finally:
+            if not handle.closed:
+                handle.close()
+            Path(tmp).unlink(missing_ok=True)  # noqa: ASYNC240 (gone already after the rename: one cheap syscall)
+        if self._db is not None:  # a small earlier version in the table would shadow this file
+            await self._db.write(lambda conn: conn.execute("DELETE FROM blobs WHERE name = ?", (name,)))
+        return size
+
+    @staticmethod
+    def _open_temporary(target: Path) -> tuple[Any, str]:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        return os.fdopen(fd, "wb"), tmp
+
+    @staticmethod
+    async def _spool(handle: Any, chunks: AsyncIterable[bytes]) -> int:
+        size, pending_size = 0, 0
+        pending: list[bytes] = []
+        async for chunk in chunks:
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= STREAM_WRITE_BYTES:
+                await asyncio.to_thread(handle.writelines, pending)
+                size, pending, pending_size = size + pending_size, [], 0
+        await asyncio.to_thread(_write_and_close, handle, pending)
+        return size + pending_size
+
     async def read_inline(self, name: str) -> bytes | None:
         """The bytes of ``name`` if it is stored in the database (a small output), else None."""
         if self._db is None:
             return None
         row = await self._db.call(lambda c: c.execute("SELECT data FROM blobs WHERE name = ?", (name,)).fetchone())
         return bytes(row[0]) if row is not None else None
-
-    async def put_stream(
-        self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
-    ) -> int:
-        """A stream that ends within :data:`INLINE_BYTES` is stored like :meth:`put` (in the table); a longer one
-        goes to a temporary file beside the target, renamed over it once complete (removed if ``chunks``
-        raises), and then any small older version of the name leaves the table."""
-        safe_relative(name)
-        iterator = aiter(chunks)
-        head: list[bytes] = []
-        head_size = 0
-        async for chunk in iterator:
-            head.append(chunk)
-            head_size += len(chunk)
-            if self._db is None or head_size > INLINE_BYTES:
-                break
-        else:  # the whole stream fits in a row (or nothing came)
-            await self.put(name, b"".join(head), content_type=content_type, filename=filename)
-            return head_size
-        size = await self._stream_to_file(name, head, iterator)
-        if self._db is not None:  # a small earlier version in the table would shadow this file
-            await self._db.write(lambda conn: conn.execute("DELETE FROM blobs WHERE name = ?", (name,)))
-        return size
-
-    async def _stream_to_file(self, name: str, head: list[bytes], rest: AsyncIterator[bytes]) -> int:
-        target = self._sharded(name)
-        try:
-            handle, tmp = await asyncio.to_thread(_temporary_beside, target)
-        except OSError as exc:
-            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
-        try:
-            size = await _spool(handle, head, rest)
-            await asyncio.to_thread(os.replace, tmp, target)  # readers see the whole file or none of it
-        except OSError as exc:
-            raise StorageUnavailable(f"Could not write {name} under {self.root}: {exc}") from exc
-        finally:
-            if not handle.closed:
-                await asyncio.to_thread(handle.close)
-            await asyncio.to_thread(Path(tmp).unlink, missing_ok=True)  # gone already after the rename
-        return size
 
     async def open(self, name: str) -> bytes:
         inline = await self.read_inline(name)
@@ -184,6 +181,7 @@ class FileBlobStore(BlobStore):
             raise BlobNotFound() from exc
 
     async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """A small output from its table row, else the file read a chunk at a time off the event loop."""
         inline = await self.read_inline(name)
         if inline is not None:
             for start in range(0, len(inline), chunk_size):
@@ -238,18 +236,3 @@ class FileBlobStore(BlobStore):
     async def check(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise StorageUnavailable(f"Output directory {self.root} is not writable.")
-
-
-async def _spool(handle: BinaryIO, head: list[bytes], rest: AsyncIterator[bytes]) -> int:
-    """Write ``head`` and then what ``rest`` yields, gathering up to :data:`STREAM_WRITE_BYTES` per write."""
-    pending = head
-    pending_size = size = sum(len(chunk) for chunk in head)
-    async for chunk in rest:
-        pending.append(chunk)
-        pending_size += len(chunk)
-        size += len(chunk)
-        if pending_size >= STREAM_WRITE_BYTES:
-            await asyncio.to_thread(handle.writelines, pending)
-            pending, pending_size = [], 0
-    await asyncio.to_thread(_write_and_close, handle, pending)
-    return size

@@ -5,13 +5,15 @@ waits on it; one client (thread-safe, with its own connection pool) serves them 
 layer only, botocore's ("standard" mode: 3 attempts with backoff on throttling, 5xx and connection errors);
 this adapter adds none. Large outputs go up as a multipart upload (s3transfer, parts of 8 MiB in parallel).
 Download links are presigned GETs (SigV4) that override the response's Content-Type and Content-Disposition.
-Streamed uploads (:meth:`S3BlobStore.put_stream`) are one multipart upload, completed at the end or aborted, so a
-stream that fails leaves nothing visible; streamed reads fetch one ranged GET per chunk.
+Streamed uploads (``put_stream``) buffer one 8 MiB part at a time: a stream that ends below that is one PUT, a
+longer one a multipart upload, invisible until completed and aborted if the stream raises. Streamed reads
+(``open_stream``) read one GET's body a chunk at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import timedelta
@@ -24,14 +26,12 @@ from botocore.exceptions import ClientError
 
 from praisonai_svc.adapters.s3.errors import MISSING, error_code, s3_errors
 from praisonai_svc.adapters.s3.location import S3Location
-from praisonai_svc.errors import BlobNotFound, StorageError, StorageUnavailable
+from praisonai_svc.errors import BlobNotFound, StorageUnavailable
 from praisonai_svc.filenames import content_disposition
-from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.ports import BlobStore, SignedUrl
 
 T = TypeVar("T")
-log = get_logger("s3")
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
 RETRY_ATTEMPTS = 3
@@ -83,61 +83,32 @@ class S3BlobStore(BlobStore):
     async def put_stream(
         self, name: str, chunks: AsyncIterable[bytes], *, content_type: str, filename: str
     ) -> int:
-        """Parts of :data:`MULTIPART_THRESHOLD` as the chunks arrive, completed at the end; a stream shorter than
-        one part is one ``put_object``. If ``chunks`` raises, the multipart upload is aborted: S3 shows nothing
-        new under ``name`` (parts are invisible until completion), and an older object keeps its content."""
-        key = self.location.key(name)
-        iterator = aiter(chunks)
-        buffer = bytearray()
-        async for chunk in iterator:
-            buffer += chunk
-            if len(buffer) >= MULTIPART_THRESHOLD:
-                break
-        else:  # the whole stream fits in one request
-            await self.put(name, bytes(buffer), content_type=content_type, filename=filename)
-            return len(buffer)
+        """One PUT for a stream under :data:`MULTIPART_THRESHOLD`, else a multipart upload of parts of that size
+        (memory bounded by one part), completed at the end; aborted, so nothing becomes visible, if ``chunks``
+        raises."""
         extra = {"ContentType": content_type, "ContentDisposition": content_disposition(filename)}
-        upload = await self._call(f"upload {name}", lambda: self._client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, **extra)["UploadId"])
-        try:
-            return await self._upload_parts(name, key, upload, buffer, iterator)
-        except BaseException:
-            await asyncio.shield(self._abort(name, key, upload))
-            raise
-
-    async def _upload_parts(self, name: str, key: str, upload: str, buffer: bytearray,
-                            rest: AsyncIterator[bytes]) -> int:
-        parts: list[dict[str, Any]] = []
+        upload = _MultipartUpload(self, self.location.key(name), name)
+        buffer = bytearray()
         size = 0
-
-        async def send(data: bytes) -> None:
-            number = len(parts) + 1
-            etag = await self._call(f"upload {name}", lambda: self._client.upload_part(
-                Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number, Body=data)["ETag"])
-            parts.append({"ETag": etag, "PartNumber": number})
-
-        while True:
-            while len(buffer) >= MULTIPART_THRESHOLD:  # every part but the last has the same size
-                await send(bytes(buffer[:MULTIPART_THRESHOLD]))
-                size += MULTIPART_THRESHOLD
-                del buffer[:MULTIPART_THRESHOLD]
-            chunk = await anext(rest, None)
-            if chunk is None:
-                break
-            buffer += chunk
-        if buffer or not parts:
-            await send(bytes(buffer))
-            size += len(buffer)
-        await self._call(f"upload {name}", lambda: self._client.complete_multipart_upload(
-            Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}))
-        return size
-
-    async def _abort(self, name: str, key: str, upload: str) -> None:
         try:
-            await self._call(f"abort the upload of {name}", lambda: self._client.abort_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload))
-        except StorageError as exc:  # the bucket's lifecycle rule removes it eventually
-            log.warning("could not abort a failed multipart upload", extra={"blob": name, "error": str(exc)})
+            async for chunk in chunks:
+                buffer += chunk
+                size += len(chunk)
+                if len(buffer) >= MULTIPART_THRESHOLD:
+                    await upload.add_part(bytes(buffer), extra)
+                    buffer.clear()
+            if not upload.started:
+                data = bytes(buffer)
+                await self._call(f"upload {name}", lambda: self._client.put_object(
+                    Bucket=self.bucket, Key=upload.key, Body=data, **extra))
+                return size
+            if buffer:
+                await upload.add_part(bytes(buffer), extra)
+            await upload.complete()
+        except BaseException:
+            await asyncio.shield(upload.abort())
+            raise
+        return size
 
     async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
         """The object in chunks of ``chunk_size``, read from one GET's body in a thread per chunk."""
@@ -199,3 +170,43 @@ class S3BlobStore(BlobStore):
 
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)
+
+
+class _MultipartUpload:
+    """One S3 multipart upload, started at its first part; parts are numbered in the order they are added."""
+
+    def __init__(self, store: S3BlobStore, key: str, name: str) -> None:
+        self.store, self.key, self.name = store, key, name
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    @property
+    def started(self) -> bool:
+        return self.upload_id is not None
+
+    async def add_part(self, data: bytes, extra: dict[str, str]) -> None:
+        client, bucket = self.store._client, self.store.bucket
+        if self.upload_id is None:
+            created = await self.store._call(f"upload {self.name}", lambda: client.create_multipart_upload(
+                Bucket=bucket, Key=self.key, **extra))
+            self.upload_id = str(created["UploadId"])
+        upload_id, number = self.upload_id, len(self.parts) + 1
+        answer = await self.store._call(f"upload {self.name}", lambda: client.upload_part(
+            Bucket=bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data))
+        self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+    async def complete(self) -> None:
+        client, bucket, upload_id = self.store._client, self.store.bucket, self.upload_id
+        await self.store._call(f"upload {self.name}", lambda: client.complete_multipart_upload(
+            Bucket=bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": self.parts}))
+        self.upload_id = None  # nothing left to abort
+
+    async def abort(self) -> None:
+        """Drop the parts uploaded so far (best effort: a bucket lifecycle rule removes what a crash leaves)."""
+        if self.upload_id is None:
+            return
+        client, bucket, upload_id = self.store._client, self.store.bucket, self.upload_id
+        self.upload_id = None
+        with contextlib.suppress(Exception):
+            await self.store._call(f"abort upload {self.name}", lambda: client.abort_multipart_upload(
+                Bucket=bucket, Key=self.key, UploadId=upload_id))
