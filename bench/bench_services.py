@@ -11,6 +11,7 @@
    from the kill to the successor's first tick, with the default 30 s lease.
 
 Run: .venv/bin/python bench/bench_services.py [--quick] [--trials N] [--lease SECONDS] [--only idle,stop,takeover]
+     [--breakdown]   (idle: requests per minute by operation, table or queue, and record kind)
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 from common import BENCH, REPO, env_with, free_port, python
@@ -85,7 +88,19 @@ def azure_env(azurite: AzuriteHandle, tag: str, **extra: str) -> dict[str, str]:
 
 
 # --- 1. idle cost ----------------------------------------------------------------------------------------------
-def idle_cost(workdir: Path, window: float) -> None:
+def request_kind(line: str, tag: str) -> str:
+    """``METHOD resource[kind]`` of one access-log line: which table or queue, and the record kind (PartitionKey)."""
+    match = re.search(r'"(\w+) (\S+) HTTP', line)
+    if not match:
+        return "?"
+    method, url = match.group(1), unquote(unquote(match.group(2)))
+    resource = url.split("?")[0].split("/")[2] if url.count("/") >= 2 else url
+    resource = resource.replace(tag, "").split("(")[0]
+    kind = re.search(r"PartitionKey( eq |=)'([^']*)'", url)
+    return f"{method} {resource}" + (f"[{kind.group(2)}]" if kind else "")
+
+
+def idle_cost(workdir: Path, window: float, breakdown: bool = False) -> None:
     print("== 1. Idle storage requests per minute per process (Azurite access log)")
     with start_azurite(workdir / "azurite-idle") as azurite, ExitStack() as stack:
         roles = {  # label: (command, where the ticker runs, job services)
@@ -117,6 +132,9 @@ def idle_cost(workdir: Path, window: float) -> None:
         total = len(mine) / minutes
         print(f"   {label:42} {total:9.1f} {len(services) / minutes:12.1f} {len(queue) / minutes:9.1f}   "
               f"{verdict(total, IDLE_TARGET_PER_MINUTE)}")
+        if breakdown:
+            for kind, count in sorted(Counter(request_kind(line, tag) for line in mine).items()):
+                print(f"      {count / minutes:6.1f}/min  {kind}")
     print("   (services = control-state reads, heartbeats, lease renewals; queue = the worker's job polls)")
 
 
@@ -258,6 +276,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs (less stable figures)")
     parser.add_argument("--trials", type=int, default=None, help="stop-latency trials (default 20; quick 5)")
     parser.add_argument("--lease", type=float, default=30.0, help="leader lease seconds (default 30)")
+    parser.add_argument("--breakdown", action="store_true", help="idle: requests per minute by operation and kind")
     parser.add_argument("--only", default="idle,stop,takeover", help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
     trials = args.trials or (5 if args.quick else 20)
@@ -265,7 +284,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-services-") as tmp:
         workdir = Path(tmp)
         if "idle" in parts:
-            idle_cost(workdir, window=60.0 if args.quick else 180.0)
+            idle_cost(workdir, window=60.0 if args.quick else 180.0, breakdown=args.breakdown)
         if "stop" in parts:
             stop_latency(workdir, trials)
         if "takeover" in parts:

@@ -41,6 +41,9 @@ class Backend:
     # Give space back after the pruner removed records (local: incremental vacuum + WAL truncation; with
     # True a full one-off VACUUM). None: the storage reclaims space itself (Azure).
     compact: Callable[[bool], Awaitable[None]] | None = None
+    # Told the queue name after each submit through this backend object (a worker of the same process wakes up
+    # for its seldom-polled built-in queues); never for sends of the adapters themselves.
+    enqueue_listeners: list[Callable[[str], None]] = field(default_factory=list)
     _queues: dict[str, JobQueue] = field(default_factory=dict)
     _fallback_limiter: RateLimiter | None = None
 
@@ -71,7 +74,9 @@ class Backend:
         offers it (local); elsewhere the job is created, then sent, and deleted again if the send fails.
         """
         if self.atomic_submit is not None:
-            return await self.atomic_submit(job, queue_name)
+            stored = await self.atomic_submit(job, queue_name)
+            self._enqueued(queue_name)
+            return stored
         try:
             created = await self.jobs.create(job)
         except DuplicateJob as dup:
@@ -85,7 +90,12 @@ class Backend:
             with contextlib.suppress(StorageError):
                 await self.jobs.delete(created.job_id)
             raise
+        self._enqueued(queue_name)
         return created
+
+    def _enqueued(self, queue_name: str) -> None:
+        for listener in self.enqueue_listeners:
+            listener(queue_name)
 
     async def create_and_enqueue_many(self, jobs: list[Job], queue_name: str) -> list[Job | DuplicateJob]:
         """:meth:`create_and_enqueue` for each job; per job, in order, the stored job or its DuplicateJob.
@@ -94,7 +104,9 @@ class Backend:
         writes the Azure adapter shares (group commit). A storage failure raises.
         """
         if self.atomic_submit_many is not None:
-            return await self.atomic_submit_many(jobs, queue_name)
+            stored = await self.atomic_submit_many(jobs, queue_name)
+            self._enqueued(queue_name)
+            return stored
         done = await asyncio.gather(*(self.create_and_enqueue(job, queue_name) for job in jobs),
                                     return_exceptions=True)
         results: list[Job | DuplicateJob] = []

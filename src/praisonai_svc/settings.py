@@ -180,8 +180,8 @@ class Settings(BaseSettings):
         30.0, gt=0, le=3600, description="How often the cron scheduler re-reads which workflows are scheduled."
     )
     workflow_scheduler_lease_seconds: float = Field(
-        60.0, ge=5, le=3600, description="The cron scheduler's leader lease; /ready is 503 after 2x this "
-        "without a leader.",
+        120.0, ge=5, le=3600, description="How often the cron scheduler's leader writes its status heartbeat; "
+        "/ready is 503 after 2x this without one (no leader).",
     )
 
     # --- logging ---
@@ -226,7 +226,7 @@ class Settings(BaseSettings):
         None, gt=0, description="How long services may take to stop (file: server.closing_timeout_seconds; 60)."
     )
     leader_lease_seconds: float | None = Field(
-        None, ge=3, description="Lease of a runs_on='one' service's leader (file: server.leader_lease_seconds; 30)."
+        None, ge=3, description="Lease of the runs_on='one' services' leader (file: server.leader_lease_seconds; 60)."
     )
     heartbeat_seconds: float | None = Field(
         None, ge=1, description="How often each process reports its services (file: server.heartbeat_seconds; 60)."

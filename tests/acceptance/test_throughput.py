@@ -15,7 +15,8 @@ from tests.acceptance.conftest import HANDLERS
 from tests.acceptance.test_job_lifecycle import _wait_marker, submit
 from tests.support.service import markers, running_service, wait_job
 
-LONG_LEASE = {"PRAISONAI_QUEUE_VISIBILITY_TIMEOUT": "120", "PRAISONAI_WORKER_HEARTBEAT_SECONDS": "1"}
+LONG_LEASE = {"PRAISONAI_QUEUE_VISIBILITY_TIMEOUT": "120", "PRAISONAI_WORKER_HEARTBEAT_SECONDS": "1",
+              "PRAISONAI_WORKER_CONCURRENCY": "1"}
 
 
 def test_batch_of_500_with_3_bad_items_queues_497_and_names_each_error(backend_env, tmp_path):
@@ -72,12 +73,20 @@ def _running_pid(markers_dir: Path, job_id: str) -> int:
     return int(markers(markers_dir, job_id)[0]["pid"])
 
 
+def _peer_runs_a_job(client, markers_dir: Path, busy_pid: int) -> None:
+    """Let the other worker run a job while ``busy_pid`` holds its one slot: from then on that peer watches the
+    busy worker's heartbeats every beat (an idle worker that saw no peer busy looks only once a minute)."""
+    filler = submit(client, {"mode": "sleep", "seconds": 2.5, "marker_dir": str(markers_dir)})
+    assert wait_job(client, filler["job_id"], timeout=60)["status"] == "done"
+    assert int(markers(markers_dir, filler["job_id"])[0]["pid"]) != busy_pid
+
+
 def test_kill_9_mid_job_runs_again_within_15_seconds_not_after_the_lease(backend_env, tmp_path, markers_dir):
     env = {**backend_env, **LONG_LEASE}
     with running_service(HANDLERS, env, tmp_path / "logs", workers=2) as svc, svc.client() as client:
         job = submit(client, {"mode": "sleep", "seconds": 30, "marker_dir": str(markers_dir)})
         pid = _running_pid(markers_dir, job["job_id"])
-        time.sleep(2.5)  # its worker has written heartbeats by now
+        _peer_runs_a_job(client, markers_dir, pid)  # its worker has written heartbeats by now
         victim = next(w for w in svc.workers if w.pid == pid)
         victim.send_signal(signal.SIGKILL)
         killed = time.time()
@@ -94,9 +103,9 @@ def test_kill_9_mid_job_runs_again_within_15_seconds_not_after_the_lease(backend
 def test_sigstop_then_sigcont_never_gives_a_job_two_results(backend_env, tmp_path, markers_dir):
     env = {**backend_env, **LONG_LEASE}
     with running_service(HANDLERS, env, tmp_path / "logs", workers=2) as svc, svc.client() as client:
-        job = submit(client, {"mode": "sleep", "seconds": 3, "marker_dir": str(markers_dir)})
+        job = submit(client, {"mode": "sleep", "seconds": 20, "marker_dir": str(markers_dir)})
         pid = _running_pid(markers_dir, job["job_id"])
-        time.sleep(1.5)
+        _peer_runs_a_job(client, markers_dir, pid)
         paused = next(w for w in svc.workers if w.pid == pid)
         paused.send_signal(signal.SIGSTOP)
         try:

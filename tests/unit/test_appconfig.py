@@ -186,7 +186,7 @@ def test_explicit_config_file_must_exist_and_wins_over_the_neighbour(tmp_path: P
 def test_no_file_means_defaults(tmp_path: Path) -> None:
     app = ServiceApp("Plain", settings=Settings(_env_file=None), backend=memory_backend())  # type: ignore[call-arg]
     assert app.title == "Plain" and app.config.options("anything").enabled is True
-    assert app.config.server.leader_lease_seconds == 30
+    assert app.config.server.leader_lease_seconds == 60
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ class ServerSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     api_prefix: str = Field("", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
     closing_timeout_seconds: float = Field(60.0, gt=0)
-    leader_lease_seconds: float = Field(30.0, ge=3)
+    leader_lease_seconds: float = Field(60.0, ge=3)
     heartbeat_seconds: float = Field(60.0, ge=1)
 
 

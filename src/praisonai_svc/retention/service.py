@@ -1,6 +1,10 @@
 """The ``pruner`` background service: one process of the deployment (``runs_on="one"``) runs the pruner every
 PRAISONAI_PRUNE_INTERVAL. Like every service it can be stopped, started and watched through /services, and
 ``services: {pruner: {enabled: false}}`` in praisonai.yaml turns it off (then prune from cron with the CLI).
+
+After a run that removed nothing the next waits twice as long, up to :data:`IDLE_INTERVAL_FACTOR` intervals
+(40 minutes by default) and at most an hour, so that an idle deployment costs a few requests an hour; a run that
+removes something goes back to the interval.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ if TYPE_CHECKING:
 
 PRUNER_SERVICE = "pruner"
 FIRST_RUN_DELAY = 10.0  # seconds after election: let a starting deployment settle before the first sweep
+IDLE_INTERVAL_FACTOR = 8  # the longest wait after empty runs, in prune intervals (and at most IDLE_MAX_SECONDS)
+IDLE_MAX_SECONDS = 3600.0
+
+
+def next_wait(interval: float, previous: float, removed: int) -> float:
+    """Seconds until the next run: the interval after a run that removed something, else twice the last wait."""
+    if removed:
+        return interval
+    return max(interval, min(previous * 2, interval * IDLE_INTERVAL_FACTOR, IDLE_MAX_SECONDS))
 log = get_logger("retention")
 
 
@@ -54,13 +67,16 @@ class PrunerService(Service):
         pruner = Pruner(app, backend)
         interval = app.settings.prune_interval.total_seconds()
         await asyncio.sleep(min(FIRST_RUN_DELAY, interval))
+        wait = interval / 2  # the first empty run waits one interval
         while True:
+            removed = 1
             try:
-                await pruner.run_once()
+                removed = (await pruner.run_once()).total
                 self.runs += 1
             except StorageError as exc:  # storage down: the next run catches up, nothing is half-removed
                 log.warning("prune failed; retrying at the next interval", extra={"error": exc.message})
-            await asyncio.sleep(interval)
+            wait = next_wait(interval, wait, removed)
+            await asyncio.sleep(wait)
 
 
 def register_pruner(app: ServiceApp) -> None:

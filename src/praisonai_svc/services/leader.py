@@ -1,6 +1,9 @@
 """Leader election for ``runs_on="one"`` services: a lease record that exactly one process holds.
 
-The lease is a record (kind ``lease``, id ``service:<name>``) with its holder and an expiry. A process takes a
+The lease is a record (kind ``lease``, id ``service:<name>``) with its holder and an expiry. The services runtime
+uses one lease for all the ``runs_on="one"`` services of an app (:data:`ALL_LEADER_SERVICES`, id ``service:*``):
+one process of the deployment leads them all, and leading costs one renewal per half lease however many there
+are. A process takes a
 free lease with ``create`` (exactly one of N concurrent creates wins, on every backend), renews its own with a
 conditional replace on the ETag it last saw, and takes over an *expired* one the same way: if two processes
 see the same expired lease, one replace wins and the other gets a conflict. So two holders never coexist in
@@ -24,6 +27,7 @@ from praisonai_svc.records import Record, RecordStore
 
 KIND = "lease"
 SKEW_MARGIN_SECONDS = 2.0
+ALL_LEADER_SERVICES = "*"  # the lease name covering every runs_on="one" service of an app (never a service name)
 
 
 def lease_id(service: str) -> str:
@@ -88,13 +92,19 @@ class LeaderLease:
                 return self._won(await self.records.replace(self._record(self._etag)), sent_at)
             except (ConcurrencyConflict, RecordNotFound):
                 self._etag = None  # someone took it after it expired, or an operator removed it: look again
-        try:
-            return self._won(await self.records.create(self._record(None)), sent_at)
-        except RecordExists:
-            pass
+        if self.seen.holder in (None, self.holder):  # free (or ours) when last seen: try to create it first
+            try:
+                return self._won(await self.records.create(self._record(None)), sent_at)
+            except RecordExists:
+                pass
+        # A follower reads first: one request per look while another process holds the lease.
         current = await self.records.find(KIND, lease_id(self.service))
         if current is None:
-            return self._lost(LeaseState(None, 0.0))  # released just now; the next claim will create it
+            self.seen = LeaseState(None, 0.0)
+            try:
+                return self._won(await self.records.create(self._record(None)), sent_at)
+            except RecordExists:
+                return self._lost(LeaseState(None, 0.0))  # created just now by another; look again soon
         state = LeaseState(current.body.get("holder"), float(current.body.get("expires_at", 0.0)))
         if state.holder != self.holder and time.time() < state.expires_at:
             return self._lost(state)

@@ -2,13 +2,15 @@
 
 * keeps a copy of the desired states (:class:`~praisonai_svc.services.control.ControlView`) and applies it:
   starts and stops its background services, tells the worker which job services may take jobs;
-* runs a leader loop per ``runs_on="one"`` service (:mod:`praisonai_svc.services.leader`);
+* runs one leader loop for all its ``runs_on="one"`` services, on one lease (:mod:`praisonai_svc.services.leader`):
+  the process holding it runs them all;
 * writes this process's heartbeat every ``heartbeat_seconds``;
 * at shutdown stops its services in reverse registration order within ``closing_timeout_seconds``.
 
 Idle cost: one heartbeat per heartbeat interval, and one control read per interval in a process that hosts a
 background service (a worker reads the control state with its poll instead, only when it has jobs to start or a
-service is stopped); leaders add their lease renewals.
+service is stopped); the leader adds one lease renewal per half lease, every other process one lease read per
+lease period.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from praisonai_svc.logs import get_logger
 from praisonai_svc.services import heartbeat
 from praisonai_svc.services.control import ControlStore, ControlView
 from praisonai_svc.services.heartbeat import Instance
-from praisonai_svc.services.leader import LeaderLease
+from praisonai_svc.services.leader import ALL_LEADER_SERVICES, LeaderLease
 from praisonai_svc.services.lifecycle import start_service, stop_service
 from praisonai_svc.services.registry import BackgroundSpec, Role, hosted_by
 from praisonai_svc.services.state import STOPPABLE, ServiceState
@@ -57,9 +59,10 @@ class ServiceRuntime:
             bind = getattr(spec.service, "bind", None)
             if callable(bind):
                 bind(app, backend)
-        lease = self.config.server.leader_lease_seconds
-        self.leases = {name: LeaderLease(backend.records, name, self.instance.instance_id, lease)
-                       for name, spec in self.hosted.items() if spec.is_leader_service}
+        # One lease for every runs_on="one" service: the process holding it runs them all (one renewal for all).
+        self.lease = LeaderLease(backend.records, ALL_LEADER_SERVICES, self.instance.instance_id,
+                                 self.config.server.leader_lease_seconds)
+        self.leases = {name: self.lease for name, spec in self.hosted.items() if spec.is_leader_service}
         self.job_states: JobStates | None = None  # set by the worker of this process
         self._tasks: list[asyncio.Task[None]] = []
         self._attempted: dict[str, str | None] = {}  # control stamp of each service's last start attempt
@@ -116,8 +119,8 @@ class ServiceRuntime:
             self._configure(spec)
             if not spec.is_leader_service:
                 await self._converge(name, spec)
-        for name in self.leases:
-            self._tasks.append(asyncio.create_task(self._lead(name), name=f"leader-{name}"))
+        if self.leases:
+            self._tasks.append(asyncio.create_task(self._lead(), name="leader"))
         await self._beat()
         self._tasks.append(asyncio.create_task(self._presence(), name="services-presence"))
         log.info("services started", extra={"role": self.role, "instance": self.instance.instance_id,
@@ -162,26 +165,39 @@ class ServiceRuntime:
             change = self.control.next_change()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(change.wait(), self.heartbeat_seconds)
-            if self.hosted:  # nothing here acts on the control state otherwise (a worker reads it with its poll)
+            if self._acts_on_control():
                 await self.control.refresh(self.heartbeat_seconds * 0.9)
             await self.apply()
             if time.monotonic() - self._last_beat >= self.heartbeat_seconds * 0.95:
                 await self._beat()
 
-    async def _lead(self, name: str) -> None:
-        lease, spec = self.leases[name], self.hosted[name]
+    def _acts_on_control(self) -> bool:
+        """Whether this process needs a fresh control copy every heartbeat: it reports its job services' states
+        (a worker), runs background services (its own, or the leader services while it holds the lease), or must
+        notice that a leader service is started again. An API that only competes for the leader lease reads the
+        control state once it wins the lease (:meth:`_lead`)."""
+        if self.job_states is not None or any(not spec.is_leader_service for spec in self.hosted.values()):
+            return True
+        return bool(self.leases) and (self.lease.held or not any(self.wants_running(n) for n in self.leases))
+
+    async def _lead(self) -> None:
+        lease = self.lease
         while True:
             delay = self.heartbeat_seconds
-            if self.wants_running(name):
+            if any(self.wants_running(name) for name in self.leases):
                 try:
                     await lease.claim()
                     delay = lease.next_claim_in()
+                    if lease.held:  # a new leader acts on the current control state, not on its copy from the start
+                        await self.control.refresh(self.heartbeat_seconds * 0.9)
                 except StorageError as exc:
-                    log.warning("lease renewal failed", extra={"service": name, "error": str(exc)})
+                    log.warning("lease renewal failed", extra={"services": list(self.leases), "error": str(exc)})
                     delay = LEASE_RETRY_SECONDS
-                await self._converge(name, spec, may_run=lease.held)
+                for name in self.leases:
+                    await self._converge(name, self.hosted[name], may_run=lease.held)
             else:
-                await self._converge(name, spec, may_run=False)
+                for name in self.leases:
+                    await self._converge(name, self.hosted[name], may_run=False)
                 with contextlib.suppress(StorageError):
                     await lease.release()
             change = self.control.next_change()
@@ -227,9 +243,9 @@ class ServiceRuntime:
             remaining = max(deadline - time.monotonic(), 0.01)
             if not await stop_service(spec.service, remaining):
                 abandoned.append(name)
-            if name in self.leases:
-                with contextlib.suppress(StorageError):
-                    await self.leases[name].release()
+        if self.leases:
+            with contextlib.suppress(StorageError):
+                await self.lease.release()
         with contextlib.suppress(StorageError):
             await heartbeat.remove(self.backend.records, self.instance)
         if abandoned:

@@ -56,17 +56,20 @@ async def forget(backend: Backend, instance: Instance) -> None:
     await backend.records.delete(KIND, instance.id, etag=instance.etag)
 
 
-async def dead_instances(backend: Backend, dead_after: float, *, role: str = "worker") -> list[Instance]:
-    """Instances of ``role`` whose last heartbeat is older than ``dead_after`` seconds."""
-    now = time.time()
-    dead: list[Instance] = []
+async def known_instances(backend: Backend, *, role: str = "worker") -> list[Instance]:
+    """Every instance of ``role`` with a heartbeat record (busy now, or stopped before its record went)."""
+    found: list[Instance] = []
     cursor: str | None = None
     while True:
         page = await backend.records.list(KIND, where={"role": role}, limit=LIST_PAGE, cursor=cursor)
-        for record in page.records:
-            instance = Instance(record.id, float(record.body.get("last_seen", 0.0)), record.etag)
-            if instance.missed(now, dead_after):
-                dead.append(instance)
+        found.extend(Instance(record.id, float(record.body.get("last_seen", 0.0)), record.etag)
+                     for record in page.records)
         cursor = page.next_cursor
         if cursor is None:
-            return dead
+            return found
+
+
+async def dead_instances(backend: Backend, dead_after: float, *, role: str = "worker") -> list[Instance]:
+    """Instances of ``role`` whose last heartbeat is older than ``dead_after`` seconds."""
+    now = time.time()
+    return [instance for instance in await known_instances(backend, role=role) if instance.missed(now, dead_after)]

@@ -1,8 +1,10 @@
 """Crash recovery in seconds, not a lease period: release the leases of worker instances that stopped.
 
 Every worker writes a heartbeat while it holds jobs (worker/instances.py) and records, in each job row it runs,
-its instance id and its message's newest pop receipt. Every worker also looks, once per heartbeat period, for
-instances that missed three heartbeats; for each job such an instance left ``processing`` it
+its instance id and its message's newest pop receipt. Workers look for instances that missed three heartbeats
+(:func:`sweep`): once per heartbeat period while they hold jobs themselves or their last sweep saw another
+instance's record (a peer holding jobs, or one that stopped), else once per :data:`IDLE_SWEEP_SECONDS` (see
+:func:`sweep_due`). For each job such an instance left ``processing`` the sweeping worker
 
 1. moves the row back to ``queued`` with an ETag-conditional update (of several recovering workers one wins; a
    job that moved on meanwhile is left alone), which also **fences** the old attempt: a paused process that
@@ -17,6 +19,8 @@ its lease expires.
 from __future__ import annotations
 
 import contextlib
+import time
+from dataclasses import dataclass
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
@@ -24,19 +28,46 @@ from praisonai_svc.errors import ConcurrencyConflict, JobNotFound, LeaseLost, St
 from praisonai_svc.logs import get_logger, job_logger
 from praisonai_svc.models.job import Job, JobStatus, utcnow
 from praisonai_svc.ports import QueueMessage
-from praisonai_svc.worker.instances import Instance, dead_instances, forget
+from praisonai_svc.worker.instances import Instance, forget, known_instances
 
 log = get_logger("recovery")
 MISSED_BEATS = 3
 MAX_ROWS_PER_SWEEP = 1000
+# An idle worker whose last sweep saw no other instance's heartbeat record (no peer holds jobs) sweeps this
+# seldom: one list request a minute. A peer that becomes busy is seen by the next such sweep, and from then on it
+# is watched every heartbeat period; a peer that crashes before then is recovered by that sweep or its lease.
+IDLE_SWEEP_SECONDS = 60.0
+
+
+def sweep_due(*, busy: bool, saw_peers: bool, since_last: float, heartbeat: float) -> bool:
+    """Whether a worker sweeps now: every heartbeat while it or a peer it saw holds jobs, else every minute."""
+    if busy or saw_peers:
+        return since_last >= heartbeat * 0.9
+    return since_last >= IDLE_SWEEP_SECONDS
+
+
+@dataclass(frozen=True)
+class Sweep:
+    released: int  # jobs made runnable again
+    peers: int  # heartbeat records of other instances seen (live or dead): a reason to look again soon
+
+
+async def sweep(app: ServiceApp, backend: Backend, me: str) -> Sweep:
+    """One look at the heartbeat records (one list request): release the jobs of every instance that missed
+    its heartbeats, and say how many other instances have a record."""
+    interval = app.settings.worker_heartbeat_seconds
+    others = [i for i in await known_instances(backend) if i.id != me]
+    now = time.time()
+    dead = [i for i in others if i.missed(now, MISSED_BEATS * interval)]
+    return Sweep(await _release_jobs_of(app, backend, dead) if dead else 0, len(others))
 
 
 async def recover_dead_instances(app: ServiceApp, backend: Backend, me: str) -> int:
     """Release the jobs of every instance that missed its heartbeats; return how many jobs were released."""
-    interval = app.settings.worker_heartbeat_seconds
-    dead = [i for i in await dead_instances(backend, MISSED_BEATS * interval) if i.id != me]
-    if not dead:
-        return 0
+    return (await sweep(app, backend, me)).released
+
+
+async def _release_jobs_of(app: ServiceApp, backend: Backend, dead: list[Instance]) -> int:
     by_id = {instance.id: instance for instance in dead}
     released = 0
     cursor: str | None = None

@@ -27,12 +27,15 @@ from praisonai_svc.worker.instances import KIND as INSTANCE_KIND
 from praisonai_svc.worker.instances import beat, new_instance_id
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
-from praisonai_svc.worker.recovery import recover_dead_instances
+from praisonai_svc.worker.recovery import sweep, sweep_due
 from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("worker")
-IDLE_SWEEP_BEATS = 3  # an idle worker looks for stopped instances every this many heartbeat periods
-PRUNE_INTERVAL_SECONDS = 60.0
+# At the longest poll back-off, the queues of built-in job services (workflow-execution, extract, webhook), mostly
+# empty, are polled every this many idle cycles (every minute by default), and at once after a submit to them
+# from this process (Backend.enqueue_listeners); the user's services are polled every cycle.
+BUILTIN_IDLE_POLL_EVERY = 2
+PRUNE_INTERVAL_SECONDS = 60.0  # a worker that handled jobs since its last prune removes expired event records
 REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
 STOPPED_RELEASE_DELAY_SECONDS = 5.0  # jobs received for a service stopped meanwhile reappear after this
 
@@ -69,6 +72,8 @@ class Worker:
         self._beating = False  # a heartbeat record exists for this instance
         self._last_beat = -1e9  # monotonic time of the last heartbeat written
         self._wake = asyncio.Event()  # set when recovery made messages visible: poll at once
+        self._idle_cycles = 0  # poll cycles at the longest back-off
+        self._hinted: set[str] = set()  # built-in queues this process submitted to since they were last polled
         self._runtime = runtime
         self._by_service: dict[str, set[asyncio.Task[None]]] = {}
         self._stop_timers: dict[str, asyncio.Task[None]] = {}
@@ -106,6 +111,7 @@ class Worker:
         if owns_runtime:
             await self.runtime.start()
         uninstall = install_consumers(self.app, self.backend)
+        self.backend.enqueue_listeners.append(self._submitted)
         heartbeats = self.settings.worker_heartbeat_seconds > 0
         usage = contextlib.AsyncExitStack()
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config,
@@ -125,6 +131,7 @@ class Worker:
                 await self._cycle(processor)
         finally:
             workflows()
+            self.backend.enqueue_listeners.remove(self._submitted)
             for task in [*background, *self._stop_timers.values(), *observers]:
                 task.cancel()
             await self._drain()
@@ -148,8 +155,12 @@ class Worker:
             await self._let_slots_free_up()
             free = self.concurrency - len(self._tasks)
         active = await self._active_services()
+        idle = self._backoff.current >= self._backoff.maximum
+        self._idle_cycles += idle
         received = 0
         for spec in active:
+            if spec.internal and idle and not self._builtin_due(spec.queue_name):
+                continue
             room = min(free - received, self._room_for(spec))
             if free - received <= 0 or self._stop.is_set():
                 break
@@ -186,6 +197,19 @@ class Worker:
             if tasks and not self.runtime.accepts_jobs(name) and name not in self._stop_timers:
                 self._stop_timers[name] = asyncio.create_task(self._release_after_grace(name))
         return active
+
+    def _builtin_due(self, queue_name: str) -> bool:
+        """Whether an idle worker polls this built-in queue now: every BUILTIN_IDLE_POLL_EVERY idle cycles, or at
+        once after this process submitted to it."""
+        if queue_name in self._hinted:
+            self._hinted.discard(queue_name)
+            return True
+        return self._idle_cycles % BUILTIN_IDLE_POLL_EVERY == 0
+
+    def _submitted(self, queue_name: str) -> None:
+        if any(spec.internal and spec.queue_name == queue_name for spec in self.app.services.values()):
+            self._hinted.add(queue_name)
+            self._wake.set()
 
     def _room_for(self, spec: HandlerSpec) -> int:
         if spec.concurrency is None:
@@ -319,34 +343,47 @@ class Worker:
             log.warning("heartbeat failed", extra={"error": str(exc)})
 
     async def _heartbeat_periodically(self) -> None:
-        """While holding jobs, record that this instance is alive and look for instances that stopped.
+        """While holding jobs, record that this instance is alive; look for instances that stopped.
 
         An idle worker holds no lease anyone would need to recover, so it writes no heartbeat (a stale record of
-        an idle worker is simply removed by the next sweep), and it sweeps only every three heartbeat periods: a
-        peer's crash is still recovered when every other worker is idle (within about twice the dead time),
-        while an idle worker costs 10 storage reads a minute instead of 30.
+        an idle worker is simply removed by the next sweep). It sweeps every heartbeat period only while it holds
+        jobs or its last sweep saw another instance's record, else once a minute (recovery.sweep_due): an idle
+        deployment costs one list request a minute, while a busy peer's crash is still recovered within
+        3 beats + 1 beat by every worker that has seen it busy.
         """
         interval = self.settings.worker_heartbeat_seconds
         loop = asyncio.get_running_loop()
         last_sweep = -1e9
+        saw_peers = False
         while True:
             busy = bool(self._tasks)
             if busy:
                 await self._beat()
-            if busy or loop.time() - last_sweep >= IDLE_SWEEP_BEATS * interval:
+            if sweep_due(busy=busy, saw_peers=saw_peers, since_last=loop.time() - last_sweep, heartbeat=interval):
                 last_sweep = loop.time()
                 try:
-                    if await recover_dead_instances(self.app, self.backend, self.instance_id):
+                    result = await sweep(self.app, self.backend, self.instance_id)
+                    saw_peers = result.peers > 0
+                    if result.released:
                         self._backoff.after_work()
                         self._wake.set()
                 except StorageError as exc:  # the lease stays the safety net
+                    saw_peers = True  # look again at the next beat
                     log.warning("recovery sweep failed", extra={"error": str(exc)})
             await asyncio.sleep(interval)
 
     async def _prune_periodically(self) -> None:
-        """Expired job events, cancel requests, webhook logs and tickets go (storage stays small)."""
+        """Expired job events, cancel requests, webhook logs and tickets go (storage stays small).
+
+        Only after this worker handled jobs since its last prune: an idle worker costs nothing here, and what
+        expires while every worker is idle is removed by the ``pruner`` service (one per deployment).
+        """
+        pruned_at = self.stats.messages
         while True:
             await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+            if self.stats.messages == pruned_at:
+                continue
+            pruned_at = self.stats.messages
             await prune_expired(self.backend)
 
     async def _reap_periodically(self) -> None:

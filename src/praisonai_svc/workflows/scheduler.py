@@ -5,7 +5,10 @@ id of a firing is derived from (workflow id, due time) and created with the reco
 ``create``, so two schedulers that overlap during a failover still start one execution.
 
 Costs nothing per due time it does not fire: it re-reads the scheduled workflows every
-PRAISONAI_WORKFLOW_SCHEDULE_REFRESH_SECONDS (one list request) and sleeps until the next due time.
+PRAISONAI_WORKFLOW_SCHEDULE_REFRESH_SECONDS (one list request) and sleeps until the next due time. While no
+workflow is scheduled it re-reads them :data:`IDLE_REFRESH_FACTOR` times less often (every 2 minutes by default),
+so a deployment without cron triggers pays little for the scheduler; a first cron workflow is then picked up
+within that time (its missed due times within ``misfire_grace_seconds`` still fire).
 
 Misfires (the scheduler was not running): the most recent missed due time runs once if it is at most the
 workflow's ``misfire_grace_seconds`` old, else it is skipped and logged; older missed times are skipped.
@@ -33,6 +36,7 @@ from praisonai_svc.workflows.use_cases import WorkflowService
 
 log = get_logger("workflows.scheduler")
 MAX_SLEEP_SECONDS = 30.0
+IDLE_REFRESH_FACTOR = 4  # with no scheduled workflow, re-read them every this many refresh intervals
 MAX_CATCH_UP = 100  # due times one slot fires in one tick after a stall (older ones wait for the next tick)
 
 
@@ -84,8 +88,9 @@ class CronScheduler:
                 now = utcnow()
                 if now >= next_refresh:
                     await self._refresh_quietly(now)
-                    next_refresh = now + timedelta(seconds=refresh_every)
-                    await self._heartbeat(now)
+                    factor = 1 if self._slots else IDLE_REFRESH_FACTOR
+                    next_refresh = now + timedelta(seconds=refresh_every * factor)
+                await self._heartbeat(now)  # itself at most once per heartbeat period (we wake every 30 s at least)
                 self._fire_due(utcnow())
                 self.status.last_tick = utcnow()
                 wake = min([slot.next_due for slot in self._slots.values()] + [next_refresh])
