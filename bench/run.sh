@@ -28,6 +28,7 @@ BENCHMARKS=(
     bench_retention.py   # storage that levels off under a soak, the pruner's cost, its idle cost on Azure
     bench_plugins.py     # image-compress vs a seed-style endpoint, /api/v1/health under load, sync overhead
     bench_live.py        # live updates: progress -> SSE latency, 1,000 watchers vs polling, webhook latency
+    bench_outputs.py     # multi-file ZIP downloads vs disk reads, metering on vs off, the client vs raw httpx
     bench_workflows.py   # cron scheduler lateness across processes, its idle cost on Azure, a workflow vs jobs
     bench_files.py       # file uploads (MB/s vs a local write, RSS under 10 concurrent), extraction vs the parsers
 )

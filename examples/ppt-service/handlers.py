@@ -2,6 +2,7 @@
 
     praisonai-svc run examples/ppt-service/handlers.py
     praisonai-svc submit examples/ppt-service/sample.yaml --wait --output deck.pptx
+    praisonai-svc submit examples/ppt-service/sample.yaml --service ppt-preview --wait --output deck.zip
 
 The payload is a praisonaippt deck (presentation_title, presentation_subtitle, sections with verses);
 see README.md beside this file.
@@ -18,7 +19,7 @@ from typing import Any
 from praisonaippt import create_presentation, load_verses_from_dict
 from praisonaippt.exceptions import SchemaError
 
-from praisonai_svc import JobContext, JobFailed, ServiceApp
+from praisonai_svc import JobContext, JobFailed, Outputs, ServiceApp
 
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 MAX_SLIDES = 200
@@ -78,3 +79,79 @@ def generate_ppt(payload: dict, ctx: JobContext) -> tuple[bytes, str, str]:
         data = target.read_bytes()
     ctx.progress(0.9, f"built {len(data)} bytes")
     return data, PPTX_MIME, f"{title[:80]}.pptx"  # praisonai-svc makes the name safe for downloads
+
+
+@app.job("ppt-preview")
+def generate_ppt_with_preview(payload: dict, ctx: JobContext) -> Outputs:
+    """The same deck plus a PNG preview of every slide: a multi-file job (download: one ZIP, or each file)."""
+    data, mime, name = generate_ppt(payload, ctx)
+    outputs = Outputs()
+    outputs.add(data, mime, name)
+    for number, png in enumerate(render_previews(data), start=1):
+        outputs.add(png, "image/png", f"slide-{number:02d}.png")
+    ctx.progress(1.0, f"deck and {len(outputs) - 1} previews")
+    return outputs
+
+
+PREVIEW_WIDTH = 960
+
+
+def render_previews(deck: bytes) -> list[bytes]:
+    """One PNG per slide: its background colour and every text frame where the slide places it.
+
+    A preview, not a renderer: pictures, charts and theme fonts are not drawn (LibreOffice would, but a
+    220 MB dependency for thumbnails is not what an example should ask for). Pillow draws with its own font.
+    """
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+    from pptx import Presentation
+
+    presentation = Presentation(io.BytesIO(deck))
+    width, height = int(presentation.slide_width or 12192000), int(presentation.slide_height or 6858000)
+    scale = PREVIEW_WIDTH / width
+    pngs = []
+    for slide in presentation.slides:
+        image = Image.new("RGB", (PREVIEW_WIDTH, round(height * scale)), _background(slide))
+        draw = ImageDraw.Draw(image)
+        for shape in slide.shapes:
+            if not shape.has_text_frame or not shape.text_frame.text.strip():
+                continue
+            left, top = round((shape.left or 0) * scale), round((shape.top or 0) * scale)
+            size = 34 if shape == getattr(slide.shapes, "title", None) else 20
+            font = ImageFont.load_default(size=size)
+            draw.multiline_text((left + 4, top + 4), _wrap(shape.text_frame.text, size, shape.width, scale),
+                                fill=_text_colour(shape, image.getpixel((0, 0))), font=font, spacing=6)
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=True)
+        pngs.append(out.getvalue())
+    return pngs
+
+
+def _background(slide: Any) -> tuple[int, int, int]:
+    try:
+        colour = slide.background.fill.fore_color.rgb
+        return int(colour[0]), int(colour[1]), int(colour[2])
+    except (AttributeError, TypeError, ValueError):  # no solid fill: white
+        return 255, 255, 255
+
+
+def _text_colour(shape: Any, background: Any) -> tuple[int, int, int]:
+    """The first explicit colour of the shape's text, else black or white, whichever reads on the background."""
+    for paragraph in shape.text_frame.paragraphs:
+        for font in (paragraph.font, *(run.font for run in paragraph.runs)):
+            try:
+                colour = font.color.rgb
+            except AttributeError:
+                continue
+            if colour is not None:
+                return int(colour[0]), int(colour[1]), int(colour[2])
+    red, green, blue = background[:3]
+    return (20, 20, 20) if 0.299 * red + 0.587 * green + 0.114 * blue > 140 else (245, 245, 245)
+
+
+def _wrap(text: str, size: int, shape_width: int | None, scale: float) -> str:
+    import textwrap
+
+    columns = max(int((shape_width or 9_000_000) * scale / (size * 0.55)), 10)
+    return "\n".join(textwrap.fill(line, columns) or " " for line in text.splitlines())

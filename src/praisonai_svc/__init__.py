@@ -14,6 +14,7 @@ from praisonai_svc.app import ServiceApp
 from praisonai_svc.context import JobContext
 from praisonai_svc.errors import JobCancelled, JobFailed, NonRetryableError, PraisonSvcError
 from praisonai_svc.models.job import JobRequest, JobResponse, JobStatus
+from praisonai_svc.outputs import Outputs
 from praisonai_svc.settings import Settings
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "JobResponse",
     "JobStatus",
     "NonRetryableError",
+    "Outputs",
     "PraisonSvcError",
     "ServiceApp",
     "Settings",

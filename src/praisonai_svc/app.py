@@ -22,6 +22,8 @@ from praisonai_svc.plugins.host import PluginHost
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
 from praisonai_svc.retention.policy import RetentionRegistry
 from praisonai_svc.settings import Settings, load_settings
+from praisonai_svc.usage.buckets import KIND_DAY as USAGE_DAY
+from praisonai_svc.usage.buckets import KIND_HOUR as USAGE_HOUR
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -72,6 +74,8 @@ class ServiceApp:
         for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
             self.retention.track(kind)
         self.retention.track("worker_heartbeat")  # worker/instances.py: a crashed worker's record expires
+        for kind in (USAGE_HOUR, USAGE_DAY):  # usage buckets: PRAISONAI_USAGE_HOURLY/DAILY_RETENTION
+            self.retention.track(kind)
         self._register_builtins()
 
     # --- configuration -------------------------------------------------------------------------------------

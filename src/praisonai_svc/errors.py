@@ -14,6 +14,10 @@ class PraisonSvcError(Exception):
         self.message = message or (self.__doc__ or "").strip()
         super().__init__(self.message)
 
+    def details(self) -> dict[str, object]:
+        """Machine-readable fields the HTTP error body carries beside ``detail`` (none by default)."""
+        return {}
+
 
 class ConfigError(PraisonSvcError):
     """The configuration is invalid; fix the named setting and start again."""
@@ -53,6 +57,10 @@ class ServiceNotFound(PraisonSvcError):
 
 class JobNotFound(PraisonSvcError):
     """No job with that id exists."""
+
+
+class OutputNotFound(JobNotFound):
+    """The job has no output file of that name; GET /jobs/{id} lists its outputs."""
 
 
 class JobNotReady(PraisonSvcError):
@@ -103,6 +111,21 @@ class RateLimited(PraisonSvcError):
         self.retry_after = max(int(retry_after), 1)
 
 
+class QuotaExceeded(RateLimited):
+    """The tenant's daily quota is used up; it resets at midnight UTC."""
+
+    def __init__(self, quota: str, limit: float, resets_utc: str, retry_after: int) -> None:
+        super().__init__(
+            f"Quota {quota} ({limit:g} per day) is used up for this tenant; it resets at {resets_utc}. "
+            "Retry after that, or ask the operator for a higher quota.", retry_after=retry_after)
+        self.quota = quota
+        self.limit = limit
+        self.resets_utc = resets_utc
+
+    def details(self) -> dict[str, object]:
+        return {"quota": self.quota, "limit": self.limit, "resets_utc": self.resets_utc}
+
+
 class JobFailed(PraisonSvcError):
     """The job failed and must not be retried.
 
@@ -116,6 +139,11 @@ NonRetryableError = JobFailed
 
 class HandlerResultError(JobFailed):
     """The handler returned something other than (bytes, content_type, filename)."""
+
+
+class OutputStreamSpent(PraisonSvcError):
+    """An output's file object was read once and cannot be rewound to be stored again; the attempt fails (and is
+    retried: the handler makes a new one)."""
 
 
 class JobCancelled(PraisonSvcError):

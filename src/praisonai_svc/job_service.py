@@ -20,6 +20,7 @@ from praisonai_svc.errors import (
     JobNotCancellable,
     JobNotFound,
     JobNotReady,
+    OutputNotFound,
     PayloadError,
     PraisonSvcError,
     ServiceDisabled,
@@ -30,9 +31,12 @@ from praisonai_svc.errors import (
 from praisonai_svc.events.job_events import publish_job_event
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
-from praisonai_svc.models.job import Job, JobRequest, JobStatus, utcnow
+from praisonai_svc.models.job import Job, JobRequest, JobStatus, StoredOutput, utcnow
+from praisonai_svc.models.job import output_files as outputs_of
 from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
 from praisonai_svc.registry import HandlerSpec
+from praisonai_svc.usage.meter import Meter
+from praisonai_svc.usage.quotas import QuotaGuard
 from praisonai_svc.webhooks.urls import check_callback_url
 from praisonai_svc.worker.cancellation import cancel_record
 
@@ -55,26 +59,37 @@ class Submission:
     created: bool
 
 
+# Storage requests one submission makes (create the job with its claim, send the message): metered per job.
+SUBMIT_REQUESTS = 2
+
+
 class JobService:
-    def __init__(self, app: ServiceApp, backend: Backend) -> None:
+    def __init__(
+        self, app: ServiceApp, backend: Backend, *, meter: Meter | None = None, quotas: QuotaGuard | None = None,
+    ) -> None:
         self.app = app
         self.backend = backend
+        self.meter = meter or Meter(backend.records, enabled=False)
+        self.quotas = quotas
 
-    async def submit(self, request: JobRequest, *, tenant: str | None = None) -> Submission:
-        """Validate, claim the payload hash, store and enqueue; an identical live job is returned instead.
+    async def submit(self, request: JobRequest, *, tenant: str | None = None, size: int = 0) -> Submission:
+        """Validate, check the tenant's quota, claim the payload hash, store and enqueue; an identical live job is
+        returned instead. ``size`` is the request body's length, metered as bytes in.
 
-        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs.
+        Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs. Raises
+        QuotaExceeded when a daily quota of the tenant is used up.
         """
         spec, job = self._prepare(request, tenant)
+        if self.quotas is not None:
+            await self.quotas.admit(tenant)
         try:
             try:
                 job = await self.backend.create_and_enqueue(job, spec.queue_name)
             except DuplicateJob as dup:
-                return await self._on_duplicate(spec, job, dup)
+                return await self._on_duplicate(spec, job, dup, size)
         except StorageError as exc:
             raise StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.") from exc
-        log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
-        await publish_job_event(self.app.events, job, "queued")
+        await self._queued(spec, job, size)
         return Submission(job, created=True)
 
     def _prepare(self, request: JobRequest, tenant: str | None) -> tuple[HandlerSpec, Job]:
@@ -99,7 +114,13 @@ class JobService:
             callback_url=request.callback_url, webhook_progress=request.webhook_progress,
         )
 
-    async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob) -> Submission:
+    async def _queued(self, spec: HandlerSpec, job: Job, size: int) -> None:
+        """A new job was stored and enqueued: log, meter (no I/O) and publish it."""
+        log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        self.meter.record(job.tenant, spec.name, jobs_submitted=1, bytes_in=size, storage_requests=SUBMIT_REQUESTS)
+        await publish_job_event(self.app.events, job, "queued")
+
+    async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob, size: int) -> Submission:
         """The hash is held by ``dup.existing``: return it, or (past the window / output gone) make ``job``."""
         if not await self._expired_hit(dup.existing, spec.idempotency_window):
             log.info("idempotent hit", extra={"service": spec.name, "job_id": dup.existing.job_id})
@@ -110,20 +131,22 @@ class JobService:
             job = await self.backend.create_and_enqueue(job, spec.queue_name)
         except DuplicateJob as again:  # a concurrent submitter made the new job first: it is ours too
             return Submission(again.existing, created=False)
-        log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
-        await publish_job_event(self.app.events, job, "queued")
+        await self._queued(spec, job, size)
         return Submission(job, created=True)
 
     async def submit_many(
-        self, requests: Sequence[JobRequest | PraisonSvcError], *, tenant: str | None = None
+        self, requests: Sequence[JobRequest | PraisonSvcError], *, tenant: str | None = None, size: int = 0,
     ) -> list[Submission | PraisonSvcError]:
         """:meth:`submit` for each request; per request, in order, its submission or the error it met (a request
         that failed to parse may be passed as its error and is answered with it). One bad item never sinks the
         others. The valid items of one queue are stored and enqueued together
         (:meth:`Backend.create_and_enqueue_many`: one SQLite transaction, or shared Table transactions).
+
+        Each valid item counts against the tenant's quotas like a single submission (an item over a quota gets
+        its QuotaExceeded); ``size``, the whole body's length, is metered as bytes in, shared out evenly.
         """
         outcomes: list[Submission | PraisonSvcError | None] = [None] * len(requests)
-        by_queue: dict[str, list[tuple[int, HandlerSpec, Job]]] = {}
+        prepared: list[tuple[int, HandlerSpec, Job]] = []
         for index, request in enumerate(requests):
             if isinstance(request, PraisonSvcError):
                 outcomes[index] = request
@@ -133,12 +156,34 @@ class JobService:
             except PraisonSvcError as exc:
                 outcomes[index] = exc
                 continue
-            by_queue.setdefault(spec.queue_name, []).append((index, spec, job))
-        await asyncio.gather(*(self._store_many(items, outcomes) for items in by_queue.values()))
+            prepared.append((index, spec, job))
+        by_queue: dict[str, list[tuple[int, HandlerSpec, Job]]] = {}
+        for item, refused in zip(prepared, await self._admit_many(tenant, len(prepared)), strict=True):
+            if refused is not None:
+                outcomes[item[0]] = refused
+            else:
+                by_queue.setdefault(item[1].queue_name, []).append(item)
+        share = size // max(len(requests), 1)
+        await asyncio.gather(*(self._store_many(items, outcomes, share) for items in by_queue.values()))
         return [outcome for outcome in outcomes if outcome is not None]
 
+    async def _admit_many(self, tenant: str | None, count: int) -> list[PraisonSvcError | None]:
+        """Per item, None if the tenant's quotas admit it, else the error that refused it."""
+        if self.quotas is None or count == 0:
+            return [None] * count
+        admitted = await asyncio.gather(*(self.quotas.admit(tenant) for _ in range(count)), return_exceptions=True)
+        refusals: list[PraisonSvcError | None] = []
+        for outcome in admitted:
+            if isinstance(outcome, PraisonSvcError):
+                refusals.append(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                refusals.append(None)
+        return refusals
+
     async def _store_many(self, items: list[tuple[int, HandlerSpec, Job]],
-                          outcomes: list[Submission | PraisonSvcError | None]) -> None:
+                          outcomes: list[Submission | PraisonSvcError | None], size: int) -> None:
         queue_name = items[0][1].queue_name
         try:
             stored = await self.backend.create_and_enqueue_many([job for _i, _s, job in items], queue_name)
@@ -151,17 +196,16 @@ class JobService:
         pending = []
         for (index, spec, job), result in zip(items, stored, strict=True):
             if isinstance(result, Job):
-                log.info("job queued", extra={"service": spec.name, "job_id": result.job_id})
                 outcomes[index] = Submission(result, created=True)
-                pending.append(publish_job_event(self.app.events, result, "queued"))
+                pending.append(self._queued(spec, result, size))
             else:
-                pending.append(self._settle_duplicate(index, spec, job, result, outcomes))
+                pending.append(self._settle_duplicate(index, spec, job, result, outcomes, size))
         await asyncio.gather(*pending)
 
     async def _settle_duplicate(self, index: int, spec: HandlerSpec, job: Job, dup: DuplicateJob,
-                                outcomes: list[Submission | PraisonSvcError | None]) -> None:
+                                outcomes: list[Submission | PraisonSvcError | None], size: int) -> None:
         try:
-            outcomes[index] = await self._on_duplicate(spec, job, dup)
+            outcomes[index] = await self._on_duplicate(spec, job, dup, size)
         except StorageError:
             outcomes[index] = StorageUnavailable("Storage is unavailable; nothing was queued. Retry shortly.")
 
@@ -173,8 +217,9 @@ class JobService:
         """
         if existing.created_utc < utcnow() - (window or self.app.settings.idempotency_window):
             return True
-        if existing.status is JobStatus.DONE and existing.result is not None:
-            return not await self.backend.blobs.exists(existing.result.blob_name)
+        files = outputs_of(existing)
+        if existing.status is JobStatus.DONE and files:
+            return not await self.backend.blobs.exists(files[0].blob_name)
         return False
 
     async def get(self, job_id: str, *, tenant: str | None = None) -> Job:
@@ -214,13 +259,29 @@ class JobService:
     async def list(self, **filters: Any) -> JobListing:
         return await self.backend.jobs.list(**filters)
 
-    async def download_link(self, job_id: str, *, tenant: str | None = None) -> SignedUrl:
-        """A fresh read-only link to the job's output; :class:`JobNotReady` unless the job is done."""
+    async def finished(self, job_id: str, *, tenant: str | None = None) -> Job:
+        """The job if it is done; :class:`JobNotReady` (409) otherwise, :class:`JobNotFound` like :meth:`get`."""
         job = await self.get(job_id, tenant=tenant)
-        if job.status is not JobStatus.DONE or job.result is None:
+        if job.status is not JobStatus.DONE or not outputs_of(job):
             raise JobNotReady(job.status.value)
+        return job
+
+    async def download_link(self, job_id: str, *, tenant: str | None = None) -> SignedUrl:
+        """A fresh read-only link to a single-file job's output; :class:`JobNotReady` unless the job is done."""
+        job = await self.finished(job_id, tenant=tenant)
+        return await self.link(outputs_of(job)[0])
+
+    async def output_link(self, job_id: str, name: str, *, tenant: str | None = None) -> SignedUrl:
+        """A fresh link to the output called ``name`` (matched exactly against the stored names, so no name a
+        client sends can reach another blob); :class:`OutputNotFound` when the job has none of that name."""
+        job = await self.finished(job_id, tenant=tenant)
+        for output in outputs_of(job):
+            if output.filename == name:
+                return await self.link(output)
+        raise OutputNotFound(f"Job {job_id} has no output named {name!r}; GET /jobs/{job_id} lists them.")
+
+    async def link(self, output: StoredOutput) -> SignedUrl:
         expires = timedelta(seconds=self.app.settings.download_url_expiry_seconds)
         return await self.backend.blobs.signed_url(
-            job.result.blob_name, expires_in=expires, filename=job.result.filename,
-            content_type=job.result.content_type,
+            output.blob_name, expires_in=expires, filename=output.filename, content_type=output.content_type,
         )

@@ -65,7 +65,8 @@ def reset_for_requeue(job: Job) -> Job:
     history = [*job.history, outcome_of(job)][-HISTORY_LIMIT:]
     return job.model_copy(update={
         "status": JobStatus.QUEUED, "attempts": 0, "error_msg": None, "started_utc": None, "finished_utc": None,
-        "progress": None, "progress_msg": None, "result": None, "updated_utc": utcnow(), "history": history,
+        "progress": None, "progress_msg": None, "result": None, "outputs": [], "updated_utc": utcnow(),
+        "history": history,
     })
 
 

@@ -14,7 +14,7 @@ import asyncio
 import builtins
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -319,6 +319,16 @@ class BlobStore(ABC):
     @abstractmethod
     async def open(self, name: str) -> bytes:
         """Return the stored bytes. Raises :class:`BlobNotFound`."""
+
+    async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """Yield the stored bytes in chunks of about ``chunk_size`` (memory stays bounded by one chunk).
+
+        Raises :class:`BlobNotFound` before yielding anything. The default reads the whole blob with
+        :meth:`open`; adapters override it to read as they go.
+        """
+        data = await self.open(name)
+        for start in range(0, len(data), chunk_size):
+            yield data[start:start + chunk_size]
 
     @abstractmethod
     async def exists(self, name: str) -> bool:

@@ -210,6 +210,13 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often a worker logs its queue and poison-queue depth (0: never)."
     )
 
+    # --- usage metering and quotas (docs/usage.md) ---
+    usage_metering: bool = Field(True, description="Meter jobs per tenant and service in hourly buckets (GET /usage).")
+    quotas_file: Path | None = Field(
+        None, description="A YAML file to read per-tenant daily quotas from, instead of the app YAML's `tenants:` "
+        "section (docs/usage.md).",
+    )
+
     # --- the app's YAML file and service lifecycle (docs/services.md); unset: praisonai.yaml's value ---
     config_file: Path | None = Field(
         None, description="The app's YAML file (default: praisonai.yaml beside the handlers file, if any)."

@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from praisonai_svc.adapters.memory import MemoryBlobStore, MemoryJobQueue, MemoryJobStore
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, memory_backend
 from praisonai_svc.job_service import JobService
-from praisonai_svc.models.job import Job, JobRequest
+from praisonai_svc.models.job import Job, JobRequest, output_files
 from praisonai_svc.worker import Worker
 
 FAST_TEST_SETTINGS = {
@@ -24,10 +24,12 @@ FAST_TEST_SETTINGS = {
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """How a job ended, and its output when it is done."""
+    """How a job ended, and its output when it is done: ``data`` of a single-file job, ``files`` (name → bytes)
+    of every job (a multi-file job has ``data`` None)."""
 
     job: Job
     data: bytes | None
+    files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -63,8 +65,9 @@ async def arun_job(
     try:
         submission = await JobService(app, backend).submit(JobRequest(payload=payload, service=service))
         job = await _wait_terminal(backend, submission.job.job_id, timeout)
-        data = await backend.blobs.open(job.result.blob_name) if job.result else None
-        return JobOutcome(job=job, data=data)
+        files = {output.filename: await backend.blobs.open(output.blob_name) for output in output_files(job)}
+        data = files[job.result.filename] if job.result else None
+        return JobOutcome(job=job, data=data, files=files)
     finally:
         worker.stop()
         await runner

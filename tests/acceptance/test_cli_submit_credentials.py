@@ -75,17 +75,17 @@ def test_submit_never_sends_the_api_key_to_another_origin(tmp_path: Path) -> Non
 
 
 def test_the_key_goes_only_to_the_services_exact_origin() -> None:
-    from praisonai_svc.cli.submit import KeyForOrigin
+    """The rule every CLI command's requests follow (they all go through praisonai_svc.client.Client)."""
+    from praisonai_svc.client.common import Credentials
 
-    auth = KeyForOrigin("k", "http://127.0.0.1:8080")
+    credentials = Credentials("http://127.0.0.1:8080", api_key="k")
 
     def sent(url: str) -> bool:
-        request = httpx.Request("GET", url)
-        return "x-api-key" in next(auth.auth_flow(request)).headers
+        return "X-API-Key" in credentials.headers_for(url)
 
-    assert sent("http://127.0.0.1:8080/jobs") and sent("HTTP://127.0.0.1:8080/files/x")
+    assert sent("http://127.0.0.1:8080/jobs") and sent("HTTP://127.0.0.1:8080/files/x") and sent("/jobs")
     for other in ("https://127.0.0.1:8080/x", "http://127.0.0.1:8081/x", "http://localhost:8080/x",
                   "http://127.0.0.1/x", "https://account.blob.core.windows.net/c/b?sig=x"):
         assert not sent(other), other
-    assert "x-api-key" in next(KeyForOrigin("k", "https://svc.example").auth_flow(
-        httpx.Request("GET", "https://svc.example:443/jobs"))).headers
+    assert sent("https://svc.example:443/jobs") is False  # another origin than 127.0.0.1:8080
+    assert "X-API-Key" in Credentials("https://svc.example", api_key="k").headers_for("https://svc.example:443/jobs")

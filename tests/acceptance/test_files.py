@@ -232,3 +232,33 @@ def test_cli_uploads_waits_and_prints_the_text(files_service: Service, tmp_path:
     refused = subprocess.run([*base, "show", newest["id"], "--url", files_service.url, "--api-key",
                               GLOBEX["X-API-Key"]], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "404" in refused.stderr
+
+
+def test_the_typed_client_uploads_with_progress_and_reads_files(files_service: Service, tmp_path: Path) -> None:
+    import asyncio
+
+    from praisonai_svc.client import AsyncClient, Client, NotFound
+
+    path = tmp_path / "notes.txt"
+    path.write_text("hello from the client\n" * 200)
+    read: list[int] = []
+    with Client(files_service.url, api_key=ACME["X-API-Key"]) as client:
+        file = client.upload_file(path, on_progress=read.append)
+        assert file["original_filename"] == "notes.txt" and sum(read) == path.stat().st_size
+        deadline = time.monotonic() + 120
+        while file["status"] not in ("processed", "failed"):
+            assert time.monotonic() < deadline, file
+            time.sleep(0.2)
+            file = client.get_file(file["id"])
+        assert file["status"] == "processed", file["error_message"]
+        assert "hello from the client" in client.file_extract(file["id"])["content"]
+        assert file["id"] in [listed["id"] for listed in client.list_files(limit=20)["files"]]
+    with Client(files_service.url, api_key=GLOBEX["X-API-Key"]) as other, pytest.raises(NotFound):
+        other.get_file(file["id"])
+
+    async def upload_async() -> dict[str, Any]:
+        async with AsyncClient(files_service.url, api_key=ACME["X-API-Key"]) as aio:
+            return await aio.upload_file(path, process=False)
+
+    unprocessed = asyncio.run(upload_async())
+    assert unprocessed["status"] == "uploaded" and unprocessed["file_size"] == path.stat().st_size

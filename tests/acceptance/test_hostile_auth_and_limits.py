@@ -186,7 +186,8 @@ def test_security_headers_on_every_response(tmp_path):
         assert preflight.headers["x-frame-options"] == "DENY"
         assert "access-control-allow-credentials" not in preflight.headers
         docs = client.get("/docs")
-        assert docs.status_code == 200 and "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+        assert docs.status_code == 200 and "script-src 'self';" in docs.headers["content-security-policy"]
+        assert "http" not in docs.headers["content-security-policy"] and "cdn" not in docs.text
         assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
 
 

@@ -228,6 +228,25 @@ async def test_update_persists_changed_fields(backend: Backend, new_job: JobFact
     assert got.finished_utc == finished and got.result == result and got.status is JobStatus.DONE
 
 
+async def test_update_persists_every_output_of_a_multi_file_job(backend: Backend, new_job: JobFactory) -> None:
+    from praisonai_svc.models.job import StoredOutput
+    from praisonai_svc.outputs import MAX_OUTPUTS
+    from praisonai_svc.outputs.collect import MAX_CONTENT_TYPE
+
+    store = backend.jobs
+    created = await store.create(new_job())
+    # The most a job may have, with the longest names and types: they fit its one record on every backend.
+    names = [f"{'x' * 112}-{index:03d}.png" for index in range(MAX_OUTPUTS)]
+    outputs = [StoredOutput(filename=name, content_type="application/" + "y" * (MAX_CONTENT_TYPE - 12),
+                            size=5_000_000_000 + index, sha256=f"{index:064x}", crc32=0xFFFF_FFFF - index,
+                            blob_name=f"{created.service}/{created.job_id}/{name}")
+               for index, name in enumerate(names)]
+    updated = await store.update(created.model_copy(update={"status": JobStatus.DONE, "outputs": outputs}))
+    got = await store.get(created.job_id)
+    assert got.outputs == outputs == updated.outputs
+    assert got.result is None
+
+
 async def test_update_with_stale_etag_conflicts_and_changes_nothing(backend: Backend, new_job: JobFactory) -> None:
     store = backend.jobs
     first = await store.create(new_job())

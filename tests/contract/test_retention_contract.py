@@ -174,3 +174,41 @@ async def test_concurrent_resubmits_after_the_window_make_exactly_one_new_job(
     new_ids = {o.job.job_id for o in outcomes}
     assert len(new_ids) == 1 and first.job.job_id not in new_ids
     assert sum(o.created for o in outcomes) == 1
+
+
+async def test_pruner_removes_every_output_of_a_multi_file_job(
+    backend: Backend, new_job: JobFactory, settings_factory: Callable[..., Settings]
+) -> None:
+    from praisonai_svc.outputs import coerce_outputs
+    from praisonai_svc.outputs.store import store_outputs
+
+    app = make_app(settings_factory, job_retention="30d")
+    old = await backend.jobs.create(new_job({"multi": 1}, created=utcnow() - timedelta(days=31)))
+    stored = await store_outputs(backend.blobs, f"svc/{old.job_id}", coerce_outputs(
+        [(b"a", "text/plain", "a.txt"), (b"b", "text/plain", "b.txt"), (b"c", "text/plain", "c.txt")]))
+    current = await backend.jobs.get(old.job_id)
+    await backend.jobs.update(current.model_copy(update={"status": JobStatus.DONE, "outputs": stored,
+                                                         "finished_utc": utcnow()}))
+    assert (await Pruner(app, backend).run_once(dry_run=True)).outputs == 3
+    report = await Pruner(app, backend).run_once()
+    assert report.removed == {"job": 1} and report.outputs == 3
+    assert [await backend.blobs.exists(output.blob_name) for output in stored] == [False, False, False]
+
+
+async def test_pruner_removes_usage_buckets_past_their_own_retention(
+    backend: Backend, settings_factory: Callable[..., Settings]
+) -> None:
+    """Hourly buckets follow PRAISONAI_USAGE_HOURLY_RETENTION, daily rollups the (longer) DAILY one."""
+    from praisonai_svc.usage.buckets import KIND_DAY, KIND_HOUR
+    from praisonai_svc.usage.runtime import metering
+
+    app = make_app(settings_factory, usage_hourly_retention="2d", usage_daily_retention="10d")
+    async with metering(app.settings, backend) as meter:
+        for days_ago in (1, 5, 20):  # kept both / hourly gone, daily kept / both gone
+            meter.record("acme", "svc", at=utcnow() - timedelta(days=days_ago), jobs_done=1)
+        assert await meter.flush() == 6
+    report = await Pruner(app, backend).run_once()
+    assert report.removed == {KIND_HOUR: 2, KIND_DAY: 1}
+    hours = await backend.records.list(KIND_HOUR, where={"tenant": "acme"})
+    days = await backend.records.list(KIND_DAY, where={"tenant": "acme"})
+    assert len(hours.records) == 1 and len(days.records) == 2

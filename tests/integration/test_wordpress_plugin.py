@@ -567,6 +567,36 @@ def test_history_lists_jobs_with_fresh_download_links(scenario: Scenario, tmp_pa
     scenario.remember_html("alice", alice)
 
 
+def test_usage_page_charts_jobs_per_day_and_the_most_active_users(scenario: Scenario) -> None:
+    wp = scenario.wp
+    rows = job_rows(wp)
+    failed = sum(1 for row in rows if row["status"] == "error")
+    admin = scenario.page("admin")
+    admin.goto(f"{wp.url}/wp-admin/index.php?page=praisonai-chatbot-usage")
+    page = admin.locator(".praisonai-usage-page")
+    assert page.locator("h1").inner_text() == "PraisonAI Usage"
+    assert page.locator("[data-figure=total]").inner_text() == str(len(rows))
+    assert page.locator("[data-figure=failed]").inner_text() == str(failed)
+    chart = page.locator("svg.praisonai-usage-chart")
+    assert chart.is_visible() and chart.locator("g.day").count() == 14
+    today = chart.locator("g.day").last
+    assert today.get_attribute("data-total") == str(len(rows))  # every job of this run is from today
+    assert today.locator("rect.done").count() == 1 and today.locator("rect.failed").count() == (1 if failed else 0)
+    users = page.locator("table.praisonai-usage-users tbody tr")
+    counts = [int(users.nth(i).locator("td").nth(1).inner_text()) for i in range(users.count())]
+    assert counts == sorted(counts, reverse=True) and sum(counts) == len(rows)
+    assert "Alice" in page.locator("table.praisonai-usage-users").inner_text()
+    assert scenario.service.api_key not in admin.content()
+    shot(admin.locator("#wpbody-content"), "usage")
+    scenario.remember_html("admin", admin)
+
+    alice = scenario.page("alice")  # not an administrator: no usage page, no menu entry
+    response = alice.goto(f"{wp.url}/wp-admin/index.php?page=praisonai-chatbot-usage")
+    assert response is not None and response.status == 403
+    alice.goto(f"{wp.url}/wp-admin/index.php")
+    assert alice.locator("a[href*='praisonai-chatbot-usage']").count() == 0
+
+
 def test_per_user_limit(scenario: Scenario) -> None:
     scenario.wp.update_settings(user_limit=2)  # Alice has made four submissions in the last hour (two were refused)
     try:

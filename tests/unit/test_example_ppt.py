@@ -96,3 +96,21 @@ def test_handler_does_not_mutate_the_payload(handlers: ModuleType, sample_payloa
 def test_unusable_payload_is_job_failed(handlers: ModuleType, payload: object, message: str) -> None:
     with pytest.raises(JobFailed, match=message):
         handlers.generate_ppt(payload, StandInContext())
+
+
+def test_preview_service_returns_the_deck_and_a_png_per_slide(handlers: ModuleType):
+    from PIL import Image
+
+    from praisonai_svc.outputs import coerce_outputs
+
+    payload = yaml.safe_load((EXAMPLE / "sample.yaml").read_text())["payload"]
+    outputs = coerce_outputs(handlers.generate_ppt_with_preview(payload, StandInContext()))
+    deck = outputs[0]
+    assert deck.content_type == PPTX_MIME and deck.filename.endswith(".pptx")
+    slides = len(pptx.Presentation(io.BytesIO(deck.source)).slides)
+    previews = outputs[1:]
+    assert [p.filename for p in previews] == [f"slide-{n:02d}.png" for n in range(1, slides + 1)]
+    first = Image.open(io.BytesIO(previews[0].source))
+    assert first.format == "PNG" and first.size[0] == handlers.PREVIEW_WIDTH
+    assert first.getpixel((2, 2)) == (0x1A, 0x1A, 0x2E)  # the sample's slide background colour
+    assert len(set(Image.open(io.BytesIO(p.source)).tobytes() for p in previews)) == slides  # each slide differs

@@ -90,7 +90,7 @@ async def test_a_process_isolated_handler_returns_its_result_and_raises_its_erro
     def broken(payload: dict) -> tuple[bytes, str, str]:
         raise ValueError("bad input")
 
-    output = await execute(make_spec(fine, "fine", "q", isolation="process"), {}, context(), timeout=30)
-    assert output.data != f"pid {os.getpid()}".encode() and output.filename == "x.txt"
+    [output] = await execute(make_spec(fine, "fine", "q", isolation="process"), {}, context(), timeout=30)
+    assert output.source != f"pid {os.getpid()}".encode() and output.filename == "x.txt"
     with pytest.raises(ValueError, match="bad input"):
         await execute(make_spec(broken, "broken", "q", isolation="process"), {}, context(), timeout=30)

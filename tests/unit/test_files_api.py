@@ -98,6 +98,9 @@ def test_upload_process_extract_with_events(client: TestClient, events: list[Eve
     assert docs.PDF_PHRASES[1] in extract["content"] and extract["metadata"]["pages"] == 2
     assert topics(events, 2) == [("file.uploaded", file["id"], "acme"), ("file.processed", file["id"], "acme")]
     assert events[1].data["status"] == "processed"
+    meter = client.app.state.job_service.meter  # type: ignore[attr-defined]
+    [upload_use] = [c for k, c in meter._totals.items() if k.is_hour and (k.tenant, k.service) == ("acme", "files")]
+    assert upload_use.bytes_in == file["file_size"] and upload_use.storage_requests > 0
 
 
 def test_large_results_live_in_the_blob_store(client: TestClient, backend: Backend) -> None:

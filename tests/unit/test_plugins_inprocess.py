@@ -66,6 +66,9 @@ def test_sync_call_and_envelopes_of_framework_errors() -> None:
         headers = {"X-API-Key": "k"}
         body = client.post("/api/v1/ai/echo", json={"text": "hi"}, headers=headers).json()
         assert body["success"] is True and body["data"] == {"text": "hi"} and body["execution_time_ms"] >= 0
+        meter = client.app.state.job_service.meter  # type: ignore[attr-defined]
+        [used] = [counts for key, counts in meter._totals.items() if key.is_hour and key.service == "ai-echo"]
+        assert (used.jobs_submitted, used.jobs_done, used.jobs_failed) == (1, 1, 0) and used.bytes_out > 0
         assert envelope(client.post("/api/v1/ai/echo", json={"text": "boom"}, headers=headers), 400) == \
             "boom is not a word"
         assert envelope(client.post("/api/v1/ai/echo", json={}, headers=headers), 400) == \
@@ -175,7 +178,8 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["api", "plugins"])
+@pytest.mark.parametrize("package", ["api", "plugins", "usage", "outputs", "client", "workflows", "events", "services",
+                                     "retention", "webhooks"])
 def test_api_and_feature_packages_import_no_adapter(package: str) -> None:
     offenders = {str(path.relative_to(PACKAGE)): sorted(n for n in _imports(path) if ".adapters" in n)
                  for path in (PACKAGE / package).rglob("*.py")}

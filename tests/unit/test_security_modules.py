@@ -265,7 +265,8 @@ def test_headers_for_api_and_docs():
     assert api["X-Frame-Options"] == "DENY" and api["Cache-Control"] == "no-store"
     assert api["X-Content-Type-Options"] == "nosniff" and api["Referrer-Policy"] == "no-referrer"
     assert headers_for("/docs")["Content-Security-Policy"] == DOCS_CSP
-    assert "frame-ancestors 'none'" in DOCS_CSP and "https://cdn.jsdelivr.net" in DOCS_CSP
+    assert "frame-ancestors 'none'" in DOCS_CSP and "script-src 'self';" in DOCS_CSP
+    assert "http" not in DOCS_CSP and "unsafe-eval" not in DOCS_CSP  # no CDN, nothing but the API itself
 
 
 def test_origins_must_be_exact():

@@ -37,6 +37,7 @@ require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-widget.ph
 require_once PRAISONAI_CHATBOT_DIR . 'includes/class-praisonai-chatbot-plugin.php';
 require_once PRAISONAI_CHATBOT_DIR . 'admin/class-praisonai-chatbot-settings-page.php';
 require_once PRAISONAI_CHATBOT_DIR . 'admin/class-praisonai-chatbot-jobs-page.php';
+require_once PRAISONAI_CHATBOT_DIR . 'admin/class-praisonai-chatbot-usage-page.php';
 
 register_activation_hook( __FILE__, array( 'PraisonAI_Chatbot_Plugin', 'activate' ) );
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from praisonai_svc.api.auth import guard_for, principal_of, require_access
 from praisonai_svc.api.body import read_limited, to_job_request
@@ -23,24 +22,8 @@ from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.api.receipts import submission_receipt
 from praisonai_svc.errors import PayloadError, PraisonSvcError
 from praisonai_svc.job_service import JobService, Submission
-from praisonai_svc.models.job import JobRequest, JobResponse
-
-
-class BatchItemResult(BaseModel):
-    """One item's outcome: ``status`` 202 (queued), 200 (identical job already there) or its error's code."""
-
-    index: int = Field(description="Position of the item in the request's `jobs` list")
-    status: int = Field(description="202 queued, 200 existing job, else the HTTP status this item alone would get")
-    job: JobResponse | None = None
-    detail: str | None = Field(None, description="Why this item was refused (only when status >= 400)")
-
-
-class BatchResponse(BaseModel):
-    results: list[BatchItemResult]
-    queued: int
-    existing: int
-    failed: int
-
+from praisonai_svc.models.batch import BatchItemResult, BatchResponse
+from praisonai_svc.models.job import JobRequest
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(require_access)])
 
@@ -99,7 +82,8 @@ async def submit_batch(request: Request) -> Response:
     principal = principal_of(request)
     await guard_for(request).count_more(request, principal, len(items) - 1)  # require_access counted one
     named = request.query_params.get("service")
-    outcomes = await service.submit_many([_parse_item(item, named) for item in items], tenant=principal.tenant)
+    outcomes = await service.submit_many([_parse_item(item, named) for item in items], tenant=principal.tenant,
+                                         size=len(raw))
     results = [_result(request, index, outcome) for index, outcome in enumerate(outcomes)]
     body = BatchResponse(
         results=results, queued=sum(r.status == 202 for r in results), existing=sum(r.status == 200 for r in results),

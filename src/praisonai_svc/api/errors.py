@@ -77,13 +77,14 @@ def uses_envelope(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None,
+    details: dict[str, object] | None = None,
 ) -> JSONResponse:
-    """``{"detail": message}``, or the seed's envelope under /api/v1/."""
+    """``{"detail": message, **details}``, or the seed's envelope under /api/v1/."""
     if uses_envelope(request):
         text = ENVELOPE_AUTH_ERROR if status == 401 else message
         return JSONResponse({"success": False, "error": text}, status_code=status, headers=headers)
-    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    return JSONResponse({"detail": message, **(details or {})}, status_code=status, headers=headers)
 
 
 def status_for(exc: PraisonSvcError) -> int:
@@ -98,7 +99,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status == 500:
         return await _unexpected(request, exc)
-    return error_response(request, status, exc.message, _headers(exc, status))
+    return error_response(request, status, exc.message, _headers(exc, status), exc.details())
 
 
 def _headers(exc: PraisonSvcError, status: int) -> dict[str, str] | None:

@@ -12,8 +12,21 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from praisonai_svc._version import __version__
-from praisonai_svc.api import admin, batch, downloads, files, health, jobs, live, plugins, services, workflows
+from praisonai_svc.api import (
+    admin,
+    batch,
+    downloads,
+    files,
+    health,
+    jobs,
+    live,
+    plugins,
+    services,
+    usage,
+    workflows,
+)
 from praisonai_svc.api.auth import build_guard, limit_reads, require_access
+from praisonai_svc.api.docs import install_docs
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
 from praisonai_svc.api.openapi import install_openapi
@@ -29,6 +42,7 @@ from praisonai_svc.observability import http as metrics_http
 from praisonai_svc.security.guard import auth_configured
 from praisonai_svc.security.receipts import RECEIPT_HEADER
 from praisonai_svc.services.runtime import ServiceRuntime
+from praisonai_svc.usage.runtime import configured_quotas, metering, quota_guard
 from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("api")
@@ -82,8 +96,12 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         owns = app.backend is None
         backend = app.backend or await open_backend(app.settings)
-        api.state.job_service = JobService(app, backend)
-        api.state.security_guard = build_guard(app.settings, backend)
+        guard = build_guard(app.settings, backend)
+        api.state.security_guard = guard
+        usage = contextlib.AsyncExitStack()
+        meter = await usage.enter_async_context(metering(app.settings, backend))
+        quotas = quota_guard(configured_quotas(app), guard.limiter, backend.records)
+        api.state.job_service = JobService(app, backend, meter=meter, quotas=quotas)
         uninstall_consumers = install_consumers(app, backend)
         watcher = EventWatcher(event_log_for(app, backend), interval=app.settings.events_poll_interval_seconds,
                                lookback=app.settings.events_lookback_seconds, on_read=app.metrics.event_reads.inc)
@@ -118,6 +136,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
             if worker_task is not None:
                 worker.stop()
                 await worker_task
+            await usage.aclose()  # the meter's last flush, after the embedded worker's last job
             await watcher.stop()
             uninstall_consumers()
             api.state.abandoned = await runtime.close()
@@ -144,7 +163,8 @@ def unmount(api: FastAPI, routes: list[BaseRoute]) -> None:
 def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     """The HTTP API of ``app``; with ``embedded_worker`` a worker runs inside the API process."""
     settings = app.settings
-    api = FastAPI(title=app.title, version=app.config.app.version or __version__, lifespan=_lifespan(app))
+    api = FastAPI(title=app.title, version=app.config.app.version or __version__, lifespan=_lifespan(app),
+                  docs_url=None, redoc_url=None)
     api.state.service_app = app
     api.state.embedded_worker = embedded_worker
     cors = dict(
@@ -167,6 +187,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     api.include_router(files.router)
     api.include_router(health.router)
     api.include_router(admin.router)
+    api.include_router(usage.router)
     api.include_router(workflows.router)
     api.include_router(metrics_http.router)  # GET /metrics
     api.include_router(services.router)  # GET /, /services; POST /services/{name}/start|stop|configure
@@ -174,5 +195,6 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
         if spec.service.router is not None:
             api.include_router(spec.service.router, prefix=f"/services/{name}", tags=[f"service: {name}"],
                                dependencies=[Depends(require_access), Depends(services.service_route_guard(name))])
+    install_docs(api)  # /docs and /redoc from packaged assets, no CDN
     install_openapi(api, app)
     return api

@@ -29,6 +29,8 @@ DRAIN_LIMIT = 64 * 1024 * 1024  # bytes of a refused upload read and dropped so 
 DRAIN_SECONDS = 10.0
 
 router = APIRouter(tags=["files"], dependencies=[Depends(require_access)])
+FILES_USAGE_SERVICE = "files"
+UPLOAD_REQUESTS = 3  # the blob, the file record, the extraction job's message (an estimate, like every count)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No such file (or another tenant's)")}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("Not possible in the file's status (the detail says why)")}
 
@@ -78,6 +80,10 @@ async def upload_file(
         await form.discard_rest(limit=DRAIN_LIMIT, seconds=DRAIN_SECONDS)
         raise
     await form.discard_rest(limit=MULTIPART_OVERHEAD, seconds=DRAIN_SECONDS)
+    # Metered like a submission (docs/usage.md): the upload's bytes in, under the service "files"; its extraction
+    # is metered by the worker as a job of the built-in extract service.
+    request.app.state.job_service.meter.record(_tenant(request), FILES_USAGE_SERVICE, bytes_in=stored.file_size,
+                                               storage_requests=UPLOAD_REQUESTS)
     body = FileEnvelope(message=message, file=FileBody.of(stored)).model_dump(mode="json")
     return JSONResponse(body, status_code=201, headers={"Location": f"/files/{stored.id}"})
 

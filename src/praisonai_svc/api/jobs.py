@@ -59,7 +59,7 @@ async def submit_job(request: Request) -> Response:
     document = await request.app.state.parse_pool.parse(raw, request.headers.get("content-type", ""))
     named = request.query_params.get("service") if request.scope.get("query_string") else None  # parse only if any
     job_request = to_job_request(document, named)
-    submission = await service.submit(job_request, tenant=principal_of(request).tenant)
+    submission = await service.submit(job_request, tenant=principal_of(request).tenant, size=len(raw))
     job = job_body(request, submission.job)
     job.receipt = submission_receipt(request, job)  # bearer tokens only: proof of who submitted
     headers = {RECEIPT_HEADER: job.receipt} if job.receipt else {}
@@ -87,8 +87,14 @@ def add_submit_route(api: FastAPI) -> None:
     )
 
 
+# Where a job's body leads: its first output's own download (clients and schemathesis follow OpenAPI links).
+OUTPUT_LINK = {"FirstOutput": {"operationId": "download_output", "parameters": {
+    "job_id": "$response.body#/job_id", "name": "$response.body#/outputs/0/filename"}}}
+
+
 @router.get("/jobs/{job_id}", response_model=JobResponse,
-            responses={**GUARDED, 404: _error("No such job (or another tenant's)")}, summary="Job status",
+            responses={**GUARDED, 200: {"links": OUTPUT_LINK}, 404: _error("No such job (or another tenant's)")},
+            summary="Job status",
             openapi_extra=GUARDED_EXTRA)
 async def get_job(
     job_id: str, request: Request, service: Service,

@@ -52,12 +52,30 @@ async def run_plugin(request: Request) -> Response:
     input = await read_input(request, plugin, app.settings.max_payload_size, app.settings.body_read_timeout_seconds)
     if _mode(request, plugin) is ProcessingMode.ASYNC:
         return await _queue(request, plugin, input)
+    meter = request.app.state.job_service.meter
+    tenant, size = principal_of(request).tenant, _body_size(request)
     started = time.perf_counter()
-    data = await app.plugins.call(plugin, input)
+    try:
+        data = await app.plugins.call(plugin, input)
+    except Exception:
+        # A synchronous call is metered as a job of the plugin's service: submitted, and done or failed.
+        meter.record(tenant, plugin.name, jobs_submitted=1, jobs_failed=1, bytes_in=size,
+                     handler_seconds=time.perf_counter() - started)
+        raise
     if isinstance(data.get("output_url"), str):  # the local store's links are relative to the API
         data["output_url"] = absolute_url(request, data["output_url"])
-    elapsed = round((time.perf_counter() - started) * 1000)
-    return JSONResponse({"success": True, "data": data, "execution_time_ms": elapsed})
+    seconds = time.perf_counter() - started
+    answer = JSONResponse({"success": True, "data": data, "execution_time_ms": round(seconds * 1000)})
+    meter.record(tenant, plugin.name, jobs_submitted=1, jobs_done=1, bytes_in=size, bytes_out=len(answer.body),
+                 handler_seconds=seconds)
+    return answer
+
+
+def _body_size(request: Request) -> int:
+    try:
+        return max(int(request.headers.get("content-length", "0")), 0)
+    except ValueError:
+        return 0
 
 
 async def _queue(request: Request, plugin: BasePlugin, input: dict[str, Any]) -> Response:
@@ -65,7 +83,7 @@ async def _queue(request: Request, plugin: BasePlugin, input: dict[str, Any]) ->
         raise PayloadError("Uploads are processed synchronously; for ?mode=async send a URL to the input instead.")
     service: JobService = request.app.state.job_service
     submission = await service.submit(JobRequest(payload=input, service=plugin.name),
-                                      tenant=principal_of(request).tenant)
+                                      tenant=principal_of(request).tenant, size=_body_size(request))
     body = {"success": True, "data": job_body(request, submission.job).model_dump(mode="json")}
     if not submission.created:
         return JSONResponse(body, status_code=200)

@@ -4,53 +4,23 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import click
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from praisonai_svc.cli.submit import KeyForOrigin, _check, _request
+from praisonai_svc.cli.remote import URL_OPTION, client_for
+from praisonai_svc.client import Client, ClientError
 
 console = Console(stderr=True)
 FINISHED = {"processed", "failed", "deleted"}
 
 
-def _client(url: str, api_key: str | None) -> httpx.Client:
-    """A client for the service; the API key goes to ``url``'s origin only (never to a link elsewhere)."""
-    key = api_key.split(",")[0].strip() if api_key else ""
-    auth = KeyForOrigin(key, url) if key else None
-    return httpx.Client(base_url=url, auth=auth, timeout=httpx.Timeout(30, write=300))
-
-
-class _Reading:
-    """A file object that reports how much of it has been read (httpx streams multipart files by reading them)."""
-
-    def __init__(self, handle: IO[bytes], progress: Progress, task: Any) -> None:
-        self.handle = handle
-        self.progress = progress
-        self.task = task
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.handle.read(size)
-        self.progress.advance(self.task, len(data))
-        return data
-
-    def fileno(self) -> int:  # lets httpx learn the size, so the upload has a Content-Length
-        return self.handle.fileno()
-
-    def tell(self) -> int:
-        return self.handle.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.handle.seek(offset, whence)
-
-
-URL = click.option("--url", envvar="PRAISONAI_URL", default="http://127.0.0.1:8080", show_default=True,
-                   show_envvar=True, help="Base URL of the service.")
+URL = URL_OPTION
 API_KEY = click.option("--api-key", envvar="PRAISONAI_API_KEY", show_envvar=True, default=None,
                        help="API key (first one when a list is configured); sent to --url's origin only.")
 
@@ -71,32 +41,29 @@ def files() -> None:
 def upload(path: Path, url: str, api_key: str | None, wait: bool, process: bool, as_json: bool,
            timeout: float) -> None:
     """Upload PATH; with --wait, print its extracted text (or --json the whole extract)."""
-    with _client(url, api_key) as client:
-        file = _upload(client, url, path, process)
-        console.print(f"file [bold]{file['id']}[/bold] {file['status']} ({file['file_size']} bytes)")
-        if not wait:
-            click.echo(json.dumps(file, indent=2))
-            return
-        file = _wait(client, file, timeout)
-        if file["status"] != "processed":
-            raise click.ClickException(f"File {file['id']} {file['status']}: {file.get('error_message')}")
-        _print_extract(_check(_request(client, "GET", f"/files/{file['id']}/extract")), as_json)
-
-
-def _upload(client: httpx.Client, url: str, path: Path, process: bool) -> dict[str, Any]:
-    columns = (TextColumn("[bold]uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, console=console, transient=True) as progress, path.open("rb") as handle:
-        task = progress.add_task("upload", total=path.stat().st_size)
+    with client_for(url, api_key) as client:
         try:
-            response = client.post("/files/upload", params={"process": str(process).lower()},
-                                   files={"file": (path.name, cast(IO[bytes], _Reading(handle, progress, task)))})
-        except httpx.HTTPError as exc:
-            raise click.ClickException(f"Cannot reach {url}: {exc}. Is the service running?") from exc
-    body: dict[str, Any] = _check(response)
-    return body["file"]  # type: ignore[no-any-return]
+            file = _upload(client, path, process)
+            console.print(f"file [bold]{file['id']}[/bold] {file['status']} ({file['file_size']} bytes)")
+            if not wait:
+                click.echo(json.dumps(file, indent=2))
+                return
+            file = _wait(client, file, timeout)
+            if file["status"] != "processed":
+                raise click.ClickException(f"File {file['id']} {file['status']}: {file.get('error_message')}")
+            _print_extract(client.file_extract(file["id"]), as_json)
+        except ClientError as exc:
+            raise click.ClickException(exc.message) from exc
 
 
-def _wait(client: httpx.Client, file: dict[str, Any], timeout: float) -> dict[str, Any]:
+def _upload(client: Client, path: Path, process: bool) -> dict[str, Any]:
+    columns = (TextColumn("[bold]uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("upload", total=path.stat().st_size)
+        return client.upload_file(path, process=process, on_progress=lambda n: progress.advance(task, n))
+
+
+def _wait(client: Client, file: dict[str, Any], timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), console=console, transient=True) as bar:
         task = bar.add_task(file["status"])
@@ -105,9 +72,17 @@ def _wait(client: httpx.Client, file: dict[str, Any], timeout: float) -> dict[st
                 raise click.ClickException(f"Gave up waiting after {timeout:g}s; file {file['id']} is "
                                            f"{file['status']}.")
             time.sleep(0.5)
-            file = _check(_request(client, "GET", f"/files/{file['id']}"))["file"]
+            file = client.get_file(file["id"])
             bar.update(task, description=file["status"])
     return file
+
+
+def _reported(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``call()``, a client error shown as the service worded it."""
+    try:
+        return call()
+    except ClientError as exc:
+        raise click.ClickException(exc.message) from exc
 
 
 def _print_extract(extract: dict[str, Any], as_json: bool) -> None:
@@ -129,9 +104,8 @@ def _print_extract(extract: dict[str, Any], as_json: bool) -> None:
 @click.option("--skip", type=int, default=0, show_default=True)
 def list_files(url: str, api_key: str | None, status: str | None, limit: int, skip: int) -> None:
     """List files, newest first."""
-    params: dict[str, Any] = {"limit": limit, "skip": skip, **({"status": status} if status else {})}
-    with _client(url, api_key) as client:
-        page = _check(_request(client, "GET", "/files", params=params))
+    with client_for(url, api_key) as client:
+        page = _reported(lambda: client.list_files(status=status, limit=limit, skip=skip))
     table = Table("id", "name", "status", "bytes", "created", title=f"{page['total']} file(s)")
     for file in page["files"]:
         table.add_row(file["id"], file["original_filename"], file["status"], str(file["file_size"]),
@@ -145,8 +119,8 @@ def list_files(url: str, api_key: str | None, status: str | None, limit: int, sk
 @API_KEY
 def show(file_id: str, url: str, api_key: str | None) -> None:
     """Print one file's record as JSON."""
-    with _client(url, api_key) as client:
-        click.echo(json.dumps(_check(_request(client, "GET", f"/files/{file_id}"))["file"], indent=2))
+    with client_for(url, api_key) as client:
+        click.echo(json.dumps(_reported(lambda: client.get_file(file_id)), indent=2))
 
 
 @files.command()
@@ -156,5 +130,5 @@ def show(file_id: str, url: str, api_key: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole extract (content, metadata) as JSON.")
 def extract(file_id: str, url: str, api_key: str | None, as_json: bool) -> None:
     """Print a processed file's extracted text (a summary line goes to stderr)."""
-    with _client(url, api_key) as client:
-        _print_extract(_check(_request(client, "GET", f"/files/{file_id}/extract")), as_json)
+    with client_for(url, api_key) as client:
+        _print_extract(_reported(lambda: client.file_extract(file_id)), as_json)

@@ -16,6 +16,7 @@ from praisonai_svc.cli.prune import prune
 from praisonai_svc.cli.serve import api, run, worker
 from praisonai_svc.cli.services import services
 from praisonai_svc.cli.submit import submit
+from praisonai_svc.cli.usage import usage
 from praisonai_svc.cli.workflows import workflows
 
 
@@ -28,7 +29,8 @@ def cli() -> None:
     """
 
 
-for command in (new, run, api, worker, submit, jobs, files, deploy, logs, poison, prune, services, workflows):
+for command in (new, run, api, worker, submit, jobs, files, usage, deploy, logs, poison, prune, services,
+                workflows):
     cli.add_command(command)
 
 

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-import httpx
 from rich.console import Console
 from rich.table import Table
+
+from praisonai_svc.cli.remote import URL_OPTION, call
 
 console = Console()
 STATE_STYLE = {"running": "green", "error": "bold red", "stopped": "yellow", "stopping": "yellow",
@@ -21,27 +22,11 @@ def _connection(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Admin key for start/stop (sent as X-Admin-Key).")(func)
     func = click.option("--api-key", envvar="PRAISONAI_API_KEY", show_envvar=True, default=None,
                         help="API key for reading (first of a comma-separated list).")(func)
-    return click.option("--url", envvar="PRAISONAI_URL", default="http://127.0.0.1:8080", show_default=True,
-                        show_envvar=True, help="Base URL of the service.")(func)
+    return URL_OPTION(func)
 
 
 def _call(method: str, url: str, path: str, api_key: str | None, admin_key: str | None) -> Any:
-    headers = {"Accept": "application/json"}
-    if api_key:
-        headers["X-API-Key"] = api_key.split(",")[0].strip()
-    if admin_key:
-        headers["X-Admin-Key"] = admin_key
-    try:
-        response = httpx.request(method, url.rstrip("/") + path, headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"Cannot reach {url}: {exc}") from exc
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"detail": response.text}
-    if response.status_code >= 400:
-        raise click.ClickException(f"HTTP {response.status_code}: {body.get('detail', body)}")
-    return body
+    return call(url, method, path, api_key=api_key, admin_key=admin_key)
 
 
 def _styled(state: str | None) -> str:

@@ -6,14 +6,12 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
-import httpx
 from rich.console import Console
 from rich.table import Table
 
-from praisonai_svc.cli.submit import _check, _request
+from praisonai_svc.cli.remote import URL_OPTION, call
 from praisonai_svc.errors import PayloadError
 from praisonai_svc.safe_parse import parse_json, parse_yaml
 
@@ -21,33 +19,14 @@ console = Console(stderr=True)
 FINISHED = {"completed", "failed", "cancelled", "timeout"}
 
 
-class OwnOriginKey(httpx.Auth):
-    """Sends the API key only to the service's own origin (never to a link or a redirect elsewhere)."""
-
-    def __init__(self, base_url: str, api_key: str | None) -> None:
-        parts = urlsplit(base_url)
-        self.origin = (parts.scheme, parts.netloc)
-        self.api_key = api_key.split(",")[0].strip() if api_key else None
-
-    def auth_flow(self, request: httpx.Request) -> Any:
-        if self.api_key and (request.url.scheme, request.url.netloc.decode()) == self.origin:
-            request.headers["X-API-Key"] = self.api_key
-        yield request
-
-
-URL = click.option("--url", envvar="PRAISONAI_URL", default="http://127.0.0.1:8080", show_default=True,
-                   show_envvar=True, help="Base URL of the service.")
+URL = URL_OPTION
 API_KEY = click.option("--api-key", envvar="PRAISONAI_API_KEY", show_envvar=True, default=None,
                        help="API key (first one when a list is configured); sent to --url's origin only.")
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print the JSON the service answered.")
 
 
 def _call(url: str, api_key: str | None, method: str, path: str, **kwargs: Any) -> Any:
-    with httpx.Client(base_url=url, auth=OwnOriginKey(url, api_key), timeout=30) as client:
-        try:
-            return _check(_request(client, method, path, **kwargs))
-        except httpx.HTTPError as exc:
-            raise click.ClickException(f"Cannot reach {url}: {exc}. Is the service running?") from exc
+    return call(url, method, path, api_key=api_key, **kwargs)
 
 
 @click.group()

@@ -60,6 +60,25 @@ class JobResult(BaseModel):
     size: int
 
 
+class OutputFile(BaseModel):
+    """One stored output file of a job (every job that finished has at least one)."""
+
+    filename: str = Field(description="Safe, unique within the job; names the file in the ZIP and in its URL")
+    content_type: str
+    size: int
+    sha256: str = Field(description="Hex SHA-256 of the file's bytes")
+
+
+_PUBLIC_OUTPUT = set(OutputFile.model_fields)
+
+
+class StoredOutput(OutputFile):
+    """:class:`OutputFile` as the job store keeps it (with its blob name and CRC-32, which clients never see)."""
+
+    blob_name: str
+    crc32: int = 0  # lets the ZIP stream store the file uncompressed without reading it twice
+
+
 class JobOutcome(BaseModel):
     """An earlier terminal outcome of a job that an operator sent back to the queue (poison review)."""
 
@@ -86,7 +105,8 @@ class Job(BaseModel):
     error_msg: str | None = None
     progress: float | None = None
     progress_msg: str | None = None
-    result: JobResult | None = None
+    result: JobResult | None = None  # the single output (also outputs[0]); None for multi-file jobs
+    outputs: list[StoredOutput] = Field(default_factory=list)  # every output file, in the handler's order
     message_id: str | None = None
     # While processing: the worker instance running it and its message's newest pop receipt, so that another
     # worker can release the lease at once when that instance stops heartbeating (worker/recovery.py).
@@ -125,6 +145,8 @@ class JobResponse(BaseModel):
     content_type: str | None = None
     size: int | None = None
     history: list[JobOutcome] = Field(default_factory=list, description="Earlier outcomes of a requeued job.")
+    outputs: list[OutputFile] = Field(
+        default_factory=list, description="The job's output files (one for a single-file job, in order)")
     cancel_requested_utc: datetime | None = Field(
         default=None, description="When a cancel was requested for this running job (it ends cancelled soon).")
     receipt: str | None = Field(
@@ -152,6 +174,7 @@ class JobResponse(BaseModel):
             content_type=result.content_type if result else None,
             size=result.size if result else None,
             history=job.history,
+            outputs=[OutputFile.model_validate(output.model_dump(include=_PUBLIC_OUTPUT)) for output in job.outputs],
             cancel_requested_utc=job.cancel_requested_utc,
         )
 
@@ -168,3 +191,14 @@ class DownloadLink(BaseModel):
 
     download_url: str
     expires_utc: datetime
+
+
+def output_files(job: Job) -> list[StoredOutput]:
+    """The job's output files; a job finished before multi-file outputs existed has only its ``result``."""
+    if job.outputs:
+        return job.outputs
+    if job.result is None:
+        return []
+    result = job.result
+    return [StoredOutput(filename=result.filename, content_type=result.content_type, size=result.size, sha256="",
+                         blob_name=result.blob_name)]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import ConcurrencyConflict
 from praisonai_svc.logs import get_logger
-from praisonai_svc.models.job import Job, utcnow
+from praisonai_svc.models.job import Job, output_files, utcnow
 from praisonai_svc.records import Record
 from praisonai_svc.retention.policy import BeforeDelete
 
@@ -100,7 +100,7 @@ class Pruner:
             if report.dry_run:
                 for job in due:
                     report.add("job", job.job_id)
-                    report.outputs += job.result is not None
+                    report.outputs += len(output_files(job))
                 return
             removed = await self._remove_jobs(due, report)
             if len(jobs) < batch or not removed:
@@ -117,7 +117,7 @@ class Pruner:
             async with limit:
                 await work
 
-        outputs = [job.result.blob_name for job in jobs if job.result is not None]
+        outputs = [output.blob_name for job in jobs for output in output_files(job)]  # every file of each job
         await asyncio.gather(*(bounded(self.backend.blobs.delete(name)) for name in outputs))
         report.outputs += len(outputs)
         outcomes = await asyncio.gather(*(bounded(self.backend.jobs.delete(job.job_id)) for job in jobs),

@@ -1,22 +1,22 @@
 """Security headers on every response (added by the API's one middleware, :mod:`praisonai_svc.api.edge`).
 
 API responses get a CSP that allows nothing (they are JSON, never rendered), may not be framed and are not
-cached. The interactive docs (``/docs``, ``/redoc``) are HTML that loads Swagger UI / ReDoc from the CDN FastAPI
-uses, so they get a CSP that allows exactly that, and still may not be framed. A header a route set itself
-(e.g. ``Cache-Control`` on signed file downloads) is kept.
+cached. The interactive docs (``/docs``, ``/redoc``) are HTML whose scripts, styles and images all come from the
+API itself (:mod:`praisonai_svc.api.docs`: packaged assets, no CDN, no inline script), so their CSP allows
+``'self'`` only. Styles also allow ``'unsafe-inline'``: ReDoc (styled-components) injects its CSS as ``<style>``
+elements at run time; that lets no script run. A header a route set itself (e.g. ``Cache-Control`` on signed file
+downloads and the docs assets) is kept.
 """
 
 from __future__ import annotations
 
-CDN = "https://cdn.jsdelivr.net"
-DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+DOCS_PATHS = frozenset({"/docs", "/redoc"})
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DOCS_CSP = (
-    f"default-src 'none'; script-src 'self' 'unsafe-inline' {CDN}; style-src 'self' 'unsafe-inline' {CDN} "
-    "https://fonts.googleapis.com; font-src https://fonts.gstatic.com data:; img-src 'self' data: "
-    "https://fastapi.tiangolo.com https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
 )
 
 COMMON = {

@@ -21,7 +21,8 @@ from typing import Any
 
 from praisonai_svc.context import JobContext
 from praisonai_svc.errors import JobCancelled, JobTimeout
-from praisonai_svc.registry import HandlerOutput, HandlerSpec, coerce_output
+from praisonai_svc.outputs import PendingOutput, coerce_outputs
+from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.worker.isolation import ChildProcess, call_in_child
 
 CANCEL_GRACE_SECONDS = 1.0  # how long a cancelled sync handler may take to notice before the job ends anyway
@@ -155,13 +156,13 @@ _DEFAULT_THREADS = HandlerThreads()
 async def execute(
     spec: HandlerSpec, payload: Any, ctx: JobContext, timeout: float, cancel: asyncio.Event | None = None,
     threads: HandlerThreads | None = None,
-) -> HandlerOutput:
-    """Run the handler; raise what it raises, :class:`JobTimeout` after ``timeout`` seconds, and
-    :class:`JobCancelled` once ``cancel`` is set."""
+) -> list[PendingOutput]:
+    """Run the handler and return its outputs (one or more); raise what it raises, :class:`JobTimeout` after
+    ``timeout`` seconds, and :class:`JobCancelled` once ``cancel`` is set."""
     args = (payload, ctx) if spec.wants_context else (payload,)
     if spec.runs_on_loop:
         try:
-            return coerce_output(await asyncio.wait_for(spec.func(*args), timeout))
+            return coerce_outputs(await asyncio.wait_for(spec.func(*args), timeout))
         except TimeoutError:
             raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
     call = _Call(spec, args)
@@ -169,7 +170,7 @@ async def execute(
     result = asyncio.wrap_future(call.future)
     if cancel is None:  # the common case: no cancel watcher task per job
         try:
-            return coerce_output(await asyncio.wait_for(result, timeout))
+            return coerce_outputs(await asyncio.wait_for(result, timeout))
         except TimeoutError:
             ctx._stop.set()  # a sync handler sees context.cancelled from now on, also after a timeout
             call.abandon()
@@ -191,7 +192,7 @@ async def execute(
         if cancel.is_set():
             result.exception()  # retrieved: a handler that stopped by raising JobCancelled is not an error
             raise JobCancelled()
-        return coerce_output(result.result())
+        return coerce_outputs(result.result())
     ctx._stop.set()  # a sync handler sees context.cancelled from now on, also after a timeout
     call.abandon()
     result.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody awaits it any more

@@ -33,11 +33,13 @@ from praisonai_svc.errors import (
 )
 from praisonai_svc.events.bus import EventBus
 from praisonai_svc.events.job_events import JobEventType, publish_job_event
-from praisonai_svc.filenames import safe_filename
 from praisonai_svc.logs import JobLogger, job_logger
-from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
+from praisonai_svc.models.job import Job, JobResult, JobStatus, StoredOutput, utcnow
+from praisonai_svc.outputs import PendingOutput
+from praisonai_svc.outputs.store import remove_outputs, store_outputs
 from praisonai_svc.ports import JobQueue, QueueMessage
-from praisonai_svc.registry import HandlerOutput, HandlerSpec
+from praisonai_svc.registry import HandlerSpec
+from praisonai_svc.usage.meter import Meter
 from praisonai_svc.worker.backoff import retry_delay
 from praisonai_svc.worker.batching import JobBatches
 from praisonai_svc.worker.cancellation import CancelWatcher
@@ -71,6 +73,7 @@ class JobRun:
         self._pending_progress: tuple[float | None, str | None] | None = None
         self._flush_scheduled = False
         self._last_flush = 0.0
+        self.handler_seconds = 0.0  # how long this attempt's handler ran (set when it ends)
         self._event_interval = event_interval
         self._pending_event: tuple[float | None, str | None] | None = None
         self._event_scheduled = False
@@ -156,11 +159,17 @@ class JobRun:
             self.log.warning("progress update failed", extra={"error": str(exc)})
 
 
+# Storage requests a job's own lifecycle makes in the worker besides its uploads (read, mark processing, mark
+# the outcome, ack or dead-letter): metered per job as an estimate (lease renewals and SDK retries not counted).
+WORKER_REQUESTS = 4
+
+
 class MessageProcessor:
     """Turns one leased message into exactly one outcome for its job."""
 
     def __init__(self, app: ServiceApp, backend: Backend, *, config_of: Callable[[str], Any] | None = None,
-                 cancels: CancelWatcher | None = None, instance_id: str | None = None) -> None:
+                 cancels: CancelWatcher | None = None, instance_id: str | None = None,
+                 meter: Meter | None = None) -> None:
         self.app = app
         self.backend = backend
         self.settings = app.settings
@@ -168,6 +177,7 @@ class MessageProcessor:
         self.cancels = cancels or CancelWatcher(backend.records, app.settings.cancel_poll_interval_seconds)
         self.instance_id = instance_id  # recorded in each job row it runs (crash recovery, worker/recovery.py)
         self.batches = JobBatches(backend.jobs)
+        self.meter = meter or Meter(backend.records, enabled=False)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
         attempts = spec.max_attempts or self.settings.max_retry_count
@@ -233,7 +243,10 @@ class MessageProcessor:
         try:
             payload = run.spec.validate_payload(run.job.payload)
             with self.cancels.watch(run.job.job_id) as cancel:
-                output = await execute(run.spec, payload, ctx, timeout, cancel)
+                outputs = await execute(run.spec, payload, ctx, timeout, cancel)
+            elapsed = time.monotonic() - started
+            # Stored while the lease is still renewed: a large (streamed) output may take longer than a lease.
+            stored = await _store_with_retries(self.backend, f"{run.spec.name}/{run.job.job_id}", outputs)
         except asyncio.CancelledError:
             message = await keeper.stop()
             await asyncio.shield(self._release_on_shutdown(run, queue, message))
@@ -246,35 +259,42 @@ class MessageProcessor:
             message = await keeper.stop()
             await self._defer(run, queue, message, deferred.delay)
             return
+        except _StoreFailed as failed:  # storage down: not acked, the message reappears and the job runs again
+            await keeper.stop()
+            raise failed.storage_error from None
         except Exception as exc:
             message = await keeper.stop()
+            run.handler_seconds = time.monotonic() - started
             await self._on_failure(run, queue, message, exc, max_attempts)
             return
         message = await keeper.stop()
         if keeper.lost:
             run.log.error("finished after losing its lease; result kept only if the job is still ours")
-        await self._succeed(run, queue, message, output, time.monotonic() - started)
+        await self._succeed(run, queue, message, stored, elapsed)
 
     async def _succeed(
-        self, run: JobRun, queue: JobQueue, message: QueueMessage, output: HandlerOutput, elapsed: float
+        self, run: JobRun, queue: JobQueue, message: QueueMessage, stored: list[StoredOutput], elapsed: float
     ) -> None:
-        filename = safe_filename(output.filename)
-        blob_name = f"{run.spec.name}/{run.job.job_id}/{filename}"
-        await _put_with_retries(self.backend, blob_name, output, filename)
-        result = JobResult(blob_name=blob_name, content_type=output.content_type, filename=filename,
-                           size=len(output.data))
+        first = stored[0]
+        # A single-file job keeps its ``result`` exactly as before; a multi-file job has only ``outputs``.
+        result = JobResult(blob_name=first.blob_name, content_type=first.content_type, filename=first.filename,
+                           size=first.size) if len(stored) == 1 else None
         now = utcnow()
         try:
-            await run.save(status=JobStatus.DONE, result=result, finished_utc=now, updated_utc=now, progress=1.0,
-                           error_msg=None, pop_receipt=None)
+            await run.save(status=JobStatus.DONE, result=result, outputs=stored, finished_utc=now, updated_utc=now,
+                           progress=1.0, error_msg=None, pop_receipt=None)
         except ConcurrencyConflict:
             # Fenced: another worker released this attempt (we were taken for dead, e.g. paused) and the job
             # runs again there; its outcome is the one that counts. Our message receipt is stale as well.
+            # (Its outputs have the same names as ours: whichever upload lands last, the job lists them.)
             run.log.warning("result discarded: this attempt was taken over by another worker")
             return
         await _quietly(self.batches.ack(queue, message), run.log)
         await run.publish("done")
-        run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": len(output.data)})
+        size = sum(output.size for output in stored)
+        run.log.info("job done", extra={"duration_s": round(elapsed, 3), "bytes": size, "files": len(stored)})
+        self.meter.record(run.job.tenant, run.spec.name, jobs_done=1, handler_seconds=elapsed, bytes_out=size,
+                          storage_requests=WORKER_REQUESTS + len(stored))
         self.app.metrics.job_finished(run.spec.name, JobStatus.DONE, elapsed)
 
     async def _on_failure(
@@ -290,6 +310,8 @@ class MessageProcessor:
         delay = retry_delay(run.job.attempts, spec.retry_backoff_seconds or self.settings.retry_backoff_seconds,
                             spec.retry_backoff_max_seconds or self.settings.retry_backoff_max_seconds)
         run.log.warning("attempt failed, will retry", extra={"error": reason, "retry_in_s": delay}, exc_info=True)
+        self.meter.record(run.job.tenant, run.spec.name, handler_seconds=run.handler_seconds,
+                          storage_requests=WORKER_REQUESTS)
         self.app.metrics.job_retried(run.spec.name)
         await run.save(status=JobStatus.QUEUED, error_msg=f"Attempt {run.job.attempts} failed: {reason}"[
             :ERROR_MSG_LIMIT])
@@ -304,6 +326,8 @@ class MessageProcessor:
         ran = (now - run.job.started_utc).total_seconds() if run.job.started_utc else None
         self.app.metrics.job_finished(run.spec.name, JobStatus.ERROR, ran)
         self.app.metrics.job_poisoned(run.spec.name)
+        self.meter.record(run.job.tenant, run.spec.name, jobs_failed=1, handler_seconds=run.handler_seconds,
+                          storage_requests=WORKER_REQUESTS)
 
     async def _cancelled(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:
         """End the job ``cancelled``: acked, never retried, never poison."""
@@ -338,17 +362,36 @@ class MessageProcessor:
             run.log.warning("could not release job on shutdown; its lease will expire", extra={"error": str(exc)})
 
 
-async def _put_with_retries(backend: Backend, blob_name: str, output: HandlerOutput, filename: str) -> None:
-    """Store the output, retrying a storage outage with backoff (1 s, 2 s); a plain loop, not tenacity, whose
-    per-call machinery cost more than a small output's whole write."""
-    for attempt in range(1, BLOB_UPLOAD_ATTEMPTS + 1):
-        try:
-            await backend.blobs.put(blob_name, output.data, content_type=output.content_type, filename=filename)
-            return
-        except StorageUnavailable:
-            if attempt == BLOB_UPLOAD_ATTEMPTS:
-                raise
-            await asyncio.sleep(min(2.0 ** (attempt - 1), 9.0))
+class _StoreFailed(Exception):
+    """Storing the outputs met a storage outage (not the handler's fault): carries the StorageError."""
+
+    def __init__(self, storage_error: StorageError) -> None:
+        super().__init__(str(storage_error))
+        self.storage_error = storage_error
+
+
+async def _store_with_retries(backend: Backend, prefix: str, outputs: list[PendingOutput]) -> list[StoredOutput]:
+    """Store the outputs, retrying a storage outage with backoff (1 s, 2 s); a plain loop, not tenacity, whose
+    per-call machinery cost more than a small output's whole write. A retry stores every output again under the
+    same names (overwriting); if the last try fails, what was stored is removed (best effort) and
+    :class:`_StoreFailed` is raised. An output that cannot be read (a path gone, a stream that fails) raises
+    what reading raised: the attempt failed."""
+    try:
+        for attempt in range(1, BLOB_UPLOAD_ATTEMPTS + 1):
+            try:
+                return await store_outputs(backend.blobs, prefix, outputs)
+            except StorageUnavailable as exc:
+                if attempt == BLOB_UPLOAD_ATTEMPTS:
+                    with contextlib.suppress(StorageError):
+                        await remove_outputs(backend.blobs, prefix, outputs)
+                    raise _StoreFailed(exc) from exc
+                await asyncio.sleep(min(2.0 ** (attempt - 1), 9.0))
+            except StorageError as exc:
+                raise _StoreFailed(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        for output in outputs:
+            output.release()
 
 
 async def _quietly(awaitable: Any, log: JobLogger | None = None) -> None:

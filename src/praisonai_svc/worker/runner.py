@@ -20,6 +20,7 @@ from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.services.control import BUSY_MAX_AGE_SECONDS
 from praisonai_svc.services.runtime import ServiceRuntime
 from praisonai_svc.services.state import ServiceState
+from praisonai_svc.usage.runtime import metering
 from praisonai_svc.worker.backoff import PollBackoff
 from praisonai_svc.worker.defaults import default_concurrency
 from praisonai_svc.worker.instances import KIND as INSTANCE_KIND
@@ -112,8 +113,10 @@ class Worker:
         uninstall = install_consumers(self.app, self.backend)
         self.backend.enqueue_listeners.append(self._submitted)
         heartbeats = self.settings.worker_heartbeat_seconds > 0
+        usage = contextlib.AsyncExitStack()
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config,
-                                     instance_id=self.instance_id if heartbeats else None)
+                                     instance_id=self.instance_id if heartbeats else None,
+                                     meter=await usage.enter_async_context(metering(self.settings, self.backend)))
         await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
         background = [asyncio.create_task(self._reap_periodically(), name="reaper"),
@@ -132,6 +135,7 @@ class Worker:
             for task in [*background, *self._stop_timers.values(), *observers]:
                 task.cancel()
             await self._drain()
+            await usage.aclose()  # the last flush of the usage counters, after the last job
             await self._forget_self()
             uninstall()
             if owns_runtime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -10,12 +11,13 @@ from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
 from praisonai_svc.errors import BlobNotFound, JobNotCancellable, JobNotFound, StorageError
 from praisonai_svc.hashing import payload_hash
-from praisonai_svc.models.job import Job, JobStatus, utcnow
+from praisonai_svc.models.job import Job, JobStatus, StoredOutput, output_files, utcnow
 from praisonai_svc.ports import DuplicateJob
 from praisonai_svc.workflows.ids import child_job_id, child_job_scope
 from praisonai_svc.workflows.models import Execution
 
 MAX_INLINE_CONTENT = 64 * 1024  # small text outputs are copied into the step result as ``content``
+MAX_OUTPUTS_JSON = 12 * 1024  # the ``outputs`` list of a step result, under the engine's 16 KiB per result
 _TEXT_TYPES = ("text/", "application/json", "application/yaml", "application/xml")
 
 
@@ -62,22 +64,45 @@ async def read_child(backend: Backend, job_id: str) -> Job | None:
 
 
 async def child_result(app: ServiceApp, backend: Backend, job: Job, *, include_content: bool) -> dict[str, Any]:
-    """What later steps see of a finished child job: its id, status, output, a download link, small text."""
+    """What later steps see of a finished child job: its id, status, output, a download link, small text.
+
+    A multi-file child lists its files under ``outputs`` (each with its own link; as many as fit in
+    :data:`MAX_OUTPUTS_JSON`, the rest counted in ``outputs_omitted``); the single-file fields (``filename``,
+    ``download_url``, ``content``, ...) then stay empty, as there is no one file to name.
+    """
     result: dict[str, Any] = {"job_id": job.job_id, "service": job.service, "status": job.status.value,
                               "download_url": None, "content": None}
-    if job.status is not JobStatus.DONE or job.result is None:
+    files = output_files(job)
+    if job.status is not JobStatus.DONE or not files:
         return result
-    output = job.result
-    result.update(filename=output.filename, content_type=output.content_type, size=output.size,
+    described: list[dict[str, Any]] = []
+    budget = MAX_OUTPUTS_JSON
+    for output in files:  # as many as fit the step result (workflows/engine.py bounds it); the rest are counted
+        item = await _described(app, backend, output)
+        budget -= len(json.dumps(item))
+        if budget < 0:
+            result["outputs_omitted"] = len(files) - len(described)
+            break
+        described.append(item)
+    result["outputs"] = described
+    if len(files) > 1:
+        return result
+    output = files[0]
+    result.update({key: described[0][key] for key in ("filename", "content_type", "size", "download_url")},
                   blob_name=output.blob_name)
-    link = await backend.blobs.signed_url(
-        output.blob_name, expires_in=timedelta(seconds=app.settings.download_url_expiry_seconds),
-        filename=output.filename, content_type=output.content_type)
-    base = (app.settings.public_url or "").rstrip("/")
-    result["download_url"] = link.url if link.url.startswith(("http://", "https://")) or not base else base + link.url
     if include_content and output.size <= MAX_INLINE_CONTENT and output.content_type.startswith(_TEXT_TYPES):
         try:
             result["content"] = (await backend.blobs.open(output.blob_name)).decode("utf-8", errors="replace")
         except (BlobNotFound, StorageError):
             result["content"] = None
     return result
+
+
+async def _described(app: ServiceApp, backend: Backend, output: StoredOutput) -> dict[str, Any]:
+    link = await backend.blobs.signed_url(
+        output.blob_name, expires_in=timedelta(seconds=app.settings.download_url_expiry_seconds),
+        filename=output.filename, content_type=output.content_type)
+    base = (app.settings.public_url or "").rstrip("/")
+    url = link.url if link.url.startswith(("http://", "https://")) or not base else base + link.url
+    return {"filename": output.filename, "content_type": output.content_type, "size": output.size,
+            "sha256": output.sha256 or None, "download_url": url}

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from praisonai_svc import JobContext, JobFailed, ServiceApp
+from praisonai_svc.outputs import Outputs
 
 app = ServiceApp("Acceptance")
 
@@ -41,9 +42,23 @@ def work(payload: dict, ctx: JobContext) -> tuple[bytes, str, str]:
         threading.Event().wait()
     elif mode == "bad-return":
         return "not bytes"  # type: ignore[return-value]
+    elif mode == "multi":
+        return multi_file(payload, ctx)  # type: ignore[return-value]
     _mark(payload, ctx, "end")
     name = payload.get("filename", "result.txt")
     return json.dumps(payload, sort_keys=True).encode(), payload.get("content_type", "text/plain"), name
+
+
+def multi_file(payload: dict, ctx: JobContext) -> Outputs:
+    """Three outputs, one of each source kind: bytes, a path on disk and an open file object."""
+    outputs = Outputs()
+    outputs.add(("first:" + json.dumps(payload, sort_keys=True)).encode(), "text/plain", "report.txt")
+    path = Path(payload["scratch_dir"]) / f"{ctx.job_id}.bin"
+    path.write_bytes(os.urandom(int(payload.get("size", 300_000))))
+    outputs.add(path, "application/octet-stream", "data.bin")
+    outputs.add(open(path, "rb"), "application/octet-stream", "../Data.bin")  # noqa: SIM115 (stored, then closed)
+    _mark(payload, ctx, "end")
+    return outputs
 
 
 @app.job("other")

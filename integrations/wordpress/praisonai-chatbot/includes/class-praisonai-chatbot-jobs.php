@@ -208,6 +208,60 @@ final class PraisonAI_Chatbot_Jobs {
 	}
 
 	/**
+	 * Jobs per UTC day over the last $days days, oldest first, days without jobs included (as zeros).
+	 *
+	 * @param int $days How many days, today included.
+	 * @return array<int, array<string, mixed>> Each: day (Y-m-d), total, done, failed.
+	 */
+	public static function per_day( $days ) {
+		global $wpdb;
+		$table = self::table();
+		$since = gmdate( 'Y-m-d 00:00:00', time() - ( $days - 1 ) * DAY_IN_SECONDS );
+		// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- table name from $wpdb->prefix.
+		$rows   = $wpdb->get_results( $wpdb->prepare( "SELECT DATE(created) AS day, COUNT(*) AS total, SUM(status = 'done') AS done, SUM(status = 'error') AS failed FROM {$table} WHERE created >= %s GROUP BY DATE(created)", $since ) );
+		$by_day = array();
+		foreach ( (array) $rows as $row ) {
+			$by_day[ (string) $row->day ] = $row;
+		}
+		$series = array();
+		for ( $offset = $days - 1; $offset >= 0; $offset-- ) {
+			$day      = gmdate( 'Y-m-d', time() - $offset * DAY_IN_SECONDS );
+			$row      = isset( $by_day[ $day ] ) ? $by_day[ $day ] : null;
+			$series[] = array(
+				'day'    => $day,
+				'total'  => $row ? (int) $row->total : 0,
+				'done'   => $row ? (int) $row->done : 0,
+				'failed' => $row ? (int) $row->failed : 0,
+			);
+		}
+		return $series;
+	}
+
+	/**
+	 * The most active users over the last $days days (visitors together as user 0), busiest first.
+	 *
+	 * @param int $days  How many days, today included.
+	 * @param int $limit How many users at most.
+	 * @return array<int, array<string, int>> Each: user_id, total, failed.
+	 */
+	public static function top_users( $days, $limit ) {
+		global $wpdb;
+		$table = self::table();
+		$since = gmdate( 'Y-m-d 00:00:00', time() - ( $days - 1 ) * DAY_IN_SECONDS );
+		// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- table name from $wpdb->prefix.
+		$rows  = $wpdb->get_results( $wpdb->prepare( "SELECT user_id, COUNT(*) AS total, SUM(status = 'error') AS failed FROM {$table} WHERE created >= %s GROUP BY user_id ORDER BY total DESC, user_id ASC LIMIT %d", $since, $limit ) );
+		$users = array();
+		foreach ( (array) $rows as $row ) {
+			$users[] = array(
+				'user_id' => (int) $row->user_id,
+				'total'   => (int) $row->total,
+				'failed'  => (int) $row->failed,
+			);
+		}
+		return $users;
+	}
+
+	/**
 	 * Whether a stored status is final.
 	 *
 	 * @param string $status Status.

@@ -31,6 +31,7 @@ final class PraisonAI_Chatbot_Plugin {
 		if ( is_admin() ) {
 			PraisonAI_Chatbot_Settings_Page::boot();
 			PraisonAI_Chatbot_Jobs_Page::boot();
+			PraisonAI_Chatbot_Usage_Page::boot();
 		}
 	}
 

@@ -8,7 +8,10 @@ their RowKey and a ``Kind`` property:
           RetryCount, JobHash, ErrorMsg ≤ 10 KiB) plus Service, Attempts, Progress, ProgressMsg, FinishedUTC,
           BlobName, ContentType, Filename, Size, MessageId, Worker and PopReceipt (while processing: who runs it and
           its message's newest receipt, for crash recovery), Tenant (absent for untenanted jobs), History (JSON
-          list of earlier outcomes of a requeued job; absent when there are none) and the payload:
+          list of earlier outcomes of a requeued job; absent when there are none), Outputs (JSON list of the
+          output files: name, type, size, SHA-256, CRC-32; the blob name is ``<service>/<job id>/<name>``,
+          rebuilt on read; at most 64 of them with ASCII names ≤ 120 and types ≤ 100 characters, so well under
+          the 32 K characters a property holds; absent until the job is done) and the payload:
           ``Payload`` (canonical JSON) when it is under 32 KiB, else ``PayloadBlob`` naming
           ``payloads/<job id>.json`` in the output container (a table property holds at most 64 KiB, an entity
           1 MiB; payloads may be 1 MB).
@@ -30,7 +33,7 @@ from typing import Any
 from azure.data.tables import EdmType, EntityProperty
 
 from praisonai_svc.hashing import canonical_json
-from praisonai_svc.models.job import Job, JobOutcome, JobResult, JobStatus
+from praisonai_svc.models.job import Job, JobOutcome, JobResult, JobStatus, StoredOutput
 
 PARTITION = "praison"
 KIND_JOB = "job"
@@ -132,6 +135,7 @@ def job_entity(job: Job, payload: dict[str, str]) -> dict[str, Any]:
         "CallbackURL": job.callback_url,
         "WebhookProgress": True if job.webhook_progress else None,
         "CancelRequestedUTC": job.cancel_requested_utc,
+        "Outputs": outputs_text(job),
         **payload,
     }
     if result is not None:
@@ -149,6 +153,21 @@ def history_text(job: Job) -> str | None:
     if not job.history:
         return None
     return json.dumps([outcome.model_dump(mode="json") for outcome in job.history], separators=(",", ":"))
+
+
+def outputs_text(job: Job) -> str | None:
+    """``Outputs``: the job's output files as JSON (None, i.e. no property, before it has any)."""
+    if not job.outputs:
+        return None
+    return json.dumps([output.model_dump(mode="json", exclude={"blob_name"}) for output in job.outputs],
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+def _outputs(text: str | None, prefix: str) -> list[StoredOutput]:
+    if not text:
+        return []
+    return [StoredOutput.model_validate({**item, "blob_name": f"{prefix}/{item['filename']}"})
+            for item in json.loads(text)]
 
 
 def _history(text: str | None) -> list[JobOutcome]:
@@ -231,4 +250,5 @@ def job_from_entity(entity: Any, payload: dict[str, Any] | None = None) -> Job:
         callback_url=entity.get("CallbackURL"),
         webhook_progress=bool(entity.get("WebhookProgress")),
         cancel_requested_utc=_optional_datetime(entity.get("CancelRequestedUTC")),
+        outputs=_outputs(entity.get("Outputs"), f"{entity['Service']}/{entity['RowKey']}"),
     )

@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import os
 import tempfile
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -179,6 +179,23 @@ class FileBlobStore(BlobStore):
             return await asyncio.to_thread(self.path_of(name).read_bytes)
         except FileNotFoundError as exc:
             raise BlobNotFound() from exc
+
+    async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """A small output from its table row, else the file read a chunk at a time off the event loop."""
+        inline = await self.read_inline(name)
+        if inline is not None:
+            for start in range(0, len(inline), chunk_size):
+                yield inline[start:start + chunk_size]
+            return
+        try:
+            handle = await asyncio.to_thread(lambda: self.path_of(name).open("rb"))
+        except FileNotFoundError as exc:
+            raise BlobNotFound() from exc
+        try:
+            while chunk := await asyncio.to_thread(handle.read, chunk_size):
+                yield chunk
+        finally:
+            handle.close()
 
     async def exists(self, name: str) -> bool:
         return await self.read_inline(name) is not None or self.path_of(name).is_file()

@@ -6,7 +6,8 @@ layer only, botocore's ("standard" mode: 3 attempts with backoff on throttling, 
 this adapter adds none. Large outputs go up as a multipart upload (s3transfer, parts of 8 MiB in parallel).
 Download links are presigned GETs (SigV4) that override the response's Content-Type and Content-Disposition.
 Streamed uploads (``put_stream``) buffer one 8 MiB part at a time: a stream that ends below that is one PUT, a
-longer one a multipart upload, invisible until completed and aborted if the stream raises.
+longer one a multipart upload, invisible until completed and aborted if the stream raises. Streamed reads
+(``open_stream``) read one GET's body a chunk at a time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -108,6 +109,19 @@ class S3BlobStore(BlobStore):
             await asyncio.shield(upload.abort())
             raise
         return size
+
+    async def open_stream(self, name: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """The object in chunks of ``chunk_size``, read from one GET's body in a thread per chunk."""
+        body = await self._call(f"download {name}", lambda: self._client.get_object(
+            Bucket=self.bucket, Key=self.location.key(name))["Body"])
+        try:
+            while True:
+                chunk = await self._call(f"download {name}", lambda: bytes(body.read(chunk_size)))
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            await asyncio.to_thread(body.close)
 
     async def open(self, name: str) -> bytes:
         def download() -> bytes:
