@@ -1,4 +1,5 @@
-"""BlobStore.put_stream contract (see ``praisonai_svc.ports.BlobStore.put_stream``), on every adapter: memory,
+"""BlobStore streaming contract (``put_stream`` and ``open_stream``, see ``praisonai_svc.ports.BlobStore``), on
+every adapter: memory,
 local, Azure (on Azurite) and S3 (on moto's S3 server, through ``PRAISONAI_BLOB_URL=s3://...``).
 
 Streamed uploads are all or nothing: the blob appears whole once the stream ends, and a stream that raises leaves
@@ -17,9 +18,11 @@ import pytest
 
 from praisonai_svc.adapters.local import FileBlobStore
 from praisonai_svc.backend import Backend
+from praisonai_svc.errors import BlobNotFound
 from praisonai_svc.ports import BlobStore
 
 NAME = "files/0001/report.pdf"
+BINARY = bytes(range(256)) * 64 + b"\x00" * 1024 + b"\xff\x00\x00tail"  # every byte value, runs of zeros
 MIB = 1024 * 1024
 
 
@@ -112,8 +115,8 @@ async def test_a_raising_stream_leaves_no_temporary_file_on_the_local_backend(tm
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # noqa: ASYNC240
 
 
-class PutOnlyStore(BlobStore):
-    """An adapter that implements only the abstract methods (like one written before put_stream existed)."""
+class AbstractOnlyStore(BlobStore):
+    """An adapter that implements only the abstract methods (like one written before the stream methods existed)."""
 
     def __init__(self) -> None:
         self.stored: dict[str, bytes] = {}
@@ -122,6 +125,8 @@ class PutOnlyStore(BlobStore):
         self.stored[name] = data
 
     async def open(self, name: str) -> bytes:
+        if name not in self.stored:
+            raise BlobNotFound()
         return self.stored[name]
 
     async def exists(self, name: str) -> bool:
@@ -138,9 +143,62 @@ class PutOnlyStore(BlobStore):
 
 
 async def test_the_default_put_stream_works_for_an_adapter_that_only_has_put() -> None:
-    store = PutOnlyStore()
+    store = AbstractOnlyStore()
     assert await store.put_stream(NAME, chunks_of([b"a", b"bc"]), content_type="text/plain", filename="a") == 3
     assert store.stored == {NAME: b"abc"}
     with pytest.raises(ClientWentAway):
         await store.put_stream("other", chunks_of([b"a"], then_raise=True), content_type="text/plain", filename="a")
     assert "other" not in store.stored
+
+
+# --- open_stream (bounded chunks) -----------------------------------------------------------------------------
+
+
+async def read_stream(blobs: BlobStore, name: str, chunk_size: int = 1024 * 1024) -> list[bytes]:
+    return [chunk async for chunk in blobs.open_stream(name, chunk_size=chunk_size)]
+
+
+async def test_put_stream_and_open_stream_roundtrip_in_bounded_chunks(backend: Backend) -> None:
+    blobs = backend.blobs
+    parts = [os.urandom(700_000), b"", os.urandom(1_500_001), BINARY]
+    size = await blobs.put_stream("svc/streamed/out.bin", chunks_of(parts), content_type="application/octet-stream",
+                                  filename="out.bin")
+    assert size == sum(len(part) for part in parts)
+    read = await read_stream(blobs, "svc/streamed/out.bin", chunk_size=256 * 1024)
+    assert b"".join(read) == b"".join(parts)
+    assert max(len(chunk) for chunk in read) <= 256 * 1024
+
+
+@pytest.mark.parametrize("length", [0, 1000, 64 * 1024, 64 * 1024 + 1, 5 * 1024 * 1024 + 333])
+async def test_open_stream_reads_what_put_stored_whatever_its_size(backend: Backend, length: int) -> None:
+    """Empty, small (local: a table row), at and past the inline limit (local: a file), past an Azure block."""
+    data = os.urandom(length)
+    await backend.blobs.put(NAME, data, content_type="application/pdf", filename="report.pdf")
+    read = await read_stream(backend.blobs, NAME, chunk_size=100_000)
+    assert b"".join(read) == data and all(len(chunk) <= 100_000 for chunk in read)
+
+
+async def test_open_stream_follows_overwrites_both_ways(backend: Backend) -> None:
+    """Whatever wrote last is read (local: a streamed file over a table row, and a row over a file)."""
+    big = os.urandom(200_000)
+    await backend.blobs.put(NAME, b"old content that is short", content_type="text/plain", filename="a.txt")
+    await backend.blobs.put_stream(NAME, chunks_of(split(big, 50_000)), content_type="text/plain", filename="a.txt")
+    assert b"".join(await read_stream(backend.blobs, NAME)) == big == await backend.blobs.open(NAME)
+    await backend.blobs.put(NAME, b"newer", content_type="text/plain", filename="a.txt")
+    assert b"".join(await read_stream(backend.blobs, NAME)) == b"newer" == await backend.blobs.open(NAME)
+    await backend.blobs.delete(NAME)
+    assert not await backend.blobs.exists(NAME)
+
+
+async def test_the_default_open_stream_works_for_an_adapter_that_only_has_open() -> None:
+    store = AbstractOnlyStore()
+    await store.put(NAME, b"abc", content_type="text/plain", filename="a")
+    assert await read_stream(store, NAME, chunk_size=2) == [b"ab", b"c"]
+    with pytest.raises(BlobNotFound):
+        await read_stream(store, "svc/none/missing.bin")
+
+
+async def test_open_stream_of_a_missing_blob_raises_blob_not_found(backend: Backend) -> None:
+    with pytest.raises(BlobNotFound):
+        async for _chunk in backend.blobs.open_stream("svc/none/missing.bin"):
+            raise AssertionError("a missing blob yields nothing")

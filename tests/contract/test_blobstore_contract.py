@@ -10,7 +10,6 @@ presigned URLs from moto, and local HMAC links are checked with ``FileBlobStore.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -271,91 +270,3 @@ async def test_azure_sas_link_is_read_only_and_expires(backend: Backend) -> None
         tampered = fresh.url.replace("sig=", "sig=AAAA")
         assert (await client.get(tampered)).status_code == 403
     assert await blobs.open(NAME) == BINARY
-
-
-# --- open_stream (bounded chunks); put_stream's own contract is tests/contract/test_blob_stream_contract.py ------
-
-
-async def chunks_of(parts: list[bytes]) -> AsyncIterator[bytes]:
-    for part in parts:
-        yield part
-
-
-def split(data: bytes, size: int) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)]
-
-
-async def read_stream(blobs: BlobStore, name: str, chunk_size: int = 1024 * 1024) -> list[bytes]:
-    return [chunk async for chunk in blobs.open_stream(name, chunk_size=chunk_size)]
-
-
-async def test_put_stream_and_open_stream_roundtrip_in_bounded_chunks(backend: Backend) -> None:
-    blobs = backend.blobs
-    parts = [os.urandom(700_000), b"", os.urandom(1_500_001), BINARY]
-    size = await blobs.put_stream("svc/streamed/out.bin", chunks_of(parts), content_type="application/octet-stream",
-                                  filename="out.bin")
-    assert size == sum(len(part) for part in parts)
-    read = await read_stream(blobs, "svc/streamed/out.bin", chunk_size=256 * 1024)
-    assert b"".join(read) == b"".join(parts)
-    assert max(len(chunk) for chunk in read) <= 256 * 1024
-
-
-@pytest.mark.parametrize("length", [0, 1000, 64 * 1024, 64 * 1024 + 1, 5 * 1024 * 1024 + 333])
-async def test_open_stream_reads_what_put_stored_whatever_its_size(backend: Backend, length: int) -> None:
-    """Empty, small (local: a table row), at and past the inline limit (local: a file), past an Azure block."""
-    data = os.urandom(length)
-    await backend.blobs.put(NAME, data, content_type="application/pdf", filename="report.pdf")
-    read = await read_stream(backend.blobs, NAME, chunk_size=100_000)
-    assert b"".join(read) == data and all(len(chunk) <= 100_000 for chunk in read)
-
-
-async def test_open_stream_follows_overwrites_both_ways(backend: Backend) -> None:
-    """Whatever wrote last is read (local: a streamed file over a table row, and a row over a file)."""
-    big = os.urandom(200_000)
-    await backend.blobs.put(NAME, b"old content that is short", content_type="text/plain", filename="a.txt")
-    await backend.blobs.put_stream(NAME, chunks_of(split(big, 50_000)), content_type="text/plain", filename="a.txt")
-    assert b"".join(await read_stream(backend.blobs, NAME)) == big == await backend.blobs.open(NAME)
-    await backend.blobs.put(NAME, b"newer", content_type="text/plain", filename="a.txt")
-    assert b"".join(await read_stream(backend.blobs, NAME)) == b"newer" == await backend.blobs.open(NAME)
-    await backend.blobs.delete(NAME)
-    assert not await backend.blobs.exists(NAME)
-
-
-async def test_the_default_open_stream_works_for_an_adapter_that_only_has_open() -> None:
-    class OpenOnlyStore(BlobStore):
-        """An adapter that implements only the abstract methods (like one written before streams existed)."""
-
-        def __init__(self) -> None:
-            self.stored: dict[str, bytes] = {}
-
-        async def put(self, name: str, data: bytes, *, content_type: str, filename: str) -> None:
-            self.stored[name] = data
-
-        async def open(self, name: str) -> bytes:
-            if name not in self.stored:
-                raise BlobNotFound()
-            return self.stored[name]
-
-        async def exists(self, name: str) -> bool:
-            return name in self.stored
-
-        async def signed_url(self, name, *, expires_in, filename, content_type):  # type: ignore[no-untyped-def]
-            raise NotImplementedError
-
-        async def delete(self, name: str) -> None:
-            self.stored.pop(name, None)
-
-        async def check(self) -> None:
-            return None
-
-    store = OpenOnlyStore()
-    await store.put(NAME, b"abc", content_type="text/plain", filename="a")
-    assert await read_stream(store, NAME, chunk_size=2) == [b"ab", b"c"]
-    with pytest.raises(BlobNotFound):
-        await read_stream(store, "svc/none/missing.bin")
-
-
-async def test_open_stream_of_a_missing_blob_raises_blob_not_found(backend: Backend) -> None:
-    with pytest.raises(BlobNotFound):
-        async for _chunk in backend.blobs.open_stream("svc/none/missing.bin"):
-            raise AssertionError("a missing blob yields nothing")
