@@ -5,10 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-COUNT_NAMES: tuple[str, ...] = (
-    "jobs_submitted", "jobs_done", "jobs_failed", "handler_seconds", "bytes_in", "bytes_out", "storage_requests",
-)
-
 
 @dataclass
 class UsageCounts:
@@ -41,3 +37,4 @@ class UsageCounts:
         return counts
 
 
+COUNT_NAMES: tuple[str, ...] = tuple(item.name for item in fields(UsageCounts))  # in declaration order
