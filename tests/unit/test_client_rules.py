@@ -59,3 +59,12 @@ def test_an_unreachable_service_says_so():
     with Client("http://127.0.0.1:9", retry=RetryPolicy(attempts=1)) as client, \
             pytest.raises(ConnectionFailed, match="Is the service running"):
         client.get("x")
+
+
+def test_plugin_calls_use_the_plugins_route_and_unwrap_the_envelope() -> None:
+    from praisonai_svc.client.common import plugin_data, plugin_path
+
+    assert plugin_path("/image/resize/") == "/api/v1/image/resize"
+    assert plugin_data({"success": True, "data": {"width": 10}, "execution_time_ms": 3}) == {"width": 10}
+    assert plugin_data({"width": 10}) == {"width": 10}  # no envelope: the answer itself
+    assert plugin_data([1, 2]) == {"data": [1, 2]}

@@ -149,6 +149,16 @@ def guess_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+def plugin_path(name: str) -> str:
+    """The route of plugin ``name`` (``category/action``)."""
+    return f"/api/v1/{name.strip('/')}"
+
+
+def plugin_data(answer: Any) -> dict[str, Any]:
+    """The ``data`` of a plugin's answer envelope (the answer itself when it has none)."""
+    return answer.get("data", answer) if isinstance(answer, dict) else {"data": answer}
+
+
 def file_record(answer: Any) -> dict[str, Any]:
     """The file of a ``{"file": {...}}`` answer of the files feature."""
     record: dict[str, Any] = answer["file"] if isinstance(answer, dict) and "file" in answer else answer

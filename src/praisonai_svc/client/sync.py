@@ -25,6 +25,8 @@ from praisonai_svc.client.common import (
     guess_type,
     is_zip,
     merged_batches,
+    plugin_data,
+    plugin_path,
     submit_body,
     target_path,
 )
@@ -44,8 +46,7 @@ class Plugins:
     def call(self, name: str, input: dict[str, Any], *, mode: str | None = None) -> dict[str, Any]:
         """Run plugin ``name`` (``category/action``) on ``input``; the ``data`` of its answer."""
         params = {"mode": mode} if mode else None
-        answer = self._client.request("POST", f"/api/v1/{name.strip('/')}", json=input, params=params).json()
-        return answer.get("data", answer) if isinstance(answer, dict) else {"data": answer}
+        return plugin_data(self._client.request("POST", plugin_path(name), json=input, params=params).json())
 
 
 class Client:
