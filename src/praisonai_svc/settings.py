@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     parse_threads: int = Field(
         2, ge=1, le=32, description="Threads that parse request bodies, off the event loop (at most this many at once)."
     )
+    parse_processes: int = Field(
+        2, ge=0, le=32, description="Child processes that parse bodies of 64 KiB or more (0: the parse threads do)."
+    )
     parse_time_budget_seconds: float = Field(
         10.0, gt=0, le=60, description="Longest a body may take to parse (400 past it; 503 if it waited this long)."
     )

@@ -68,6 +68,6 @@ def test_a_body_that_waited_past_the_budget_is_503_not_parsed():
             await pool.parse(b'{"payload": {}}', "application/json")
         await blocker
         assert await pool.parse(b'{"payload": {}}', "application/json") == {"payload": {}}
-        pool.close()
+        await pool.close()
 
     asyncio.run(scenario())

@@ -106,7 +106,8 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         watcher = EventWatcher(event_log_for(app, backend), interval=app.settings.events_poll_interval_seconds,
                                lookback=app.settings.events_lookback_seconds, on_read=app.metrics.event_reads.inc)
         api.state.event_watcher = watcher
-        api.state.parse_pool = ParsePool(app.settings.parse_threads, app.settings.parse_time_budget_seconds)
+        api.state.parse_pool = ParsePool(app.settings.parse_threads, app.settings.parse_time_budget_seconds,
+                                         processes=app.settings.parse_processes)
         mounted = mount_backend_routes(api, backend)
         await app.plugins.start(backend.blobs, app.settings, app.plugin_config_sections(), preload=preloader(app))
         await app.plugins.warm_up()
@@ -132,7 +133,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
                 yield
         finally:
             file_triggers()
-            api.state.parse_pool.close()
+            await api.state.parse_pool.close()
             if worker_task is not None:
                 worker.stop()
                 await worker_task

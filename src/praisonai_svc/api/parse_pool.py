@@ -1,22 +1,27 @@
-"""Request bodies are parsed off the event loop, in a small pool of threads of their own.
+"""Request bodies are parsed off the event loop: small ones in threads, large ones in child processes.
 
 Parsing an untrusted document is CPU work whose cost the sender chooses (a 1 MB YAML body takes a second or
 more); on the event loop it would stall every other request, ``/live`` included. Here:
 
-* the body is decoded and parsed in one of PRAISONAI_PARSE_THREADS threads (default 2), not in the default
-  executor, so parsing can never take the threads that file and storage calls need, and at most that many
-  documents are parsed at once;
-* parsing holds the GIL most of the time, so the loop gets it only when a parse thread hands it over: the
-  API asks for that every millisecond instead of CPython's default 5 ms (:func:`gil_handed_over_often`), and
-  parse threads run at a lower OS priority, so on busy CPUs the kernel prefers the loop's thread. Measured
-  (bench/bench_parse_load.py, 2 CPUs): ``/live`` p99 ~40-50 ms while 4 clients send 1 MB YAML bodies in a
-  loop; with CPython's defaults it was 180-400 ms;
+* a body under :data:`LARGE_BODY_BYTES` (64 KiB, nearly every job request) is decoded and parsed in one of
+  PRAISONAI_PARSE_THREADS threads (default 2), not in the default executor, so parsing can never take the threads
+  that file and storage calls need. Such a parse takes well under a millisecond to a few milliseconds;
+* a larger body is parsed in one of PRAISONAI_PARSE_PROCESSES child processes (default 2, started on the first
+  large body, at a lower OS priority). A thread cannot do this job: parsing holds the GIL, and the C JSON parser
+  holds it for the whole document (~30 ms per MB), so while 4 clients sent 1 MB bodies in a loop the event loop
+  waited for the GIL on every wake-up and ``/live`` p99 was 68 ms (YAML) and 99 ms (JSON) on an idle 2-CPU
+  machine. In a child process the API's GIL is untouched and the kernel prefers the API's threads
+  (bench/bench_parse_load.py). ``PRAISONAI_PARSE_PROCESSES=0`` parses large bodies in the threads instead;
+* the API asks a thread holding the GIL to hand it over every millisecond instead of CPython's default 5 ms
+  (:func:`gil_handed_over_often`), and parse threads also run at a lower OS priority;
 * each document has PRAISONAI_PARSE_TIME_BUDGET_SECONDS (default 10) once its parse starts; past it the parse
   stops (YAML: at the next check, every 1,024 nodes) and the request is answered 400;
-* a body that waits for a thread longer than that budget (at least :data:`MIN_QUEUE_WAIT_SECONDS`) is
+* a body that waits for a thread or process longer than that budget (at least :data:`MIN_QUEUE_WAIT_SECONDS`) is
   answered 503 with ``Retry-After`` without being parsed: the pool is busy, the document is not at fault;
-* at most :data:`QUEUED_PER_THREAD` bodies per thread wait; beyond that the request is answered 503 at once,
-  so a flood cannot queue unbounded work (and memory) behind the pool.
+* at most :data:`QUEUED_PER_THREAD` bodies per thread (or process) wait; beyond that the request is answered 503
+  at once, so a flood cannot queue unbounded work (and memory) behind the pool;
+* a child process that dies (killed, out of memory) fails only the bodies it held (503); the next large body
+  starts a fresh pool.
 """
 
 from __future__ import annotations
@@ -29,17 +34,23 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praisonai_svc.api.body import parse_document
 from praisonai_svc.errors import Overloaded
 
+if TYPE_CHECKING:
+    from praisonai_svc.api.parse_children import ParseChildren
+
+
 QUEUED_PER_THREAD = 16
 MIN_QUEUE_WAIT_SECONDS = 5.0  # a body may wait for a thread this long even when its parse budget is shorter
 PARSE_THREAD_NICENESS = 10
+LARGE_BODY_BYTES = 64 * 1024  # from this size on, a body is parsed in a child process (when there are any)
 # How often a thread holding the GIL is asked to hand it over (CPython's default is 5 ms). While a parse thread
 # runs, every wake-up of the event loop may wait this long for the GIL, and one request needs several.
 SWITCH_INTERVAL_SECONDS = 0.001
+BUSY = "The API is busy parsing other requests; retry after Retry-After seconds."
 
 
 @contextlib.contextmanager
@@ -53,8 +64,8 @@ def gil_handed_over_often() -> Iterator[None]:
         sys.setswitchinterval(previous)
 
 
-def _lower_priority() -> None:
-    """Run this parse thread at a lower scheduling priority than the event loop's thread.
+def lower_priority() -> None:
+    """Run this parse thread (or, called in a child process, the whole child) at a lower scheduling priority.
 
     On Linux every thread has its own nice value, so when the CPUs are busy the kernel runs the event loop
     first, and a flood of documents slows parsing down rather than every other request. Elsewhere (or when
@@ -64,33 +75,60 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PARSE_THREAD_NICENESS)
 
 
+def parse_within_budget(raw: bytes, content_type: str, queued_at: float, budget_seconds: float) -> Any:
+    """Parse ``raw`` unless it waited too long for its turn (503); its budget starts now. Runs in a parse thread
+    or a child process (``time.monotonic`` is one clock for every process of the machine)."""
+    started = time.monotonic()
+    if started - queued_at > max(budget_seconds, MIN_QUEUE_WAIT_SECONDS):
+        raise Overloaded(BUSY)
+    return parse_document(raw, content_type, deadline=started + budget_seconds, budget_seconds=budget_seconds)
+
+
+class _Lane:
+    """One executor and its bound on waiting bodies (counted on the event loop only)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pending = 0
+
+    def admit(self) -> None:
+        if self.pending >= self.workers * (QUEUED_PER_THREAD + 1):
+            raise Overloaded(BUSY)
+
+
 class ParsePool:
-    def __init__(self, threads: int, budget_seconds: float) -> None:
+    def __init__(self, threads: int, budget_seconds: float, processes: int = 0) -> None:
         self.threads = threads
+        self.processes = processes
         self.budget_seconds = budget_seconds
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="praisonai-parse",
-                                            initializer=_lower_priority)
-        self._pending = 0  # submitted and not finished, counted on the event loop only
+                                            initializer=lower_priority)
+        self._children: ParseChildren | None = None  # started on the first large body
+        self._small = _Lane(threads)
+        self._large = _Lane(processes)
 
     async def parse(self, raw: bytes, content_type: str) -> Any:
         """The document in ``raw`` (see :func:`praisonai_svc.api.body.parse_document`), parsed in the pool."""
-        if self._pending >= self.threads * (QUEUED_PER_THREAD + 1):
-            raise Overloaded("The API is busy parsing other requests; retry after Retry-After seconds.")
-        queued_at = time.monotonic()
-        self._pending += 1
+        large = self.processes > 0 and len(raw) >= LARGE_BODY_BYTES
+        lane = self._large if large else self._small
+        lane.admit()
+        lane.pending += 1
         try:
+            if large:
+                if self._children is None:
+                    from praisonai_svc.api.parse_children import ParseChildren
+
+                    self._children = ParseChildren(self.processes)
+                request = (raw, content_type, time.monotonic(), self.budget_seconds)
+                return await self._children.parse(request, max(self.budget_seconds, MIN_QUEUE_WAIT_SECONDS))
             return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._run, raw, content_type, queued_at)
+                self._executor, parse_within_budget, raw, content_type, time.monotonic(), self.budget_seconds)
         finally:
-            self._pending -= 1
+            lane.pending -= 1
 
-    def _run(self, raw: bytes, content_type: str, queued_at: float) -> Any:
-        started = time.monotonic()
-        if started - queued_at > max(self.budget_seconds, MIN_QUEUE_WAIT_SECONDS):
-            raise Overloaded("The API is busy parsing other requests; retry after Retry-After seconds.")
-        budget = self.budget_seconds
-        return parse_document(raw, content_type, deadline=started + budget, budget_seconds=budget)
-
-    def close(self) -> None:
-        """Stop the threads once their current parse ends; queued parses are cancelled."""
+    async def close(self) -> None:
+        """Stop the threads and child processes once their current parse ends; queued parses are cancelled."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._children is not None:
+            await self._children.close()
+            self._children = None
