@@ -22,6 +22,7 @@ from praisonai_svc.plugins.host import PluginHost
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
 from praisonai_svc.retention.policy import RetentionRegistry
 from praisonai_svc.settings import Settings, load_settings
+from praisonai_svc.cluster import KIND as CLUSTER_KIND
 from praisonai_svc.usage.buckets import KIND_DAY as USAGE_DAY
 from praisonai_svc.usage.buckets import KIND_HOUR as USAGE_HOUR
 
@@ -73,7 +74,7 @@ class ServiceApp:
         self._producer: Producer | None = None
         for kind in LIVE_RECORD_KINDS:  # job events, cancel requests, webhook attempts, WebSocket tickets
             self.retention.track(kind)
-        self.retention.track("worker_heartbeat")  # worker/instances.py: a crashed worker's record expires
+        self.retention.track(CLUSTER_KIND)  # cluster.py: dead instances, crashed workers, stale submit hints
         for kind in (USAGE_HOUR, USAGE_DAY):  # usage buckets: PRAISONAI_USAGE_HOURLY/DAILY_RETENTION
             self.retention.track(kind)
         self._register_builtins()

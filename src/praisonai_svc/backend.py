@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from praisonai_svc.cluster import ClusterView, SubmitHints
 from praisonai_svc.errors import StorageError
 from praisonai_svc.models.job import Job
 from praisonai_svc.ports import BlobStore, DuplicateJob, JobQueue, JobStore, RateLimiter
@@ -42,10 +43,27 @@ class Backend:
     # True a full one-off VACUUM). None: the storage reclaims space itself (Azure).
     compact: Callable[[bool], Awaitable[None]] | None = None
     # Told the queue name after each submit through this backend object (a worker of the same process wakes up
-    # for its seldom-polled built-in queues); never for sends of the adapters themselves.
+    # at once); never for sends of the adapters themselves. Every submit also rings the queue's doorbell
+    # (``hints``), which idle workers of every process read.
     enqueue_listeners: list[Callable[[str], None]] = field(default_factory=list)
     _queues: dict[str, JobQueue] = field(default_factory=dict)
     _fallback_limiter: RateLimiter | None = None
+    _cluster: ClusterView | None = None
+    _hints: SubmitHints | None = None
+
+    @property
+    def cluster(self) -> ClusterView:
+        """This process's copy of the cluster partition (control state, leases, heartbeats, submit hints)."""
+        if self._cluster is None:
+            self._cluster = ClusterView(self.records)
+        return self._cluster
+
+    @property
+    def hints(self) -> SubmitHints:
+        """Rings a queue's doorbell after each submit through this backend (see praisonai_svc.cluster)."""
+        if self._hints is None:
+            self._hints = SubmitHints(self.records)
+        return self._hints
 
     def rate_limiter_or_fallback(self) -> RateLimiter:
         """The shared rate limiter, or one in this process's memory when the backend stores none."""
@@ -94,6 +112,7 @@ class Backend:
         return created
 
     def _enqueued(self, queue_name: str) -> None:
+        self.hints.ring(queue_name)
         for listener in self.enqueue_listeners:
             listener(queue_name)
 
@@ -126,6 +145,8 @@ class Backend:
             await queue.check()
 
     async def close(self) -> None:
+        if self._hints is not None:
+            await self._hints.close()
         for queue in list(self._queues.values()):
             await queue.close()
         await self.jobs.close()

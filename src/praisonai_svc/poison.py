@@ -127,6 +127,7 @@ class PoisonReview:
             with contextlib.suppress(StorageError):
                 await self.backend.jobs.update(job.model_copy(update={"etag": reset.etag}))
             raise
+        self.backend.hints.ring(spec.queue_name)  # idle workers poll the queue at their next cycle
         job_logger(job.service, job_id, 0, "poison").warning(
             "job requeued by an operator", extra={"previous_attempts": job.attempts, "history": len(reset.history)})
         return reset

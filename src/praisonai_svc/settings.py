@@ -91,7 +91,14 @@ class Settings(BaseSettings):
     max_retry_count: int = Field(3, ge=1, le=100, description="Attempts before a job is error + poison.")
     queue_visibility_timeout: float = Field(60, ge=1, description="Lease length in seconds; renewed while running.")
     worker_poll_interval_min: float = Field(1.0, gt=0, description="First idle poll delay, seconds.")
-    worker_poll_interval_max: float = Field(30.0, gt=0, description="Longest idle poll delay, seconds.")
+    worker_poll_interval_max: float = Field(
+        30.0, gt=0, description="Longest idle poll delay, seconds; an idle worker then polls only queues with a "
+        "submit hint, so this is how long a job submitted to an idle deployment waits at most.",
+    )
+    worker_safety_poll_seconds: float = Field(
+        300.0, gt=0, description="An idle worker polls one of its queues in turn this often even without a hint "
+        "(catches messages sent without one).",
+    )
     worker_concurrency: int | None = Field(
         None, ge=1, le=256,
         description="Jobs one worker process runs at once (unset: from the handlers' kind and the CPU count).",
@@ -180,11 +187,8 @@ class Settings(BaseSettings):
         2.0, ge=0, le=300, description="First retry delay of a failed workflow step; doubles per retry (cap 300 s)."
     )
     workflow_schedule_refresh_seconds: float = Field(
-        30.0, gt=0, le=3600, description="How often the cron scheduler re-reads which workflows are scheduled."
-    )
-    workflow_scheduler_lease_seconds: float = Field(
-        120.0, ge=5, le=3600, description="How often the cron scheduler's leader writes its status heartbeat; "
-        "/ready is 503 after 2x this without one (no leader).",
+        30.0, gt=0, le=3600, description="The cron scheduler re-reads which workflows are scheduled when a "
+        "workflow changes (a submit hint), and besides every 20x this (10 min by default).",
     )
 
     # --- logging ---

@@ -1,4 +1,5 @@
-"""Service control state, leader leases and instance heartbeats over every backend (memory, local, azure).
+"""Service control state, leader leases, instance heartbeats and submit hints over every backend (memory, local,
+azure): the cluster partition, which a process reads in one request.
 
 ``twin_backend`` is a second connection to the same storage, as another process would have.
 """
@@ -8,11 +9,34 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from collections import Counter
+from typing import Any
+
 from praisonai_svc.backend import Backend
+from praisonai_svc.cluster import ClusterView, SubmitHints
 from praisonai_svc.models.job import utcnow
-from praisonai_svc.services.control import Control, ControlStore, ControlView
-from praisonai_svc.services.heartbeat import Instance, beat, list_instances, prune_instances, remove
+from praisonai_svc.services.control import Control, ControlStore, ControlView, controls_of
+from praisonai_svc.services.heartbeat import Instance, beat, instances_of, list_instances, prune_instances, remove
 from praisonai_svc.services.leader import LeaderLease
+
+
+class Counting:
+    """A record store that counts the requests made through it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr) or name.startswith("_"):
+            return attr
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return await attr(*args, **kwargs)
+
+        return counted
 
 
 async def test_control_changes_are_seen_by_other_processes(backend: Backend, twin_backend: Backend) -> None:
@@ -37,7 +61,7 @@ async def test_concurrent_changes_are_never_lost(backend: Backend, twin_backend:
 
 
 async def test_control_view_reads_only_when_stale(backend: Backend) -> None:
-    view = ControlView(ControlStore(backend.records))
+    view = ControlView(ClusterView(backend.records))
     await view.refresh(max_age=60)
     await view.refresh(max_age=60)
     assert view.reads == 1
@@ -101,3 +125,46 @@ async def test_heartbeats_list_live_and_dead_instances(backend: Backend, twin_ba
     assert [i.instance_id for i in (await list_instances(backend.records, heartbeat_seconds=30)).live] == [
         worker.instance_id]
     assert await prune_instances(backend.records) == 0  # nobody has been dead for an hour
+
+
+async def test_one_read_of_the_cluster_partition_sees_control_leases_heartbeats_and_hints(
+        backend: Backend, twin_backend: Backend) -> None:
+    leader, api = Instance.this_process("worker"), Instance.this_process("api")
+    await ControlStore(backend.records).change("ppt", "ops", desired="stopped")
+    lease = LeaderLease(backend.records, "*", leader.instance_id, ttl=30, heartbeat=leader.body)
+    assert await lease.claim()
+    await beat(backend.records, api)
+    hints = SubmitHints(backend.records)
+    hints.ring("ppt-queue")
+    await hints.close()
+
+    counted = Counting(twin_backend.records)
+    view = ClusterView(counted)  # type: ignore[arg-type]  # another process's view, counting its requests
+    snapshot = await view.refresh(60)
+    assert dict(counted.calls) == {"list": 1}
+    assert controls_of(snapshot)["ppt"].desired == "stopped"
+    assert {i.instance_id for i in instances_of(snapshot)} == {leader.instance_id, api.instance_id}
+    assert snapshot.hint_tag("ppt-queue") is not None and snapshot.hint_tag("other-queue") is None
+    await view.refresh(60)
+    assert dict(counted.calls) == {"list": 1}  # fresh enough: no request
+
+    hints.ring("ppt-queue")  # the next submit rings again: the tag changes
+    await hints.close()
+    assert (await view.refresh(0)).hint_tag("ppt-queue") != snapshot.hint_tag("ppt-queue")
+
+
+async def test_a_follower_sees_the_lease_in_every_read_of_the_partition(
+        backend: Backend, twin_backend: Backend) -> None:
+    leader = LeaderLease(backend.records, "*", "leader", ttl=30)
+    assert await leader.claim()
+    view = ClusterView(twin_backend.records)
+    follower = LeaderLease(twin_backend.records, "*", "follower", ttl=30, cluster=view)
+    sighting = follower.next_sighting()
+    await view.refresh(0)  # a read made for anything else (a worker's poll cycle)
+    assert sighting.is_set() and follower.seen.holder == "leader"
+    assert follower.next_claim_in() > 20  # nothing to do until the lease would expire
+    await leader.release()
+    sighting = follower.next_sighting()
+    await view.refresh(0)
+    assert sighting.is_set() and follower.seen.holder is None and follower.next_claim_in() == 0
+    assert await follower.claim()

@@ -1,8 +1,10 @@
 """Issue 12's idle cost, by counting storage requests (no timed assertions): what an idle process asks of storage.
 
 The figures on Azurite are printed by bench/bench_services.py (``--only idle --breakdown``); these tests pin the
-rules that make them small: the dead-instance sweep, the built-in queues' polls, one lease for every leader
-service, a follower's lease reads, the pruner's back-off.
+rules that make them small: one read of the cluster partition per idle cycle and no queue poll without a hint,
+a due time, a restart or the slow safety poll; the dead-instance sweep from that read; one lease for every
+leader service, renewed with the leader's heartbeat in it; a follower that watches the lease for free; the
+pruner's back-off.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from praisonai_svc import ServiceApp
+from praisonai_svc.adapters.memory import MemoryJobQueue
 from praisonai_svc.backend import Backend, memory_backend
+from praisonai_svc.cluster import KIND as CLUSTER_KIND
+from praisonai_svc.cluster import SubmitHints
+from praisonai_svc.job_service import JobService
+from praisonai_svc.models.job import JobRequest, JobStatus
 from praisonai_svc.retention.service import IDLE_INTERVAL_FACTOR, next_wait
-from praisonai_svc.services import Service
-from praisonai_svc.services.leader import KIND as LEASE_KIND
+from praisonai_svc.services import Service, list_instances
 from praisonai_svc.services.leader import LeaderLease
 from praisonai_svc.services.runtime import ServiceRuntime
 from praisonai_svc.settings import Settings
@@ -92,7 +98,7 @@ async def test_a_sweep_reports_other_instances_and_forgets_a_dead_idle_one() -> 
     assert (await sweep(app, backend, "me")).peers == 0  # its own record is no reason to look again soon
     await beat(backend, "peer")
     assert (await sweep(app, backend, "me")).peers == 1  # alive: look again at the next beat
-    record = await backend.records.find("worker_heartbeat", "peer")
+    record = await backend.records.find(CLUSTER_KIND, "worker:peer")
     assert record is not None
     await backend.records.replace(record.evolve(body={**record.body, "last_seen": time.time() - 60}, etag=None))
     found = await sweep(app, backend, "me")
@@ -100,7 +106,7 @@ async def test_a_sweep_reports_other_instances_and_forgets_a_dead_idle_one() -> 
     assert (await sweep(app, backend, "me")).peers == 0  # back to once a minute
 
 
-async def test_one_lease_renewal_covers_every_leader_service_and_a_follower_reads_once(tmp_path: Path) -> None:
+async def test_one_lease_renewal_covers_every_leader_service_and_carries_the_heartbeat(tmp_path: Path) -> None:
     class Quiet(Service):
         async def start(self) -> None:
             pass
@@ -108,33 +114,31 @@ async def test_one_lease_renewal_covers_every_leader_service_and_a_follower_read
         async def stop(self) -> None:
             pass
 
-    apps, runtimes = [], []
     shared = memory_backend()
-    counted = Counting(shared.records)
     (tmp_path / "praisonai.yaml").write_text("")
+    runtimes = []
     for index in range(2):
         settings = Settings(_env_file=None, data_dir=tmp_path / str(index))  # type: ignore[call-arg]
         app = ServiceApp(f"Leaders{index}", settings=settings, backend=shared,
                          config_file=tmp_path / "praisonai.yaml")
         app.register_service(Quiet, "first", runs_on="one")
         app.register_service(Quiet, "second", runs_on="one")
-        apps.append(app)
-        runtime = ServiceRuntime(app, shared, "worker")
-        runtime.lease.records = counted  # count the lease's own requests
-        runtimes.append(runtime)
+        backend = Backend("memory", shared.jobs, shared.blobs, shared.queue_factory, shared.records)  # a process
+        runtimes.append(ServiceRuntime(app, backend, "worker"))
     leader, follower = runtimes
     assert set(leader.leases) == {"first", "second", "pruner", "workflow-scheduler"}
     assert len({id(lease) for lease in leader.leases.values()}) == 1
     assert await leader.lease.claim()
     assert not await follower.lease.claim()
-    page = await shared.records.list(LEASE_KIND, limit=10)
-    assert [record.id for record in page.records] == ["service:*"]  # one record for the four services
-    counted.calls.clear()
-    assert await leader.lease.claim()  # a renewal: one conditional replace
-    assert sum(counted.calls.values()) == 1
-    counted.calls.clear()
-    assert not await follower.lease.claim()  # a follower that saw a holder only reads the lease
-    assert dict(counted.calls) == {"find": 1}
+    page = await shared.records.list(CLUSTER_KIND, limit=10)
+    assert [record.id for record in page.records] == ["lease:service:*"]  # one record for the four services
+    counted = Counting(shared.records)
+    leader.lease.records = counted  # type: ignore[assignment]
+    assert await leader.lease.claim()  # a renewal: one conditional replace, with the leader's heartbeat in it
+    assert dict(counted.calls) == {"replace": 1}
+    listing = await list_instances(shared.records, heartbeat_seconds=60)
+    assert [i.instance_id for i in listing.live] == [leader.instance.instance_id]  # known from the lease alone
+    assert leader.lease.renew_every == 45  # 15 s before the expiry of the 60 s lease: 1.33 writes a minute
 
 
 async def test_a_follower_takes_over_an_expired_lease_and_a_released_one() -> None:
@@ -143,12 +147,26 @@ async def test_a_follower_takes_over_an_expired_lease_and_a_released_one() -> No
     follower = LeaderLease(records, "*", "follower", ttl=3)
     assert await dead.claim()
     assert not await follower.claim()
-    stored = await records.find(LEASE_KIND, "service:*")
+    stored = await records.find(CLUSTER_KIND, "lease:service:*")
     assert stored is not None
     await records.replace(stored.evolve(body={**stored.body, "expires_at": time.time() - 1}))  # it died
     assert await follower.claim()
     await follower.release()
     assert await dead.claim()  # a released lease is free again
+
+
+async def test_a_follower_watches_a_live_leader_without_a_request_of_its_own() -> None:
+    shared = memory_backend()
+    counted = Counting(shared.records)
+    leader = LeaderLease(shared.records, "*", "leader", ttl=60)
+    follower_view = Backend("memory", shared.jobs, shared.blobs, shared.queue_factory, counted).cluster  # type: ignore[arg-type]
+    follower = LeaderLease(counted, "*", "follower", ttl=60, cluster=follower_view)  # type: ignore[arg-type]
+    assert await leader.claim()
+    for _ in range(5):  # a minute of poll cycles: each reads the partition once, for everything
+        await follower_view.refresh(0)
+        assert await leader.claim()
+    assert dict(counted.calls) == {"list": 5}
+    assert follower.seen.holder == "leader" and follower.next_claim_in() > 30  # nothing due: no claim, no read
 
 
 def test_the_pruner_backs_off_after_empty_runs_and_returns_after_work() -> None:
@@ -163,37 +181,150 @@ def test_the_pruner_backs_off_after_empty_runs_and_returns_after_work() -> None:
     assert next_wait(3600, 1800, removed=0) == 3600  # never below the interval, never above max(interval, 1 h)
 
 
-async def test_an_idle_worker_polls_built_in_queues_every_other_cycle_and_at_once_after_a_local_submit() -> None:
-    settings = Settings(_env_file=None, worker_poll_interval_min=0.005, worker_poll_interval_max=0.005,  # type: ignore[call-arg]
-                        worker_heartbeat_seconds=0)
-    backend = memory_backend()
-    enough = asyncio.Event()
-    receives = count_receives(backend, lambda counts: counts[user_queue] >= 40 and enough.set())
-    app = ServiceApp("Idle", settings=settings, backend=backend)
+class SleepingQueue(MemoryJobQueue):
+    """A memory queue without the free wake-up signal (like Azure Queue): an idle worker learns of new messages
+    only from the submit hints."""
 
-    @app.job("work")
-    def work(payload: dict[str, Any]) -> tuple[bytes, str, str]:
-        return b"w", "text/plain", "w.txt"
+    async def wait_for_work(self, timeout: float) -> None:
+        await asyncio.sleep(timeout)
 
-    user_queue = app.services["work"].queue_name
-    builtin_queue = app.services[WORKFLOW_SERVICE].queue_name
+
+def idle_settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, worker_poll_interval_min=0.01, worker_poll_interval_max=0.02,  # type: ignore[call-arg]
+                    worker_heartbeat_seconds=0, **values)
+
+
+class Processes:
+    """An app whose worker and whose submitter are two processes on one memory storage: two Backend objects, so
+    no in-process signal passes between them. The worker's queue receives are counted, and each job start
+    notes how many there had been (``starts``)."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        queues: dict[str, MemoryJobQueue] = {}
+
+        def queue(queue_name: str) -> MemoryJobQueue:
+            return queues.setdefault(queue_name, SleepingQueue())
+
+        shared = memory_backend()
+        self.backend = Backend("memory", shared.jobs, shared.blobs, queue, shared.records)
+        self.submitter = Backend("memory", shared.jobs, shared.blobs, queue, shared.records)
+        self.receives = count_receives(self.backend)
+        self.starts: list[dict[str, int]] = []
+        self.app = app = ServiceApp(name, settings=settings, backend=self.backend)
+        failed: set[str] = set()
+
+        @app.job("work")
+        def work(payload: dict[str, Any]) -> tuple[bytes, str, str]:
+            self.starts.append(dict(self.receives))
+            if payload.get("fail_once") and "once" not in failed:
+                failed.add("once")
+                raise RuntimeError("first attempt fails")
+            return b"w", "text/plain", "w.txt"
+
+    async def submit(self, payload: dict[str, Any]) -> str:
+        """Submit from the other process; the job id."""
+        submission = await JobService(self.app, self.submitter).submit(JobRequest(payload=payload, service="work"))
+        return submission.job.job_id
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+async def job_status(backend: Backend, job_id: str) -> JobStatus:
+    return (await backend.jobs.get(job_id)).status
+
+
+async def wait_done(backend: Backend, job_id: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while await job_status(backend, job_id) is not JobStatus.DONE:
+        assert time.monotonic() < deadline, f"job {job_id} never finished"
+        await asyncio.sleep(0.02)
+
+
+async def idle_worker(app: ServiceApp, backend: Backend) -> tuple[Worker, asyncio.Task[None]]:
+    """A worker started and backed off to its longest poll delay, whose idle cycles have begun."""
     worker = Worker(app, backend)
     running = asyncio.create_task(worker.run())
-    await asyncio.wait_for(enough.wait(), 60)
-    worker.stop()
-    await running
-    assert receives[user_queue] >= 40
-    assert receives[builtin_queue] <= receives[user_queue] // 2 + 1  # every other idle cycle
-    assert receives[builtin_queue] >= receives[user_queue] // 2 - 2
+    await until(lambda: worker._backoff.current >= worker._backoff.maximum, "the worker never backed off")
+    reads = backend.cluster.reads
+    await until(lambda: backend.cluster.reads >= reads + 2, "the worker's idle cycles never began")
+    return worker, running
 
-    # A submit to a built-in queue from this process is polled at the next cycle, not at the next scheduled one.
+
+async def test_an_idle_worker_reads_the_partition_once_a_cycle_and_polls_only_a_hinted_queue() -> None:
+    two = Processes("Idle", idle_settings())
+    backend, receives = two.backend, two.receives
+    worker, running = await idle_worker(two.app, backend)
+    try:
+        polls, reads = dict(receives), backend.cluster.reads
+        await until(lambda: backend.cluster.reads >= reads + 20, "the worker stopped cycling")
+        assert dict(receives) == polls  # twenty idle cycles, one partition read each, and no queue poll
+
+        # A submit from another process rings the queue's doorbell: the idle worker polls that queue, only it.
+        await wait_done(backend, await two.submit({"n": 1}))
+        queue = two.app.services["work"].queue_name
+        [at_start] = two.starts
+        assert at_start[queue] == polls[queue] + 1
+        assert all(at_start[name] == polls[name] for name in polls if name != queue)
+    finally:
+        worker.stop()
+        await running
+
+
+async def test_a_message_without_a_hint_is_found_by_the_safety_poll_and_a_delayed_retry_when_due() -> None:
+    two = Processes("Unhinted", idle_settings(worker_safety_poll_seconds=0.5, retry_backoff_seconds=0.3))
+    two.submitter.hints.ring = lambda queue: None  # type: ignore[method-assign]  # a sender that rings no bell
+    worker, running = await idle_worker(two.app, two.backend)
+    try:
+        await wait_done(two.backend, await two.submit({"n": 2}))  # no hint, no signal: the safety poll finds it
+
+        # A failed attempt goes back with a delay; the worker that gave it back polls its queue when it is due.
+        retried = await two.submit({"fail_once": True})
+        await wait_done(two.backend, retried)
+        assert (await two.backend.jobs.get(retried)).attempts == 2
+    finally:
+        worker.stop()
+        await running
+
+
+async def test_idle_polls_say_why_each_queue_is_polled() -> None:
+    two = Processes("Reasons", idle_settings())
+    app, backend = two.app, two.backend
     worker = Worker(app, backend)
-    worker._idle_cycles = 1  # the next idle cycle would skip the built-in queue
     worker._runtime = ServiceRuntime(app, backend, "worker")
-    worker._submitted(builtin_queue)
-    assert worker._builtin_due(builtin_queue) and not worker._builtin_due(builtin_queue)
-    worker._submitted(user_queue)  # the user's queues are polled every cycle anyway: no hint needed
-    assert user_queue not in worker._hinted
+    active = await worker._active_services()
+    specs = {spec.name: spec for spec in active}
+    first = await worker._with_work(active)
+    assert {spec.name for spec in first} == set(app.services)  # never polled, just started: all of them
+    for spec in active:
+        worker._polled(spec, backend.cluster.snapshot.hint_tag(spec.queue_name), time.monotonic())
+    assert await worker._with_work(active) == []
+    worker._submitted(specs["work"].queue_name)
+    assert [spec.name for spec in await worker._with_work(active)] == ["work"]
+    worker._polled(specs["work"], None, time.monotonic())
+    worker._released_later(specs[WORKFLOW_SERVICE].queue_name, 0.0)
+    assert [spec.name for spec in await worker._with_work(active)] == [WORKFLOW_SERVICE]
+
+
+def test_submit_hints_are_rate_limited_but_never_miss_the_last_submit() -> None:
+    async def scenario() -> tuple[int, int]:
+        records = memory_backend().records
+        hints = SubmitHints(records, min_gap=0.2)
+        for _ in range(50):  # a burst: one write now, one at the end of the gap
+            hints.ring("q")
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.5)
+        burst = hints.writes
+        hints.ring("q")  # a lone submit after the gap: written at once
+        await hints.close()
+        return burst, hints.writes
+
+    burst, total = asyncio.run(scenario())
+    assert burst == 2 and total == 3
 
 
 async def test_a_local_submit_tells_the_backend_listeners() -> None:

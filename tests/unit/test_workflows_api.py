@@ -249,25 +249,23 @@ def test_tenants_see_only_their_own() -> None:
 
 
 def test_health_shows_the_scheduler_and_ready_fails_without_a_leader() -> None:
-    from datetime import timedelta
+    from praisonai_svc.cluster import KIND
+    from praisonai_svc.services.leader import ALL_LEADER_SERVICES, lease_id
 
-    from praisonai_svc.models.job import utcnow
-    from praisonai_svc.workflows.health import status_record
-
-    app = make_app(workflow_scheduler_lease_seconds=5)
+    app = make_app()
     with TestClient(create_api(app, embedded_worker=True)) as client:
-        for _ in range(300):  # the embedded worker's scheduler writes its heartbeat when it starts
+        for _ in range(300):  # the embedded worker's runtime takes the lease and starts the scheduler
+            client.app.state.scheduler_info = None  # type: ignore[attr-defined]
             scheduler = client.get("/health").json()["scheduler"]
-            if scheduler["state"] == "ok":
+            if scheduler["state"] == "ok" and scheduler.get("last_tick"):
                 break
             time.sleep(0.02)
         assert scheduler["state"] == "ok" and scheduler["leader"] and scheduler["last_tick"]
         assert client.get("/ready").json()["checks"]["scheduler"] == "ok"
-        stale = status_record(instance="gone", last_tick=utcnow() - timedelta(seconds=60), next_due=None,
-                              scheduled_workflows=0, fired=0)
-        stale.body["heartbeat_at"] = (utcnow() - timedelta(seconds=11)).isoformat()
         assert app.backend is not None
-        client.portal.call(app.backend.records.replace, stale)  # type: ignore[union-attr]
+        lease = client.portal.call(app.backend.records.get, KIND, lease_id(ALL_LEADER_SERVICES))  # type: ignore[union-attr]
+        gone = lease.evolve(body={"holder": "gone", "expires_at": time.time() - 61}, etag=None)
+        client.portal.call(app.backend.records.replace, gone)  # type: ignore[union-attr]  # its holder died long ago
         client.app.state.scheduler_info = None  # type: ignore[attr-defined]
         ready = client.get("/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["scheduler"] == "leaderless"

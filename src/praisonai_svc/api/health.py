@@ -63,7 +63,7 @@ async def _scheduler_info(request: Request) -> dict[str, Any]:
     if cached is not None and now - cached[0] < SCHEDULER_CACHE_SECONDS:
         return dict(cached[1])
     app = service_app(request)
-    info = await scheduler_health(backend(request).records, app.settings.workflow_scheduler_lease_seconds)
+    info = await scheduler_health(backend(request).records, app.config.server.leader_lease_seconds)
     request.app.state.scheduler_info = (now, info)
     return info
 
@@ -73,7 +73,7 @@ async def _scheduler_check(request: Request) -> str:
 
 
 @router.get("/ready", summary="Readiness probe: 503 when storage or the worker is unusable, or the cron scheduler "
-            "has had no leader for twice its lease",
+            "has had no leader for a lease period after the leader lease expired",
             responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> JSONResponse:
     """Storage errors name paths, host names and accounts: only a caller with the admin key (X-Admin-Key) gets

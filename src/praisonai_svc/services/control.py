@@ -1,10 +1,12 @@
 """The *desired* state of every service, shared by every process through the record store.
 
-One record per service (kind ``service_control``, id = the service name) holds what operators asked for:
+One record per service (kind ``cluster``, id ``control:<service>``) holds what operators asked for:
 ``running`` or ``stopped``, and settings sent with ``POST /services/{name}/configure``. A service without a
-record wants what praisonai.yaml says (``autostart``). Every process keeps a :class:`ControlView`, a cached copy
-read with **one** request (a list of the kind), once per heartbeat interval; a worker also refreshes it when a
-poll has brought jobs and its copy is older than :data:`BUSY_MAX_AGE_SECONDS`, before it starts them.
+record wants what praisonai.yaml says (``autostart``). Every process keeps a :class:`ControlView`, a copy taken
+from its view of the cluster partition (:mod:`praisonai_svc.cluster`), so the control state costs no request of
+its own: it comes with the read a process makes anyway, once per idle poll cycle in a worker, once per
+heartbeat interval elsewhere; a worker also refreshes it when a poll has brought jobs and its copy is older
+than :data:`BUSY_MAX_AGE_SECONDS`, before it starts them.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from praisonai_svc.cluster import CONTROL, KIND, ClusterSnapshot, ClusterView, read_partition, record_id
 from praisonai_svc.errors import RecordExists, StorageError
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record, RecordStore, update_record
 
-KIND = "service_control"
 # The oldest control state a worker may act on when it takes a job: a stop reaches every worker within this
 # (plus one receive), which keeps "stop → no new start anywhere" under 5 s.
 BUSY_MAX_AGE_SECONDS = 4.0
@@ -56,12 +58,11 @@ class ControlStore:
         self.records = records
 
     async def read_all(self) -> dict[str, Control]:
-        """Every service's control record, in one storage request."""
-        page = await self.records.list(KIND, limit=1000)
-        return {record.id: Control.from_record(record) for record in page.records}
+        """Every service's control record, in one storage request (the cluster partition)."""
+        return controls_of(await read_partition(self.records))
 
     async def read(self, service: str) -> Control:
-        record = await self.records.find(KIND, service)
+        record = await self.records.find(KIND, record_id(CONTROL, service))
         return Control.from_record(record) if record is not None else Control()
 
     async def change(self, service: str, who: str, **changes: Any) -> Control:
@@ -69,7 +70,7 @@ class ControlStore:
         stamp = {"changed_by": who, "changed_utc": utcnow().isoformat()}
         fresh = Control(**{**Control().body(), **changes, **stamp})
         try:
-            await self.records.create(Record(KIND, service, fresh.body()))
+            await self.records.create(Record(KIND, record_id(CONTROL, service), fresh.body()))
             return fresh
         except RecordExists:
             pass
@@ -77,25 +78,34 @@ class ControlStore:
         def apply(current: Record) -> Record:
             return current.evolve(body={**current.body, **changes, **stamp})
 
-        updated = await update_record(self.records, KIND, service, apply)
+        updated = await update_record(self.records, KIND, record_id(CONTROL, service), apply)
         assert updated is not None
         return Control.from_record(updated)
 
 
-class ControlView:
-    """This process's cached copy of the control state, refreshed only when older than asked."""
+def controls_of(snapshot: ClusterSnapshot) -> dict[str, Control]:
+    """The control records in a read of the cluster partition, by service."""
+    return {name: Control.from_record(record) for name, record in snapshot.of(CONTROL).items()}
 
-    def __init__(self, store: ControlStore) -> None:
-        self.store = store
+
+class ControlView:
+    """This process's copy of the control state, taken from its cluster view, refreshed only when older than
+    asked (and then together with everything else the process watches)."""
+
+    def __init__(self, cluster: ClusterView) -> None:
+        self.cluster = cluster
         self._controls: dict[str, Control] = {}
-        self._read_at: float | None = None
-        self._lock = asyncio.Lock()
         self._change = asyncio.Event()
-        self.reads = 0
+        self._failed_at = float("-inf")
+        cluster.subscribe(self._take)
+
+    @property
+    def reads(self) -> int:
+        return self.cluster.reads
 
     @property
     def age(self) -> float:
-        return float("inf") if self._read_at is None else time.monotonic() - self._read_at
+        return self.cluster.age
 
     def get(self, service: str) -> Control:
         return self._controls.get(service, Control())
@@ -111,30 +121,28 @@ class ControlView:
         self._change.set()
         self._change = asyncio.Event()
 
+    def _take(self, snapshot: ClusterSnapshot) -> None:
+        controls = controls_of(snapshot)
+        if controls != self._controls:
+            self._controls = controls
+            self._changed()
+
     def put(self, service: str, control: Control) -> None:
         """Take a change this process just wrote (no need to read it back)."""
         if self._controls.get(service) != control:
-            self._controls[service] = control
+            self._controls = {**self._controls, service: control}
             self._changed()
 
     async def refresh(self, max_age: float) -> None:
-        """Read the control state again if the copy is older than ``max_age`` seconds.
+        """Read the cluster partition again if the copy is older than ``max_age`` seconds.
 
-        A storage failure keeps the last copy (logged): a worker keeps its last instructions rather than stop.
+        A storage failure keeps the last copy (logged): a worker keeps its last instructions rather than stop,
+        and asks again only after ``max_age / 2``, not on every call.
         """
-        if self.age <= max_age:
+        if time.monotonic() - self._failed_at < max_age / 2:
             return
-        async with self._lock:
-            if self.age <= max_age:
-                return
-            try:
-                controls = await self.store.read_all()
-            except StorageError as exc:
-                log.warning("control state read failed; keeping the last one", extra={"error": str(exc)})
-                self._read_at = time.monotonic() - max_age / 2  # retry soon, not on every call
-                return
-            self.reads += 1
-            self._read_at = time.monotonic()
-            if controls != self._controls:
-                self._controls = controls
-                self._changed()
+        try:
+            await self.cluster.refresh(max_age)
+        except StorageError as exc:
+            log.warning("control state read failed; keeping the last one", extra={"error": str(exc)})
+            self._failed_at = time.monotonic()

@@ -13,8 +13,9 @@ from pydantic import BaseModel, ValidationError
 
 from praisonai_svc.errors import PayloadError, ServiceNotFound, StorageError
 from praisonai_svc.logs import get_logger
-from praisonai_svc.services.control import Control, ControlStore
-from praisonai_svc.services.heartbeat import Instance, list_instances
+from praisonai_svc.cluster import read_partition
+from praisonai_svc.services.control import Control, ControlStore, controls_of
+from praisonai_svc.services.heartbeat import Instance, instances_of, split_instances
 from praisonai_svc.services.state import IllegalTransition, ServiceState, most_telling
 
 if TYPE_CHECKING:
@@ -97,9 +98,10 @@ class ServiceDirectory:
         return True
 
     async def _snapshot(self) -> tuple[dict[str, Control], list[Instance]]:
-        controls = await self.store.read_all()
-        listing = await list_instances(self.backend.records, heartbeat_seconds=self.runtime.heartbeat_seconds)
-        return controls, listing.live
+        """The control state and the live instances, from one read of the cluster partition."""
+        snapshot = await read_partition(self.backend.records)
+        listing = split_instances(instances_of(snapshot), heartbeat_seconds=self.runtime.heartbeat_seconds)
+        return controls_of(snapshot), listing.live
 
     async def describe_all(self) -> list[dict[str, Any]]:
         controls, live = await self._snapshot()

@@ -1,9 +1,10 @@
 """Instance heartbeats: every API and worker process says who it is and what its services are doing.
 
-One record per process (kind ``instance``, id = the instance id), rewritten every heartbeat interval: instance
-id, role, host, pid, each service's state, when it started, when it was last seen. :func:`list_instances`
-splits them into live and dead (not seen for :func:`dead_after` seconds), which the management API shows and
-crash recovery can use to release a dead worker's leases.
+One record per process (kind ``cluster``, id ``instance:<instance id>``), rewritten every heartbeat interval:
+instance id, role, host, pid, each service's state, when it started, when it was last seen. The process that
+holds the leader lease writes no record of its own while it leads: its lease renewals carry its heartbeat
+(``instance`` in the lease's body), so leading costs no extra write. :func:`list_instances` splits them into
+live and dead (not seen for :func:`dead_after` seconds), which the management API shows.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from praisonai_svc.cluster import INSTANCE, KIND, LEASE, ClusterSnapshot, read_partition, record_id
 from praisonai_svc.errors import ConcurrencyConflict
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record, RecordStore
 
-KIND = "instance"
 KEEP_DEAD_FOR = timedelta(hours=1)  # a dead instance's record stays listable this long, then it is pruned
 MISSED_BEATS = 2.5  # an instance that missed this many heartbeats is dead
 
@@ -48,16 +49,21 @@ class Instance:
         return cls(f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}", role,
                    socket.gethostname(), os.getpid(), now, now)
 
-    def to_record(self) -> Record:
-        body = {"instance_id": self.instance_id, "role": self.role, "host": self.host, "pid": self.pid,
+    def body(self) -> dict[str, Any]:
+        return {"instance_id": self.instance_id, "role": self.role, "host": self.host, "pid": self.pid,
                 "started_utc": self.started_utc.isoformat(), "last_seen_utc": self.last_seen_utc.isoformat(),
                 "services": self.services}
-        return Record(KIND, self.instance_id, body, fields={"role": self.role},
+
+    def to_record(self) -> Record:
+        return Record(KIND, record_id(INSTANCE, self.instance_id), self.body(), fields={"role": self.role},
                       expires_utc=self.last_seen_utc + KEEP_DEAD_FOR)
 
     @classmethod
     def from_record(cls, record: Record) -> Instance:
-        body = record.body
+        return cls.from_body(record.body)
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Instance:
         return cls(body["instance_id"], body["role"], body["host"], int(body["pid"]),
                    datetime.fromisoformat(body["started_utc"]), datetime.fromisoformat(body["last_seen_utc"]),
                    dict(body.get("services") or {}))
@@ -80,26 +86,43 @@ async def beat(records: RecordStore, instance: Instance) -> None:
     await records.replace(instance.to_record())
 
 
+def instances_of(snapshot: ClusterSnapshot) -> list[Instance]:
+    """Every instance a read of the cluster partition knows, the leader's from the lease it renews (when a
+    process has both records, the newer heartbeat counts)."""
+    found: dict[str, Instance] = {}
+    bodies = [record.body for record in snapshot.of(INSTANCE).values()]
+    bodies += [record.body["instance"] for record in snapshot.of(LEASE).values()
+               if isinstance(record.body.get("instance"), dict)]
+    for body in bodies:
+        try:
+            instance = Instance.from_body(body)
+        except (KeyError, TypeError, ValueError):
+            continue
+        known = found.get(instance.instance_id)
+        if known is None or known.last_seen_utc < instance.last_seen_utc:
+            found[instance.instance_id] = instance
+    return sorted(found.values(), key=lambda instance: instance.instance_id)
+
+
+def split_instances(instances: list[Instance], *, heartbeat_seconds: float, now: datetime | None = None
+                    ) -> InstanceListing:
+    """Live and dead instances, by their last heartbeat."""
+    now = now or utcnow()
+    limit = timedelta(seconds=dead_after(heartbeat_seconds))
+    live = [instance for instance in instances if now - instance.last_seen_utc <= limit]
+    return InstanceListing(live, [instance for instance in instances if now - instance.last_seen_utc > limit])
+
+
 async def list_instances(records: RecordStore, *, heartbeat_seconds: float, now: datetime | None = None
                          ) -> InstanceListing:
     """Every known instance, split into live and dead by its last heartbeat (one request per 1,000)."""
-    now = now or utcnow()
-    limit = timedelta(seconds=dead_after(heartbeat_seconds))
-    live: list[Instance] = []
-    dead: list[Instance] = []
-    cursor: str | None = None
-    while True:
-        page = await records.list(KIND, limit=1000, cursor=cursor)
-        for record in page.records:
-            instance = Instance.from_record(record)
-            (live if now - instance.last_seen_utc <= limit else dead).append(instance)
-        cursor = page.next_cursor
-        if cursor is None:
-            return InstanceListing(live, dead)
+    snapshot = await read_partition(records)
+    return split_instances(instances_of(snapshot), heartbeat_seconds=heartbeat_seconds, now=now)
 
 
 async def prune_instances(records: RecordStore, *, limit: int = 100) -> int:
-    """Delete the records of instances dead for longer than :data:`KEEP_DEAD_FOR`; how many."""
+    """Delete the cluster records that expired: instances dead for longer than :data:`KEEP_DEAD_FOR`, a
+    stopped worker's recovery heartbeat, hints of queues nobody submitted to for a week; how many."""
     expired = await records.expired(KIND, before=utcnow(), limit=limit)
     for record in expired:
         with contextlib.suppress(ConcurrencyConflict):  # it beat again meanwhile: alive after all
@@ -109,4 +132,4 @@ async def prune_instances(records: RecordStore, *, limit: int = 100) -> int:
 
 async def remove(records: RecordStore, instance: Instance) -> None:
     """Forget ``instance`` (a clean shutdown)."""
-    await records.delete(KIND, instance.instance_id)
+    await records.delete(KIND, record_id(INSTANCE, instance.instance_id))

@@ -4,13 +4,14 @@
   starts and stops its background services, tells the worker which job services may take jobs;
 * runs one leader loop for all its ``runs_on="one"`` services, on one lease (:mod:`praisonai_svc.services.leader`):
   the process holding it runs them all;
-* writes this process's heartbeat every ``heartbeat_seconds``;
+* writes this process's heartbeat every ``heartbeat_seconds`` (the leader's lease renewals carry it instead);
 * at shutdown stops its services in reverse registration order within ``closing_timeout_seconds``.
 
-Idle cost: one heartbeat per heartbeat interval, and one control read per interval in a process that hosts a
-background service (a worker reads the control state with its poll instead, only when it has jobs to start or a
-service is stopped); the leader adds one lease renewal per half lease, every other process one lease read per
-lease period.
+Idle cost: one heartbeat per heartbeat interval (none of its own in the leader, whose renewals carry it), and
+one read of the cluster partition per interval in a process that hosts a background service (a worker reads
+it with its idle poll cycle instead). That one read covers the control state and a follower's look at the
+lease, so a follower pays no lease request while the leader renews in time; the leader pays one renewal per
+``lease - 15 s``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from pydantic import BaseModel, ValidationError
 
 from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
+from praisonai_svc.models.job import utcnow
 from praisonai_svc.services import heartbeat
-from praisonai_svc.services.control import ControlStore, ControlView
+from praisonai_svc.services.control import ControlView
 from praisonai_svc.services.heartbeat import Instance
 from praisonai_svc.services.leader import ALL_LEADER_SERVICES, LeaderLease
 from praisonai_svc.services.lifecycle import start_service, stop_service
@@ -50,7 +52,7 @@ class ServiceRuntime:
         self.backend = backend
         self.role = role
         self.config = app.config
-        self.control = ControlView(ControlStore(backend.records))
+        self.control = ControlView(backend.cluster)
         self.instance = Instance.this_process(role)
         self.hosted: dict[str, BackgroundSpec] = {
             name: spec for name, spec in app.background.items() if hosted_by(role, spec.runs_on)
@@ -61,13 +63,15 @@ class ServiceRuntime:
                 bind(app, backend)
         # One lease for every runs_on="one" service: the process holding it runs them all (one renewal for all).
         self.lease = LeaderLease(backend.records, ALL_LEADER_SERVICES, self.instance.instance_id,
-                                 self.config.server.leader_lease_seconds)
+                                 self.config.server.leader_lease_seconds, cluster=backend.cluster,
+                                 heartbeat=self._heartbeat_body)
         self.leases = {name: self.lease for name, spec in self.hosted.items() if spec.is_leader_service}
         self.job_states: JobStates | None = None  # set by the worker of this process
         self._tasks: list[asyncio.Task[None]] = []
         self._attempted: dict[str, str | None] = {}  # control stamp of each service's last start attempt
         self._applied_config: dict[str, Any] = {}
         self._last_beat = 0.0
+        self._beat_later: asyncio.Task[None] | None = None
 
     @property
     def heartbeat_seconds(self) -> float:
@@ -168,8 +172,8 @@ class ServiceRuntime:
             if self._acts_on_control():
                 await self.control.refresh(self.heartbeat_seconds * 0.9)
             await self.apply()
-            if time.monotonic() - self._last_beat >= self.heartbeat_seconds * 0.95:
-                await self._beat()
+            if time.monotonic() - self._last_beat >= self.heartbeat_seconds * 0.95 and not self.leading:
+                await self._beat()  # the leader's renewals carry its heartbeat
 
     def _acts_on_control(self) -> bool:
         """Whether this process needs a fresh control copy every heartbeat: it reports its job services' states
@@ -180,29 +184,54 @@ class ServiceRuntime:
             return True
         return bool(self.leases) and (self.lease.held or not any(self.wants_running(n) for n in self.leases))
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process holds the leader lease now (then its renewals are its heartbeat)."""
+        return bool(self.leases) and self.lease.held
+
     async def _lead(self) -> None:
+        """Claim, renew or watch the leader lease, and run the leader services while this process holds it.
+
+        A follower claims only when its copy of the lease says it expired or is free: that copy comes with the
+        reads of the cluster partition the process makes anyway, so watching a live leader costs nothing."""
         lease = self.lease
         while True:
-            delay = self.heartbeat_seconds
+            sighting = lease.next_sighting()
+            change = self.control.next_change()
             if any(self.wants_running(name) for name in self.leases):
-                try:
-                    await lease.claim()
+                if lease.next_claim_in() <= 0:
+                    delay = await self._claim_lease()
+                else:
                     delay = lease.next_claim_in()
-                    if lease.held:  # a new leader acts on the current control state, not on its copy from the start
-                        await self.control.refresh(self.heartbeat_seconds * 0.9)
-                except StorageError as exc:
-                    log.warning("lease renewal failed", extra={"services": list(self.leases), "error": str(exc)})
-                    delay = LEASE_RETRY_SECONDS
                 for name in self.leases:
                     await self._converge(name, self.hosted[name], may_run=lease.held)
+                if lease.held:  # wake when the lease stops being trustworthy, should renewals keep failing
+                    delay = min(delay, max(lease.trusted_for(), 0.0) + 0.01)
             else:
+                delay = self.heartbeat_seconds
                 for name in self.leases:
                     await self._converge(name, self.hosted[name], may_run=False)
                 with contextlib.suppress(StorageError):
                     await lease.release()
-            change = self.control.next_change()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(change.wait(), delay)
+            waiters = [asyncio.ensure_future(change.wait()), asyncio.ensure_future(sighting.wait())]
+            await asyncio.wait(waiters, timeout=max(delay, 0.2), return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _claim_lease(self) -> float:
+        """One claim (or renewal); the seconds until the next one."""
+        lease = self.lease
+        was_held = lease.held
+        try:
+            await lease.claim()
+        except StorageError as exc:
+            log.warning("lease renewal failed", extra={"services": list(self.leases), "error": str(exc)})
+            return LEASE_RETRY_SECONDS
+        if lease.held:  # a new leader acts on the current control state, not on its copy from the start
+            await self.control.refresh(self.heartbeat_seconds * 0.9)
+        elif was_held:
+            await self._beat()  # no renewal carries this process's heartbeat any more
+        return lease.next_claim_in()
 
     # --- heartbeats ---------------------------------------------------------------------------------------
     def states(self) -> dict[str, dict[str, Any]]:
@@ -215,25 +244,47 @@ class ServiceRuntime:
             found[name] = {"state": status.state.value, "error": status.error}
             if spec.is_leader_service:
                 found[name]["leader"] = self.leases[name].held
+            details = spec.service.details() if status.state == ServiceState.RUNNING else None
+            if details is not None:
+                found[name]["details"] = details
         return found
 
-    async def _beat(self, *, soon: bool = False) -> None:
-        if soon and time.monotonic() - self._last_beat < 1.0:
-            return  # state changes report at most once a second; the regular beat catches up
+    def _heartbeat_body(self) -> dict[str, Any]:
+        """This process's heartbeat as the lease renewals carry it."""
         self.instance.services = self.states()
+        self.instance.last_seen_utc = utcnow()
+        self._last_beat = time.monotonic()
+        return self.instance.body()
+
+    async def _beat(self, *, soon: bool = False) -> None:
+        wait = self._last_beat + 1.0 - time.monotonic()
+        if soon and wait > 0:  # state changes report at most once a second: this one a little later
+            if self._beat_later is None or self._beat_later.done():
+                self._beat_later = asyncio.create_task(self._beat_after(wait), name="services-heartbeat-soon")
+            return
         self._last_beat = time.monotonic()
         try:
+            if self.leading:
+                await self.lease.claim()  # a renewal: it carries the heartbeat
+                if self.lease.held:
+                    return
+            self.instance.services = self.states()
             await heartbeat.beat(self.backend.records, self.instance)
         except StorageError as exc:
             log.warning("heartbeat failed", extra={"error": str(exc)})
+
+    async def _beat_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        await self._beat()
 
     # --- shutdown -----------------------------------------------------------------------------------------
     async def close(self, timeout: float | None = None) -> list[str]:
         """Stop every hosted service in reverse registration order within ``timeout`` (default
         ``closing_timeout_seconds``); return the names of those that had to be abandoned."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._beat_later] if self._beat_later is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         deadline = time.monotonic() + (timeout or self.config.server.closing_timeout_seconds)
         abandoned: list[str] = []
         for name in reversed(self.app.registration_order):

@@ -72,6 +72,11 @@ class Service(ABC):
         self.logger.error("service error", extra={"service": self.name, "error": error})
         self._status.state = ServiceState.ERROR
 
+    def details(self) -> dict[str, Any] | None:
+        """A few facts about the running service for its heartbeat (shown in ``GET /services`` per instance); None
+        for none. Keep it small: the leader's lease renewals carry it."""
+        return None
+
     def requires_configuration(self) -> bool:
         """Whether the service must be configured before it can start: its config model has required fields."""
         model = self.config_model

@@ -1,10 +1,11 @@
-"""Worker heartbeats for crash recovery: records of kind ``worker_heartbeat`` with the time last seen.
+"""Worker heartbeats for crash recovery: records ``worker:<instance id>`` of the cluster partition (kind
+``cluster``, :mod:`praisonai_svc.cluster`) with the time last seen, written only while the worker holds jobs.
 
 The seam crash recovery needs is two functions, :func:`beat` and :func:`dead_instances`. The services
-lifecycle (issue 12, ``praisonai_svc.services.heartbeat``, record kind ``instance``) beats every process every
+lifecycle (issue 12, ``praisonai_svc.services.heartbeat``, ids ``instance:<id>``) beats every process every
 ``server.heartbeat_seconds`` (60 s by default), too slowly for recovery within 15 s, and its records have
-another shape; these records use their own kind so the two never read each other's. Moving recovery onto the
-``instance`` records (a fast beat while busy, dead = missed beats) is the next step.
+another shape, so these have their own ids. Living in the cluster partition, they come with the read an idle
+worker makes anyway once per poll cycle: watching for busy peers costs an idle worker nothing.
 
 Times are wall-clock seconds of the writing host: hosts sharing a backend need clocks within a few seconds of
 each other (NTP), or recovery may come a little early (a duplicate attempt, fenced, never two results) or late
@@ -20,11 +21,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from praisonai_svc.backend import Backend
+from praisonai_svc.cluster import KIND, WORKER, name_of, record_id
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record
-
-KIND = "worker_heartbeat"
-LIST_PAGE = 100
 
 
 def new_instance_id(role: str = "worker") -> str:
@@ -46,27 +45,27 @@ class Instance:
 async def beat(backend: Backend, instance_id: str, *, role: str = "worker", keep: float = 3600.0) -> None:
     """Record that ``instance_id`` is alive now (an upsert; the record expires ``keep`` seconds later)."""
     await backend.records.replace(Record(
-        KIND, instance_id, body={"last_seen": time.time(), "pid": os.getpid(), "host": socket.gethostname()},
+        KIND, record_id(WORKER, instance_id), body={"last_seen": time.time(), "pid": os.getpid(), "host": socket.gethostname()},
         fields={"role": role}, expires_utc=utcnow() + timedelta(seconds=keep),
     ))
 
 
 async def forget(backend: Backend, instance: Instance) -> None:
     """Remove a dead instance's record once its jobs are handled (only if it did not beat again meanwhile)."""
-    await backend.records.delete(KIND, instance.id, etag=instance.etag)
+    await backend.records.delete(KIND, record_id(WORKER, instance.id), etag=instance.etag)
 
 
-async def known_instances(backend: Backend, *, role: str = "worker") -> list[Instance]:
-    """Every instance of ``role`` with a heartbeat record (busy now, or stopped before its record went)."""
-    found: list[Instance] = []
-    cursor: str | None = None
-    while True:
-        page = await backend.records.list(KIND, where={"role": role}, limit=LIST_PAGE, cursor=cursor)
-        found.extend(Instance(record.id, float(record.body.get("last_seen", 0.0)), record.etag)
-                     for record in page.records)
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
+async def remove(backend: Backend, instance_id: str) -> None:
+    """Remove this worker's own record (a clean exit is not a crash)."""
+    await backend.records.delete(KIND, record_id(WORKER, instance_id))
+
+
+async def known_instances(backend: Backend, *, role: str = "worker", max_age: float = 0.0) -> list[Instance]:
+    """Every instance of ``role`` with a heartbeat record (busy now, or stopped before its record went), from
+    a copy of the cluster partition at most ``max_age`` seconds old."""
+    snapshot = await backend.cluster.refresh(max_age)
+    return [Instance(name_of(record), float(record.body.get("last_seen", 0.0)), record.etag)
+            for record in snapshot.of(WORKER).values() if record.fields.get("role") == role]
 
 
 async def dead_instances(backend: Backend, dead_after: float, *, role: str = "worker") -> list[Instance]:

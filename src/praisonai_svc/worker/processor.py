@@ -178,6 +178,13 @@ class MessageProcessor:
         self.instance_id = instance_id  # recorded in each job row it runs (crash recovery, worker/recovery.py)
         self.batches = JobBatches(backend.jobs)
         self.meter = meter or Meter(backend.records, enabled=False)
+        # Told (queue name, seconds) when a message is given back with a delay: an idle worker polls that queue
+        # when it becomes visible again, since no submit hint announces it.
+        self.on_delayed_release: Callable[[str, float], None] | None = None
+
+    def _released_later(self, spec: HandlerSpec, delay: float) -> None:
+        if self.on_delayed_release is not None and delay > 0:
+            self.on_delayed_release(spec.queue_name, delay)
 
     def _limits(self, spec: HandlerSpec) -> tuple[int, float]:
         attempts = spec.max_attempts or self.settings.max_retry_count
@@ -214,6 +221,7 @@ class MessageProcessor:
         except ConcurrencyConflict:
             log.info("job changed under us; will look again")
             await _quietly(queue.release(message, delay=1.0))
+            self._released_later(spec, 1.0)
             return
         queue_wait = (job.started_utc - job.created_utc).total_seconds() if job.started_utc else 0.0
         log.info("job started", extra={"queue_wait_s": round(queue_wait, 3), "max_attempts": max_attempts})
@@ -316,6 +324,7 @@ class MessageProcessor:
         await run.save(status=JobStatus.QUEUED, error_msg=f"Attempt {run.job.attempts} failed: {reason}"[
             :ERROR_MSG_LIMIT])
         await _quietly(queue.release(message, delay=delay), run.log)
+        self._released_later(spec, delay)
         await run.publish("retrying")
 
     async def _fail(self, run: JobRun, queue: JobQueue, message: QueueMessage, reason: str) -> None:
@@ -350,6 +359,7 @@ class MessageProcessor:
         """Queued again after ``delay`` seconds; the attempt is not counted (only crashes and failures are)."""
         await run.save(status=JobStatus.QUEUED, attempts=max(run.job.attempts - 1, 0), started_utc=None)
         await _quietly(queue.release(message, delay=delay), run.log)
+        self._released_later(run.spec, delay)
         run.log.debug("job deferred", extra={"delay_s": round(delay, 3)})
 
     async def _release_on_shutdown(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:

@@ -34,8 +34,9 @@ log = get_logger("recovery")
 MISSED_BEATS = 3
 MAX_ROWS_PER_SWEEP = 1000
 # An idle worker whose last sweep saw no other instance's heartbeat record (no peer holds jobs) sweeps this
-# seldom: one list request a minute. A peer that becomes busy is seen by the next such sweep, and from then on it
-# is watched every heartbeat period; a peer that crashes before then is recovered by that sweep or its lease.
+# seldom, in the copy of the cluster partition its idle poll cycle reads anyway (no request of its own). A peer
+# that becomes busy is seen by the next such sweep, and from then on it is watched every heartbeat period; a peer
+# that crashes before then is recovered by that sweep or its lease.
 IDLE_SWEEP_SECONDS = 60.0
 
 
@@ -52,11 +53,12 @@ class Sweep:
     peers: int  # heartbeat records of other instances seen (live or dead): a reason to look again soon
 
 
-async def sweep(app: ServiceApp, backend: Backend, me: str) -> Sweep:
-    """One look at the heartbeat records (one list request): release the jobs of every instance that missed
-    its heartbeats, and say how many other instances have a record."""
+async def sweep(app: ServiceApp, backend: Backend, me: str, *, max_age: float = 0.0) -> Sweep:
+    """One look at the heartbeat records (in a copy of the cluster partition at most ``max_age`` seconds old:
+    one request if it is older): release the jobs of every instance that missed its heartbeats, and say how
+    many other instances have a record."""
     interval = app.settings.worker_heartbeat_seconds
-    others = [i for i in await known_instances(backend) if i.id != me]
+    others = [i for i in await known_instances(backend, max_age=max_age) if i.id != me]
     now = time.time()
     dead = [i for i in others if i.missed(now, MISSED_BEATS * interval)]
     return Sweep(await _release_jobs_of(app, backend, dead) if dead else 0, len(others))

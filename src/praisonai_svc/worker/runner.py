@@ -1,4 +1,14 @@
-"""The worker loop: poll with backoff, lease, run up to N jobs at once, reap, stop gracefully."""
+"""The worker loop: poll with backoff, lease, run up to N jobs at once, reap, stop gracefully.
+
+Once backed off to the longest poll delay (idle), the worker no longer polls every queue each cycle. It reads
+the cluster partition once per cycle (:mod:`praisonai_svc.cluster`: control state, leases, peers' heartbeats
+and the submit hints in one request) and polls only the queues that have something for it: a hint newer than
+its last poll of that queue (every submit rings one), a message it gave back with a delay that is visible
+again, a service just started again, a submit from this process, a wake-up from its storage adapter (local:
+a file touched on send) or from crash recovery. Besides, one queue in turn every
+``PRAISONAI_WORKER_SAFETY_POLL_SECONDS`` (5 min) catches messages that appear without a hint (a hint write that
+failed, another worker's delayed retry when that worker died meanwhile, a sender of an older version).
+"""
 
 from __future__ import annotations
 
@@ -23,18 +33,14 @@ from praisonai_svc.services.state import ServiceState
 from praisonai_svc.usage.runtime import metering
 from praisonai_svc.worker.backoff import PollBackoff
 from praisonai_svc.worker.defaults import default_concurrency
-from praisonai_svc.worker.instances import KIND as INSTANCE_KIND
-from praisonai_svc.worker.instances import beat, new_instance_id
+from praisonai_svc.worker.instances import beat, new_instance_id, remove
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs
-from praisonai_svc.worker.recovery import sweep, sweep_due
+from praisonai_svc.worker.recovery import IDLE_SWEEP_SECONDS, sweep, sweep_due
 from praisonai_svc.workflows.runtime import attach_workflows
 
 log = get_logger("worker")
-# At the longest poll back-off, the queues of built-in job services (workflow-execution, extract, webhook), mostly
-# empty, are polled every this many idle cycles (every minute by default), and at once after a submit to them
-# from this process (Backend.enqueue_listeners); the user's services are polled every cycle.
-BUILTIN_IDLE_POLL_EVERY = 2
+_UNSEEN = "-"  # the hint tag of a queue this worker has not polled yet (never an etag)
 PRUNE_INTERVAL_SECONDS = 60.0  # a worker that handled jobs since its last prune removes expired event records
 REFILL_WINDOW_SECONDS = 0.02  # the longest a free slot waits for others before the worker receives again
 STOPPED_RELEASE_DELAY_SECONDS = 5.0  # jobs received for a service stopped meanwhile reappear after this
@@ -71,9 +77,15 @@ class Worker:
         self.instance_id = new_instance_id()
         self._beating = False  # a heartbeat record exists for this instance
         self._last_beat = -1e9  # monotonic time of the last heartbeat written
-        self._wake = asyncio.Event()  # set when recovery made messages visible: poll at once
-        self._idle_cycles = 0  # poll cycles at the longest back-off
-        self._hinted: set[str] = set()  # built-in queues this process submitted to since they were last polled
+        self._wake = asyncio.Event()  # set when recovery made messages visible, or on a submit from this process
+        self._poll_all = False  # the next cycle polls every queue (recovery released jobs, the adapter woke us)
+        self._hinted: set[str] = set()  # queues this process submitted to since they were last polled
+        self._hint_seen: dict[str, str | None] = {}  # queue → its hint tag when this worker last polled it
+        self._due: dict[str, list[float]] = {}  # queue → when messages this worker delayed are visible (monotonic)
+        self._started_again: set[str] = set()  # services started since the last poll of their queue
+        self._active_names: set[str] = set()
+        self._safety_turn = 0
+        self._safety_next = time.monotonic() + self.settings.worker_safety_poll_seconds
         self._runtime = runtime
         self._by_service: dict[str, set[asyncio.Task[None]]] = {}
         self._stop_timers: dict[str, asyncio.Task[None]] = {}
@@ -117,6 +129,7 @@ class Worker:
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config,
                                      instance_id=self.instance_id if heartbeats else None,
                                      meter=await usage.enter_async_context(metering(self.settings, self.backend)))
+        processor.on_delayed_release = self._released_later
         await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
         background = [asyncio.create_task(self._reap_periodically(), name="reaper"),
@@ -156,11 +169,8 @@ class Worker:
             free = self.concurrency - len(self._tasks)
         active = await self._active_services()
         idle = self._backoff.current >= self._backoff.maximum
-        self._idle_cycles += idle
         received = 0
-        for spec in active:
-            if spec.internal and idle and not self._builtin_due(spec.queue_name):
-                continue
+        for spec in await self._with_work(active) if idle else active:
             room = min(free - received, self._room_for(spec))
             if free - received <= 0 or self._stop.is_set():
                 break
@@ -171,16 +181,69 @@ class Worker:
             self._backoff.after_work()
             return
         delay = self._backoff.next_delay()
+        if idle:
+            delay = min(delay, self._until_due())
+        await self._wait(delay, active)
+
+    async def _wait(self, delay: float, active: list[HandlerSpec]) -> None:
+        """Sleep ``delay`` seconds, or less if work may have come (the adapter's signal, a local submit,
+        recovery, a job ending that frees room for a service held back by its own concurrency cap)."""
         # Wake-ups come from a queue this worker polls; with every service stopped, just sleep.
         waiter = asyncio.ensure_future(
             self.backend.queue(active[0].queue_name).wait_for_work(delay) if active else asyncio.sleep(delay))
         stopper = asyncio.ensure_future(self._stop.wait())
         woken = asyncio.ensure_future(self._wake.wait())
-        # A finishing job frees room for a service held back by its own concurrency cap: look again then.
+        began = time.monotonic()
         await asyncio.wait([waiter, stopper, woken, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        if waiter.done() and time.monotonic() - began < delay * 0.9:
+            self._poll_all = True  # the adapter says something was sent (it does not say where)
         self._wake.clear()
         for pending in (waiter, stopper, woken):
             pending.cancel()
+
+    async def _with_work(self, active: list[HandlerSpec]) -> list[HandlerSpec]:
+        """The queues an idle worker polls this cycle: those a hint, a due time, a restart or a local event
+        points at, and one in turn every worker_safety_poll_seconds. Costs one read of the cluster partition (shared
+        with the control state, the lease and the recovery sweep), none if something else read it this cycle."""
+        try:
+            snapshot = await self.backend.cluster.refresh(self._backoff.maximum * 0.9)
+        except StorageError as exc:
+            log.warning("cluster read failed; polling every queue", extra={"error": str(exc)})
+            return active
+        now = time.monotonic()
+        safety: HandlerSpec | None = None
+        if now >= self._safety_next and active:
+            safety = active[self._safety_turn % len(active)]
+            self._safety_turn += 1
+            self._safety_next = now + self.settings.worker_safety_poll_seconds
+        poll_all, self._poll_all = self._poll_all, False
+        why = {spec.name: "woken" if poll_all else "safety" if spec is safety else self._reason(
+            spec, snapshot.hint_tag(spec.queue_name), now) for spec in active}
+        chosen = [spec for spec in active if why[spec.name]]
+        if chosen:
+            log.debug("idle poll", extra={"why": {name: reason for name, reason in why.items() if reason}})
+        return chosen
+
+    def _reason(self, spec: HandlerSpec, hint: str | None, now: float) -> str | None:
+        """Why an idle worker polls ``spec``'s queue now (None: no reason to)."""
+        queue = spec.queue_name
+        if queue in self._hinted:
+            return "local submit"
+        if spec.name in self._started_again:
+            return "started"
+        if any(due <= now for due in self._due.get(queue, ())):
+            return "due"
+        if self._hint_seen.get(queue, _UNSEEN) != hint:
+            return "hint"
+        return None
+
+    def _until_due(self) -> float:
+        """Seconds until the first message this worker delayed is visible again (inf without one)."""
+        dues = [due for queue_dues in self._due.values() for due in queue_dues]
+        return max(min(dues) - time.monotonic(), 0.05) if dues else float("inf")
+
+    def _released_later(self, queue_name: str, delay: float) -> None:
+        self._due.setdefault(queue_name, []).append(time.monotonic() + delay)
 
     async def _active_services(self) -> list[HandlerSpec]:
         """The job services whose queues this worker polls: not stopped as far as its control copy knows.
@@ -193,23 +256,18 @@ class Worker:
         if any(runtime.enabled(name) and not runtime.accepts_jobs(name) for name in self.app.services):
             await runtime.refresh_control(BUSY_MAX_AGE_SECONDS)
         active = [spec for spec in self.app.services.values() if self.runtime.accepts_jobs(spec.name)]
+        names = {spec.name for spec in active}
+        self._started_again |= names - self._active_names  # jobs queued while it was stopped: poll at once
+        self._active_names = names
         for name, tasks in self._by_service.items():
             if tasks and not self.runtime.accepts_jobs(name) and name not in self._stop_timers:
                 self._stop_timers[name] = asyncio.create_task(self._release_after_grace(name))
         return active
 
-    def _builtin_due(self, queue_name: str) -> bool:
-        """Whether an idle worker polls this built-in queue now: every BUILTIN_IDLE_POLL_EVERY idle cycles, or at
-        once after this process submitted to it."""
-        if queue_name in self._hinted:
-            self._hinted.discard(queue_name)
-            return True
-        return self._idle_cycles % BUILTIN_IDLE_POLL_EVERY == 0
-
     def _submitted(self, queue_name: str) -> None:
-        if any(spec.internal and spec.queue_name == queue_name for spec in self.app.services.values()):
-            self._hinted.add(queue_name)
-            self._wake.set()
+        """A submit from this process: poll that queue at the next cycle (no need to wait for its hint)."""
+        self._hinted.add(queue_name)
+        self._wake.set()
 
     def _room_for(self, spec: HandlerSpec) -> int:
         if spec.concurrency is None:
@@ -239,12 +297,15 @@ class Worker:
     async def _poll(self, spec: HandlerSpec, count: int, processor: MessageProcessor) -> int:
         queue = self.backend.queue(spec.queue_name)
         self.stats.polls += 1
+        hint = self.backend.cluster.snapshot.hint_tag(spec.queue_name)  # read before this poll: a later one differs
+        began = time.monotonic()
         try:
             messages = await queue.receive(count, self.settings.queue_visibility_timeout)
         except StorageError as exc:
             self.stats.poll_errors += 1
             log.warning("queue poll failed; backing off", extra={"service": spec.name, "error": str(exc)})
             return 0
+        self._polled(spec, hint, began)
         if not messages:
             self.stats.empty_polls += 1
             return 0
@@ -253,6 +314,16 @@ class Worker:
         for message in messages:
             self._spawn(spec, message, processor)
         return len(messages)
+
+    def _polled(self, spec: HandlerSpec, hint: str | None, began: float) -> None:
+        """What a poll of ``spec``'s queue has answered: its hint, its due messages, its restart, a local submit."""
+        queue = spec.queue_name
+        self._hint_seen[queue] = hint
+        self._hinted.discard(queue)
+        self._started_again.discard(spec.name)
+        later = [due for due in self._due.pop(queue, ()) if due > began]
+        if later:
+            self._due[queue] = later
 
     async def _may_start(self, spec: HandlerSpec, queue: JobQueue, messages: list[QueueMessage]) -> bool:
         """Whether ``spec`` may start the jobs just received, by a control copy at most BUSY_MAX_AGE_SECONDS old.
@@ -268,6 +339,7 @@ class Worker:
         for message in messages:
             with contextlib.suppress(StorageError, LeaseLost):
                 await queue.release(message, delay=STOPPED_RELEASE_DELAY_SECONDS)
+        self._released_later(spec.queue_name, STOPPED_RELEASE_DELAY_SECONDS)
         log.info("service stopped: received jobs go back to the queue", extra={"service": spec.name,
                                                                                 "jobs": len(messages)})
         return False
@@ -326,7 +398,7 @@ class Worker:
         await asyncio.gather(*self._tasks_aside, return_exceptions=True)
         if self._beating:
             with contextlib.suppress(StorageError):
-                await self.backend.records.delete(INSTANCE_KIND, self.instance_id)
+                await remove(self.backend, self.instance_id)
 
     def _beat_soon(self) -> None:
         self._last_beat = time.monotonic()
@@ -347,9 +419,10 @@ class Worker:
 
         An idle worker holds no lease anyone would need to recover, so it writes no heartbeat (a stale record of
         an idle worker is simply removed by the next sweep). It sweeps every heartbeat period only while it holds
-        jobs or its last sweep saw another instance's record, else once a minute (recovery.sweep_due): an idle
-        deployment costs one list request a minute, while a busy peer's crash is still recovered within
-        3 beats + 1 beat by every worker that has seen it busy.
+        jobs or its last sweep saw another instance's record, else once a minute (recovery.sweep_due), in the
+        copy of the cluster partition its idle poll cycle reads anyway: an idle worker pays nothing for it,
+        while a busy peer's crash is still recovered within 3 beats + 1 beat by every worker that has seen it
+        busy.
         """
         interval = self.settings.worker_heartbeat_seconds
         loop = asyncio.get_running_loop()
@@ -361,11 +434,13 @@ class Worker:
                 await self._beat()
             if sweep_due(busy=busy, saw_peers=saw_peers, since_last=loop.time() - last_sweep, heartbeat=interval):
                 last_sweep = loop.time()
+                max_age = interval * 0.9 if busy or saw_peers else IDLE_SWEEP_SECONDS
                 try:
-                    result = await sweep(self.app, self.backend, self.instance_id)
+                    result = await sweep(self.app, self.backend, self.instance_id, max_age=max_age)
                     saw_peers = result.peers > 0
                     if result.released:
                         self._backoff.after_work()
+                        self._poll_all = True
                         self._wake.set()
                 except StorageError as exc:  # the lease stays the safety net
                     saw_peers = True  # look again at the next beat

@@ -12,6 +12,10 @@ from praisonai_svc.workflows.models import Execution, Workflow, WorkflowStatus
 
 WORKFLOW = "workflow"
 EXECUTION = "execution"
+# The doorbell (praisonai_svc.cluster, ``hint:@workflows``) rung when a workflow is created, changed or deleted:
+# the cron scheduler re-reads the scheduled workflows when it rings, not on a timer. "@" keeps it apart from
+# queue names.
+WORKFLOWS_HINT = "@workflows"
 NO_TENANT = "-"  # the tenant field of records made by untenanted callers
 
 

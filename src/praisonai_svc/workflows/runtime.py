@@ -50,6 +50,9 @@ class SchedulerService(Service):
         self.scheduler = CronScheduler(self.app, self.backend, instance=instance_name())
         self._task = asyncio.create_task(self.scheduler.run(), name=SCHEDULER_SERVICE)
 
+    def details(self) -> dict[str, object] | None:
+        return self.scheduler.details() if self.scheduler is not None else None
+
     async def stop(self) -> None:
         if self.scheduler is not None and self._task is not None:
             self.scheduler.stop()

@@ -4,11 +4,14 @@ It is meant to run in one process (a ``runs_on="one"`` leader service), but does
 id of a firing is derived from (workflow id, due time) and created with the record port's exactly-one-wins
 ``create``, so two schedulers that overlap during a failover still start one execution.
 
-Costs nothing per due time it does not fire: it re-reads the scheduled workflows every
-PRAISONAI_WORKFLOW_SCHEDULE_REFRESH_SECONDS (one list request) and sleeps until the next due time. While no
-workflow is scheduled it re-reads them :data:`IDLE_REFRESH_FACTOR` times less often (every 2 minutes by default),
-so a deployment without cron triggers pays little for the scheduler; a first cron workflow is then picked up
-within that time (its missed due times within ``misfire_grace_seconds`` still fire).
+Costs nothing per due time it does not fire, and almost nothing while nothing changes: it re-reads the scheduled
+workflows (one list request) when the workflows' doorbell rings (``WORKFLOWS_HINT``, rung by every create,
+update and delete, and seen in the copy of the cluster partition its process reads anyway, within a poll cycle
+or a heartbeat), and besides every :data:`SAFETY_REFRESH_FACTOR` x PRAISONAI_WORKFLOW_SCHEDULE_REFRESH_SECONDS
+(10 minutes by default) in case a ring was lost; in between it sleeps until the next due time (at most 30 s).
+A due time missed while a change was on its way still fires within ``misfire_grace_seconds``. Its status
+(last tick, next due time, counts) rides on the leader's heartbeat (:meth:`CronScheduler.details`), which
+``/health`` reads from the leader lease: no write of its own.
 
 Misfires (the scheduler was not running): the most recent missed due time runs once if it is at most the
 workflow's ``misfire_grace_seconds`` old, else it is skipped and logged; older missed times are skipped.
@@ -28,15 +31,14 @@ from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.workflows.cron import CronError, due_between, next_due
 from praisonai_svc.workflows.definition import CronTrigger
-from praisonai_svc.workflows.health import status_record
 from praisonai_svc.workflows.ids import cron_execution_id, due_key
 from praisonai_svc.workflows.models import Workflow
-from praisonai_svc.workflows.repository import WORKFLOW
+from praisonai_svc.workflows.repository import WORKFLOW, WORKFLOWS_HINT
 from praisonai_svc.workflows.use_cases import WorkflowService
 
 log = get_logger("workflows.scheduler")
 MAX_SLEEP_SECONDS = 30.0
-IDLE_REFRESH_FACTOR = 4  # with no scheduled workflow, re-read them every this many refresh intervals
+SAFETY_REFRESH_FACTOR = 20  # without a ring of the workflows' doorbell, re-read them every this many intervals
 MAX_CATCH_UP = 100  # due times one slot fires in one tick after a stall (older ones wait for the next tick)
 
 
@@ -72,7 +74,7 @@ class CronScheduler:
         self._slots: dict[tuple[str, int], Slot] = {}
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
-        self._reported_at: datetime | None = None
+        self._seen_hint: str | None = "-"  # the doorbell's tag at the last refresh ("-": none yet)
 
     def stop(self) -> None:
         self._stop.set()
@@ -80,17 +82,18 @@ class CronScheduler:
     async def run(self) -> None:
         """Schedule until :meth:`stop`; storage errors are logged and retried at the next refresh."""
         self.status.running = True
+        self.status.last_tick = utcnow()
         refresh_every = self.app.settings.workflow_schedule_refresh_seconds
         next_refresh = utcnow()
         log.info("cron scheduler started", extra={"instance": self.status.instance})
         try:
             while not self._stop.is_set():
                 now = utcnow()
-                if now >= next_refresh:
-                    await self._refresh_quietly(now)
-                    factor = 1 if self._slots else IDLE_REFRESH_FACTOR
-                    next_refresh = now + timedelta(seconds=refresh_every * factor)
-                await self._heartbeat(now)  # itself at most once per heartbeat period (we wake every 30 s at least)
+                hint = self.backend.cluster.snapshot.hint_tag(WORKFLOWS_HINT)
+                if now >= next_refresh or hint != self._seen_hint:
+                    if await self._refresh_quietly(now):
+                        self._seen_hint = hint
+                    next_refresh = now + timedelta(seconds=refresh_every * SAFETY_REFRESH_FACTOR)
                 self._fire_due(utcnow())
                 self.status.last_tick = utcnow()
                 wake = min([slot.next_due for slot in self._slots.values()] + [next_refresh])
@@ -104,27 +107,21 @@ class CronScheduler:
             self.status.running = False
             log.info("cron scheduler stopped", extra={"fired": self.status.fired})
 
-    async def _heartbeat(self, now: datetime) -> None:
-        """The status record /health and /ready read; written at most once per lease period (idle cost)."""
-        every = timedelta(seconds=self.app.settings.workflow_scheduler_lease_seconds)
-        if self._reported_at is not None and now - self._reported_at < every:
-            return
+    def details(self) -> dict[str, object]:
+        """What /health shows of the scheduler; the leader's heartbeat (its lease renewals) carries it."""
         status = self.status
-        next_due = min((s.next_due for s in self._slots.values()), default=None)
-        try:
-            await self.backend.records.replace(status_record(
-                instance=status.instance, last_tick=now, next_due=next_due,
-                scheduled_workflows=status.scheduled_workflows, fired=status.fired))
-        except StorageError as exc:
-            log.warning("could not write the scheduler heartbeat", extra={"error": str(exc)})
-            return
-        self._reported_at = now
+        return {"instance": status.instance,
+                "last_tick": status.last_tick.isoformat() if status.last_tick else None,
+                "next_due": status.next_due.isoformat() if status.next_due else None,
+                "scheduled_workflows": status.scheduled_workflows, "fired": status.fired}
 
-    async def _refresh_quietly(self, now: datetime) -> None:
+    async def _refresh_quietly(self, now: datetime) -> bool:
         try:
             await self.refresh(now)
         except StorageError as exc:
             log.warning("could not read the scheduled workflows; will try again", extra={"error": str(exc)})
+            return False
+        return True
 
     async def refresh(self, now: datetime) -> None:
         """Re-read the scheduled workflows; new ones get their misfire check, removed ones are dropped."""

@@ -29,6 +29,7 @@ from praisonai_svc.workflows.outcomes import after_finish, mark_finished
 from praisonai_svc.workflows.repository import (
     EXECUTION,
     WORKFLOW,
+    WORKFLOWS_HINT,
     WorkflowRepository,
     execution_record,
     tenant_field,
@@ -61,6 +62,7 @@ class WorkflowService:
         workflow = Workflow(id=new_workflow_id(now), tenant=tenant, definition=definition, status=status,
                             created_at=now, updated_at=now)
         await self._storage(self.backend.records.create(workflow_record(workflow)))
+        self.backend.hints.ring(WORKFLOWS_HINT)  # the cron scheduler re-reads the scheduled workflows
         log.info("workflow created", extra={"workflow_id": workflow.id, "tenant": tenant})
         return workflow
 
@@ -102,7 +104,9 @@ class WorkflowService:
             workflow.updated_at = utcnow()
             return workflow
 
-        return await self.repo.change_workflow(workflow_id, apply)
+        updated = await self.repo.change_workflow(workflow_id, apply)
+        self.backend.hints.ring(WORKFLOWS_HINT)
+        return updated
 
     async def delete(self, workflow_id: str, *, tenant: str | None) -> Workflow:
         """Soft delete; its running executions are cancelled."""
@@ -114,6 +118,7 @@ class WorkflowService:
             return workflow
 
         workflow = await self.repo.change_workflow(workflow_id, apply)
+        self.backend.hints.ring(WORKFLOWS_HINT)
         for execution in await self.repo.live_executions(workflow_id, limit=1000):
             await self.cancel(execution.id, tenant=None)
         log.info("workflow deleted", extra={"workflow_id": workflow_id})
