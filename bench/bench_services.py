@@ -1,17 +1,22 @@
 """Services benchmarks (issue 12), measured in one run on this machine; figures are printed, never asserted.
 
 1. Idle cost on Azurite: storage requests per minute of each idle process, counted from Azurite's access log,
-   split into the services feature's own (the records table: control state, heartbeats, leases) and the job
-   queue polls. Three processes run at once, each on its own table/queue names so that every request is
-   attributable: an API hosting a background service, workers with one and with two job services, and a worker
-   that leads a ``runs_on="one"`` service. Target: <= 4 requests per minute per process.
+   split into the records table (the cluster partition: control state, heartbeats, leases, submit hints; the
+   leader's scheduler and pruner) and the job queue polls. Four processes run at once, each on its own
+   table/queue names so that every request is attributable (so each also leads its own deployment: the built-in
+   pruner and workflow-scheduler are runs_on="one"): an API hosting a background service, workers with one and
+   with two job services, and a worker that also runs a ``runs_on="one"`` ticker. Target: <= 4 requests per
+   minute per process.
 2. Stop latency: ``run --workers 2`` on the local backend, ``ppt`` jobs arriving steadily; seconds from
    ``POST /services/ppt/stop`` to the last ``started_utc`` of any ppt job. p100 over 20 trials (target <= 5 s).
 3. Leader takeover after ``kill -9`` of the leader (an API and two workers compete), on local and on Azurite,
    from the kill to the successor's first tick, with the default 30 s lease.
+4. Idle pickup on Azurite: an API and one worker; the worker backs off fully, then one job is submitted; seconds
+   from the POST to the job's ``started_utc`` (the submit hint's doorbell; bound: one poll cycle, 30 s).
 
-Run: .venv/bin/python bench/bench_services.py [--quick] [--trials N] [--lease SECONDS] [--only idle,stop,takeover]
-     [--breakdown]   (idle: requests per minute by operation, table or queue, and record kind)
+Run: .venv/bin/python bench/bench_services.py [--quick] [--trials N] [--lease SECONDS]
+     [--only idle,stop,takeover,pickup] [--breakdown]   (idle: requests per minute by operation, table or queue,
+     and record kind)
 """
 
 from __future__ import annotations
@@ -97,7 +102,9 @@ def request_kind(line: str, tag: str) -> str:
     resource = url.split("?")[0].split("/")[2] if url.count("/") >= 2 else url
     resource = resource.replace(tag, "").split("(")[0]
     kind = re.search(r"PartitionKey( eq |=)'([^']*)'", url)
-    return f"{method} {resource}" + (f"[{kind.group(2)}]" if kind else "")
+    row = re.search(r"RowKey( eq |=)'([^':]*)", url)  # cluster records: the sort of record (lease, instance, ...)
+    detail = kind.group(2) + (f":{row.group(2)}" if row and kind.group(2) == "cluster" else "") if kind else ""
+    return f"{method} {resource}" + (f"[{detail}]" if detail else "")
 
 
 def idle_cost(workdir: Path, window: float, breakdown: bool = False) -> None:
@@ -209,6 +216,41 @@ def stop_latency(workdir: Path, trials: int) -> None:
           f"(p100 {verdict(ordered[-1], STOP_TARGET_SECONDS)})")
 
 
+# --- 4. idle pickup ---------------------------------------------------------------------------------------------
+def idle_pickup(workdir: Path, trials: int) -> None:
+    print(f"\n== 4. Idle pickup: POST /jobs → started, the worker fully backed off (Azurite, API + 1 worker, "
+          f"{trials} trials)")
+    waits: list[float] = []
+    with start_azurite(workdir / "azurite-pickup", access_log=False) as azurite, ExitStack() as stack:
+        tag = uuid.uuid4().hex[:10]
+        env = azure_env(azurite, tag, BENCH_TICKER_RUNS_ON="api", BENCH_SECOND_SERVICE="0")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        api_log = workdir / f"pickup-api-{tag}.log"
+        api = stack.enter_context(started([python(), "-m", "praisonai_svc", "api", str(APP), "--port", str(port)],
+                                          env, api_log))
+        wait_live(url, api, api_log)
+        stack.enter_context(started([python(), "-m", "praisonai_svc", "worker", str(APP)], env,
+                                    workdir / f"pickup-worker-{tag}.log"))
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for trial in range(trials):
+                time.sleep(IDLE_SETTLE_SECONDS)  # the back-off (1+2+...+30 s) reaches its maximum again
+                sent = time.time()
+                job_id = client.post("/jobs?service=ppt", json={"payload": {"seconds": 0, "n": trial}}).json()["job_id"]
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    begun = client.get(f"/jobs/{job_id}").json().get("started_utc")
+                    if begun:
+                        waits.append(datetime.fromisoformat(begun).timestamp() - sent)
+                        break
+                    time.sleep(0.1)
+                else:
+                    raise TimeoutError(f"job {job_id} never started")
+                print(f"   trial {trial + 1}: started {waits[-1]:.1f} s after the POST", flush=True)
+    print(f"   max {max(waits):.1f} s (bound: one idle poll cycle, PRAISONAI_WORKER_POLL_INTERVAL_MAX = 30 s; "
+          "before submit hints: 30 s for a user service, 60 s for a built-in one)")
+
+
 # --- 3. leader takeover ----------------------------------------------------------------------------------------
 def ticks(directory: Path) -> dict[int, list[float]]:
     found = {}
@@ -277,7 +319,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=None, help="stop-latency trials (default 20; quick 5)")
     parser.add_argument("--lease", type=float, default=30.0, help="leader lease seconds (default 30)")
     parser.add_argument("--breakdown", action="store_true", help="idle: requests per minute by operation and kind")
-    parser.add_argument("--only", default="idle,stop,takeover", help="comma-separated parts to run (default: all)")
+    parser.add_argument("--only", default="idle,stop,takeover,pickup",
+                        help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
     trials = args.trials or (5 if args.quick else 20)
     parts = set(args.only.split(","))
@@ -289,6 +332,8 @@ def main() -> None:
             stop_latency(workdir, trials)
         if "takeover" in parts:
             leader_takeover(workdir, 1 if args.quick else 2, args.lease)
+        if "pickup" in parts:
+            idle_pickup(workdir, 2 if args.quick else 4)
 
 
 if __name__ == "__main__":

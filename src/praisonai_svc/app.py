@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from praisonai_svc.backend import Backend
+from praisonai_svc.cluster import KIND as CLUSTER_KIND
 from praisonai_svc.durations import format_duration, parse_duration
 from praisonai_svc.errors import ConfigError, PayloadError, UnknownService
 from praisonai_svc.events import EventBus
@@ -22,7 +23,6 @@ from praisonai_svc.plugins.host import PluginHost
 from praisonai_svc.registry import Handler, HandlerSpec, make_spec, normalize_service_name
 from praisonai_svc.retention.policy import RetentionRegistry
 from praisonai_svc.settings import Settings, load_settings
-from praisonai_svc.cluster import KIND as CLUSTER_KIND
 from praisonai_svc.usage.buckets import KIND_DAY as USAGE_DAY
 from praisonai_svc.usage.buckets import KIND_HOUR as USAGE_HOUR
 

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record, RecordStore
@@ -113,6 +112,10 @@ class ClusterView:
         if self.snapshot.read_wall:
             listener(self.snapshot)
 
+    def unsubscribe(self, listener: Callable[[ClusterSnapshot], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     async def refresh(self, max_age: float, *, newer_than: float | None = None) -> ClusterSnapshot:
         """The copy, read again first if it is older than ``max_age`` seconds or was read before the wall-clock
         time ``newer_than``. Concurrent callers share one read. Raises StorageError (the old copy stays)."""
@@ -152,11 +155,13 @@ class SubmitHints:
         self.records = records
         self.min_gap = min_gap
         self.writes = 0
+        self.rung: dict[str, int] = {}  # rings per queue in this process (its own listeners need no read)
         self._last: dict[str, float] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
 
     def ring(self, queue: str) -> None:
         """Note that a message was just sent to ``queue`` (call after the send succeeded)."""
+        self.rung[queue] = self.rung.get(queue, 0) + 1
         if queue in self._pending:
             return  # a write not yet sent covers this submit too
         try:
@@ -178,8 +183,8 @@ class SubmitHints:
             await self.records.replace(Record(KIND, record_id(HINT, queue), {"at": time.time()},
                                               expires_utc=utcnow() + HINT_KEEP))
             self.writes += 1
-        except StorageError as exc:  # the workers' slow safety poll still finds the job
-            log.warning("submit hint not written", extra={"queue": queue, "error": str(exc)})
+        except Exception as exc:  # best effort (storage down, or closed under us): the safety poll finds the job
+            log.warning("submit hint not written", extra={"queue": queue, "error": str(exc) or type(exc).__name__})
 
     async def close(self) -> None:
         """Write every pending hint now (a process that exits right after a submit still rings)."""

@@ -5,6 +5,8 @@
   without the admin key → 401.
 * API + 2 workers: a ``runs_on="one"`` service runs in exactly one process; ``kill -9`` it → exactly one again
   within the lease; never two at once; changes from a non-loopback client without an admin key → 403.
+* API + 1 worker backed off: a submit is taken by its hint (Azure; on local the queue's signal file wakes the
+  worker first), and a message sent without a hint by the safety poll.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import httpx
 import pytest
 
 from tests.support.service import CLI, Service, clean_env, wait_http, wait_job
+
+IDLE_LINE = "worker idle: queues are polled by their hints from now on"
 
 HANDLERS = Path(__file__).parent / "svc_services" / "handlers.py"
 ADMIN = {"X-Admin-Key": "acceptance-admin-key"}
@@ -188,3 +192,67 @@ def test_config_errors_stop_the_start_with_file_and_line(tmp_path: Path) -> None
                             text=True, timeout=60, check=False)
     assert result.returncode != 0
     assert "NOT_SET_ANYWHERE" in result.stderr and "praisonai.yaml:2" in result.stderr
+
+
+@pytest.fixture
+def api_and_idle_worker(backend_env: dict[str, str], tmp_path: Path) -> Iterator[Service]:
+    """An API and one worker that backs off within seconds (poll delay at most 2 s) and logs why it polls."""
+    logs, ticks = tmp_path / "logs", tmp_path / "ticks"
+    logs.mkdir()
+    ticks.mkdir()
+    env = clean_env({**backend_env, "TICK_DIR": str(ticks), "PRAISONAI_WORKER_POLL_INTERVAL_MAX": "2",
+                     "PRAISONAI_WORKER_SAFETY_POLL_SECONDS": "3", "PRAISONAI_LOG_LEVEL": "DEBUG"})
+    service = Service(str(HANDLERS), env, logs)
+    try:
+        service.start_api()
+        service.start_worker()
+        yield service
+    finally:
+        service.stop()
+
+
+def submit_without_hint(env: dict[str, str], payload: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> str:
+    """Submit a ``work`` job from this process like an old sender would: stored and queued, no doorbell rung."""
+    import asyncio
+
+    from praisonai_svc.backend import open_backend
+    from praisonai_svc.job_service import JobService
+    from praisonai_svc.loader import load_app
+    from praisonai_svc.models.job import JobRequest
+    from praisonai_svc.settings import Settings
+
+    monkeypatch.setenv("TICK_DIR", env["TICK_DIR"])  # praisonai.yaml beside the handlers needs it
+
+    async def submit() -> str:
+        overrides = {k[len("PRAISONAI_"):].lower(): v for k, v in env.items()
+                     if k.startswith("PRAISONAI_") and k != "PRAISONAI_LOG_LEVEL"}
+        settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+        app = load_app(str(HANDLERS))
+        app.settings = settings
+        backend = await open_backend(settings)
+        backend.hints.ring = lambda queue: None  # type: ignore[method-assign]
+        try:
+            submission = await JobService(app, backend).submit(JobRequest(payload=payload, service="work"))
+            return submission.job.job_id
+        finally:
+            await backend.close()
+
+    return asyncio.run(submit())
+
+
+def test_an_idle_worker_takes_a_job_by_its_hint_and_an_unhinted_one_by_the_safety_poll(
+        api_and_idle_worker: Service, backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    service = api_and_idle_worker
+    on_azure = "PRAISONAI_AZURE_STORAGE_CONNECTION_STRING" in backend_env
+    with service.client() as client:
+        poll(lambda: IDLE_LINE in service.logs(), 60, "the worker never backed off")
+        job_id = client.post("/jobs?service=work", json={"payload": {"n": "hinted"}}).json()["job_id"]
+        assert wait_job(client, job_id, timeout=60)["status"] == "done"
+        reasons = ['"work": "hint"'] + ([] if on_azure else ['"work": "woken"'])  # local: the signal file
+        assert any(reason in service.logs() for reason in reasons), service.logs()[-3000:]
+
+        poll(lambda: service.logs().count(IDLE_LINE) >= 2, 60, "the worker never backed off again")
+        unhinted = submit_without_hint(service.env, {"n": "unhinted"}, monkeypatch)
+        assert wait_job(client, unhinted, timeout=60)["status"] == "done"
+        if on_azure:  # nothing but the safety poll can have found it (on local, the signal file wakes the worker)
+            assert '"work": "safety"' in service.logs(), service.logs()[-3000:]

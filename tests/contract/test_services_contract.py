@@ -7,9 +7,8 @@ azure): the cluster partition, which a process reads in one request.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from praisonai_svc.backend import Backend

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from praisonai_svc.cluster import read_partition
 from praisonai_svc.errors import PayloadError, ServiceNotFound, StorageError
 from praisonai_svc.logs import get_logger
-from praisonai_svc.cluster import read_partition
 from praisonai_svc.services.control import Control, ControlStore, controls_of
 from praisonai_svc.services.heartbeat import Instance, instances_of, split_instances
 from praisonai_svc.services.state import IllegalTransition, ServiceState, most_telling

@@ -45,8 +45,9 @@ class Instance:
 async def beat(backend: Backend, instance_id: str, *, role: str = "worker", keep: float = 3600.0) -> None:
     """Record that ``instance_id`` is alive now (an upsert; the record expires ``keep`` seconds later)."""
     await backend.records.replace(Record(
-        KIND, record_id(WORKER, instance_id), body={"last_seen": time.time(), "pid": os.getpid(), "host": socket.gethostname()},
-        fields={"role": role}, expires_utc=utcnow() + timedelta(seconds=keep),
+        KIND, record_id(WORKER, instance_id),
+        body={"last_seen": time.time(), "pid": os.getpid(), "host": socket.gethostname()}, fields={"role": role},
+        expires_utc=utcnow() + timedelta(seconds=keep),
     ))
 
 

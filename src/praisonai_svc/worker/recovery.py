@@ -109,6 +109,7 @@ async def release_job(app: ServiceApp, backend: Backend, job: Job, instance: Ins
     message = QueueMessage(job.message_id, job.job_id, job.pop_receipt, job.attempts, job.created_utc)
     try:
         await backend.queue(spec.queue_name).release(message)
+        backend.hints.ring(spec.queue_name)  # idle workers elsewhere poll it too
         jlog.warning("job released at once: its worker stopped heartbeating", extra={"instance": instance.id})
     except (LeaseLost, StorageError) as exc:
         jlog.warning("job released; its message reappears when its lease expires", extra={"error": str(exc)})

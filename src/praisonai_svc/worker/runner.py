@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend, open_backend
+from praisonai_svc.cluster import WORKER, ClusterSnapshot
 from praisonai_svc.errors import LeaseLost, StorageError
 from praisonai_svc.events.consumers import install_consumers, prune_expired
 from praisonai_svc.loader import preloader
@@ -85,6 +86,8 @@ class Worker:
         self._started_again: set[str] = set()  # services started since the last poll of their queue
         self._active_names: set[str] = set()
         self._safety_turn = 0
+        self._idle = False
+        self._peer_seen = False  # a read of the cluster partition showed another worker's heartbeat record
         self._safety_next = time.monotonic() + self.settings.worker_safety_poll_seconds
         self._runtime = runtime
         self._by_service: dict[str, set[asyncio.Task[None]]] = {}
@@ -124,6 +127,7 @@ class Worker:
             await self.runtime.start()
         uninstall = install_consumers(self.app, self.backend)
         self.backend.enqueue_listeners.append(self._submitted)
+        self.backend.cluster.subscribe(self._watch_peers)
         heartbeats = self.settings.worker_heartbeat_seconds > 0
         usage = contextlib.AsyncExitStack()
         processor = MessageProcessor(self.app, self.backend, config_of=self.runtime.service_config,
@@ -145,6 +149,7 @@ class Worker:
         finally:
             workflows()
             self.backend.enqueue_listeners.remove(self._submitted)
+            self.backend.cluster.unsubscribe(self._watch_peers)
             for task in [*background, *self._stop_timers.values(), *observers]:
                 task.cancel()
             await self._drain()
@@ -168,7 +173,12 @@ class Worker:
             await self._let_slots_free_up()
             free = self.concurrency - len(self._tasks)
         active = await self._active_services()
-        idle = self._backoff.current >= self._backoff.maximum
+        # Idle, a worker polls by hints; without heartbeats (no crash recovery), it keeps polling every queue so that
+        # a crashed worker's messages are found when their lease ends.
+        idle = self._backoff.current >= self._backoff.maximum and self.settings.worker_heartbeat_seconds > 0
+        if idle and not self._idle:
+            log.debug("worker idle: queues are polled by their hints from now on")
+        self._idle = idle
         received = 0
         for spec in await self._with_work(active) if idle else active:
             room = min(free - received, self._room_for(spec))
@@ -414,6 +424,12 @@ class Worker:
         except StorageError as exc:  # the lease stays the safety net
             log.warning("heartbeat failed", extra={"error": str(exc)})
 
+    def _watch_peers(self, snapshot: ClusterSnapshot) -> None:
+        """Every read of the cluster partition (an idle poll cycle's) shows the busy workers' heartbeats: seeing
+        another's, this worker watches for its crash every beat from now on (its jobs are released at once)."""
+        if any(name != self.instance_id for name in snapshot.of(WORKER)):
+            self._peer_seen = True
+
     async def _heartbeat_periodically(self) -> None:
         """While holding jobs, record that this instance is alive; look for instances that stopped.
 
@@ -432,6 +448,7 @@ class Worker:
             busy = bool(self._tasks)
             if busy:
                 await self._beat()
+            saw_peers, self._peer_seen = saw_peers or self._peer_seen, False
             if sweep_due(busy=busy, saw_peers=saw_peers, since_last=loop.time() - last_sweep, heartbeat=interval):
                 last_sweep = loop.time()
                 max_age = interval * 0.9 if busy or saw_peers else IDLE_SWEEP_SECONDS

@@ -74,7 +74,7 @@ class CronScheduler:
         self._slots: dict[tuple[str, int], Slot] = {}
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
-        self._seen_hint: str | None = "-"  # the doorbell's tag at the last refresh ("-": none yet)
+        self._seen_hint: tuple[str | None, int] = ("-", 0)  # the doorbell at the last refresh ("-": none yet)
 
     def stop(self) -> None:
         self._stop.set()
@@ -89,7 +89,8 @@ class CronScheduler:
         try:
             while not self._stop.is_set():
                 now = utcnow()
-                hint = self.backend.cluster.snapshot.hint_tag(WORKFLOWS_HINT)
+                hint = (self.backend.cluster.snapshot.hint_tag(WORKFLOWS_HINT),
+                        self.backend.hints.rung.get(WORKFLOWS_HINT, 0))  # rung elsewhere, or in this process
                 if now >= next_refresh or hint != self._seen_hint:
                     if await self._refresh_quietly(now):
                         self._seen_hint = hint
