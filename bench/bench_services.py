@@ -15,8 +15,8 @@
    from the POST to the job's ``started_utc`` (the submit hint's doorbell; bound: one poll cycle, 30 s).
 
 Run: .venv/bin/python bench/bench_services.py [--quick] [--trials N] [--lease SECONDS]
-     [--only idle,stop,takeover,pickup] [--breakdown]   (idle: requests per minute by operation, table or queue,
-     and record kind)
+     [--only idle,stop,takeover,pickup] [--breakdown] [--window SECONDS]   (idle: requests per minute by
+     operation, table or queue, and record kind; the counting window, 180 s by default)
 """
 
 from __future__ import annotations
@@ -319,6 +319,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=None, help="stop-latency trials (default 20; quick 5)")
     parser.add_argument("--lease", type=float, default=30.0, help="leader lease seconds (default 30)")
     parser.add_argument("--breakdown", action="store_true", help="idle: requests per minute by operation and kind")
+    parser.add_argument("--window", type=float, default=None,
+                        help="idle: seconds to count (default 180; quick 60). 900 or more also catches the slow "
+                             "periodic requests: the safety poll (5 min), the pruner and the scheduler's re-read")
     parser.add_argument("--only", default="idle,stop,takeover,pickup",
                         help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
@@ -327,7 +330,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-services-") as tmp:
         workdir = Path(tmp)
         if "idle" in parts:
-            idle_cost(workdir, window=60.0 if args.quick else 180.0, breakdown=args.breakdown)
+            idle_cost(workdir, window=args.window or (60.0 if args.quick else 180.0), breakdown=args.breakdown)
         if "stop" in parts:
             stop_latency(workdir, trials)
         if "takeover" in parts:
