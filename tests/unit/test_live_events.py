@@ -224,3 +224,22 @@ async def test_submitting_a_job_costs_the_event_log_no_storage_request() -> None
         {"job_id": "j", "type": "queued", "status": "queued", "at": at, "queued_at": at})
     assert event is not None and event.seq == 1 and Counting.calls == 0
     assert (await MemoryRecordStore.list(records, "job_events")).records == []  # and nothing was written
+
+
+async def test_a_jobs_event_log_expires_no_later_than_the_job() -> None:
+    from datetime import datetime, timedelta
+
+    from praisonai_svc.events.log import RING_KIND
+
+    records = MemoryRecordStore()
+    retentions = {"short": timedelta(minutes=1)}
+    log = EventLog(records, retention=timedelta(hours=24),
+                   job_retention=lambda service: retentions.get(service, timedelta(days=30)))
+    queued = datetime.now().astimezone()
+    await log.append(data("brief", "started", service="short", queued_at=queued.isoformat()))
+    await log.append(data("long", "started", service="other", queued_at=queued.isoformat()))
+    brief, long = await records.get(RING_KIND, "brief"), await records.get(RING_KIND, "long")
+    assert brief.expires_utc == queued + timedelta(minutes=1)  # the job's own expiry, not 24 h from now
+    assert long.expires_utc is not None and long.expires_utc > queued + timedelta(hours=23)  # the events limit
+    feeds = (await records.list(FEED_KIND)).records
+    assert {record.body["job_id"]: record.expires_utc for record in feeds}["brief"] == queued + timedelta(minutes=1)

@@ -10,16 +10,21 @@ Two kinds of records (DESIGN.md §8: no adapter code of its own):
   listing ids from "a few seconds ago" returns every job's recent events in one range scan. Each API process
   reads it once per tick (:mod:`~praisonai_svc.events.watcher`): the cost grows with events, not with watchers.
 
+Both expire no later than their job (its creation + its service's job retention), so a short job retention
+does not leave event logs behind for PRAISONAI_EVENTS_RETENTION_HOURS; ``job_feed`` records live at most
+:data:`FEED_RETENTION`, long enough for every watcher's look-back.
+
 Cost per event: the ring write (1 request; the writer keeps the record's ETag, so no read unless another process
 wrote in between), the feed create (1) and, later, the feed record's delete by the pruner (1).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from praisonai_svc.errors import ConcurrencyConflict, RecordExists
@@ -47,9 +52,11 @@ class EventLog:
     """Numbers, stores and reads job events (see the module docstring for the storage layout)."""
 
     def __init__(self, records: RecordStore, *, retention: timedelta = timedelta(hours=24),
+                 job_retention: Callable[[str], timedelta] | None = None,
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.records = records
         self.retention = retention
+        self._job_retention = job_retention  # service -> how long its terminal jobs are kept
         self._clock_ns = clock_ns
         self._rings: OrderedDict[str, Record] = OrderedDict()  # the newest ring this process wrote, per job
 
@@ -75,8 +82,9 @@ class EventLog:
                 return None
             event = JobEvent.model_validate({**data, "seq": last + 1})
             events = [*events, event.model_dump(mode="json", exclude_none=True)][-RING_SIZE:]
+            expires = self._expiry(data, queued_at)
             record = Record(RING_KIND, job_id, {"seq": last + 1, "tenant": tenant, "events": events},
-                            expires_utc=utcnow() + self.retention)
+                            expires_utc=expires)
             try:
                 stored = await (self.records.create(record) if ring is None
                                 else self.records.replace(record.evolve(etag=ring.etag)))
@@ -84,9 +92,18 @@ class EventLog:
                 self._rings.pop(job_id, None)  # another process wrote: read its version and try again
                 continue
             self._remember(stored, event)
-            await self._feed(event)
+            await self._feed(event, expires)
             return event
         raise ConcurrencyConflict(f"job {job_id}: its event log kept changing under us.")
+
+    def _expiry(self, data: dict[str, Any], queued_at: Any) -> datetime:
+        """Now + the events retention, but no later than the job itself expires."""
+        expires = utcnow() + self.retention
+        service = data.get("service")
+        if self._job_retention is not None and isinstance(service, str) and isinstance(queued_at, str):
+            with contextlib.suppress(ValueError, TypeError):  # an unreadable time keeps the default
+                expires = min(expires, datetime.fromisoformat(queued_at) + self._job_retention(service))
+        return expires
 
     def _queued(self, job_id: str, queued_at: Any) -> dict[str, Any]:
         at = queued_at or utcnow().isoformat()
@@ -100,10 +117,10 @@ class EventLog:
         while len(self._rings) > _CACHE_SIZE:
             self._rings.popitem(last=False)
 
-    async def _feed(self, event: JobEvent) -> None:
+    async def _feed(self, event: JobEvent, ring_expires: datetime) -> None:
         record_id = f"{self._clock_ns():016x}{event.job_id}{event.seq:08d}"
         await self.records.create(Record(FEED_KIND, record_id, event.model_dump(mode="json", exclude_none=True),
-                                         expires_utc=utcnow() + FEED_RETENTION))
+                                         expires_utc=min(utcnow() + FEED_RETENTION, ring_expires)))
 
     # --- reading --------------------------------------------------------------------------------------------
     async def history(self, job_id: str) -> list[JobEvent]:

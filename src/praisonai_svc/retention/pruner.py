@@ -25,7 +25,7 @@ from praisonai_svc.errors import ConcurrencyConflict
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, output_files, utcnow
 from praisonai_svc.records import Record
-from praisonai_svc.retention.policy import BeforeDelete
+from praisonai_svc.retention.policy import BeforeDelete, job_retention_of
 
 if TYPE_CHECKING:
     from praisonai_svc.app import ServiceApp
@@ -62,12 +62,7 @@ class Pruner:
         self.backend = backend
 
     def job_retention(self, service: str, older_than: timedelta | None) -> timedelta:
-        if older_than is not None:
-            return older_than
-        spec = self.app.services.get(service)
-        if spec is not None and spec.retention is not None:
-            return spec.retention
-        return self.app.settings.job_retention
+        return older_than if older_than is not None else job_retention_of(self.app, service)
 
     def _shortest_retention(self, older_than: timedelta | None) -> timedelta:
         if older_than is not None:
