@@ -39,6 +39,7 @@ from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
 from praisonai_svc.settings import Settings
 
 MB = 1024 * 1024
+MAX_IN_FLIGHT = 64  # submissions waiting for an answer at once; beyond it the soak sends less than its rate
 
 
 def dir_size(path: Path) -> tuple[float, float, float]:
@@ -74,7 +75,7 @@ async def submit_steadily(url: str, rate: float, seconds: float, tick: object) -
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
         pending: set[asyncio.Task[httpx.Response]] = set()
         while (elapsed := time.perf_counter() - started) < seconds:
-            due = int(elapsed * rate) - sent
+            due = min(int(elapsed * rate) - sent, MAX_IN_FLIGHT - len(pending))  # a slow API slows the sender
             for _ in range(max(due, 0)):
                 payload = {"payload": {"n": sent, "run": started}}
                 pending.add(asyncio.create_task(client.post("/jobs", json=payload)))
