@@ -188,7 +188,7 @@ class Settings(BaseSettings):
     )
     workflow_schedule_refresh_seconds: float = Field(
         30.0, gt=0, le=3600, description="The cron scheduler re-reads which workflows are scheduled when a "
-        "workflow changes (a submit hint), and besides every 20x this (10 min by default).",
+        "workflow changes (a submit hint), and besides every 40x this (20 min by default).",
     )
 
     # --- logging ---

@@ -175,9 +175,9 @@ def test_the_pruner_backs_off_after_empty_runs_and_returns_after_work() -> None:
     for _ in range(6):
         wait = next_wait(interval, wait, removed=0)
         waits.append(wait)
-    assert waits == [300, 600, 1200, 2400, 2400, 2400]
+    assert waits == [300, 600, 1200, 2400, 3600, 3600]
     assert max(waits) == interval * IDLE_INTERVAL_FACTOR
-    assert next_wait(interval, 2400, removed=3) == interval
+    assert next_wait(interval, 3600, removed=3) == interval
     assert next_wait(3600, 1800, removed=0) == 3600  # never below the interval, never above max(interval, 1 h)
 
 

@@ -3,7 +3,7 @@ PRAISONAI_PRUNE_INTERVAL. Like every service it can be stopped, started and watc
 ``services: {pruner: {enabled: false}}`` in praisonai.yaml turns it off (then prune from cron with the CLI).
 
 After a run that removed nothing the next waits twice as long, up to :data:`IDLE_INTERVAL_FACTOR` intervals
-(40 minutes by default) and at most an hour, so that an idle deployment costs a few requests an hour; a run that
+(an hour by default) and at most an hour, so that an idle deployment costs a few requests an hour; a run that
 removes something goes back to the interval.
 """
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 PRUNER_SERVICE = "pruner"
 FIRST_RUN_DELAY = 10.0  # seconds after election: let a starting deployment settle before the first sweep
-IDLE_INTERVAL_FACTOR = 8  # the longest wait after empty runs, in prune intervals (and at most IDLE_MAX_SECONDS)
+IDLE_INTERVAL_FACTOR = 12  # the longest wait after empty runs, in prune intervals (and at most IDLE_MAX_SECONDS)
 IDLE_MAX_SECONDS = 3600.0
 
 

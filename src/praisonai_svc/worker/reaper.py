@@ -20,6 +20,13 @@ log = get_logger("reaper")
 MAX_ROWS_PER_SWEEP = 500
 
 
+def stuck_after(app: ServiceApp) -> float:
+    """Seconds after its start past which any service's ``processing`` row counts as stuck (the longest)."""
+    settings = app.settings
+    limits = [spec.timeout_seconds or settings.max_job_duration_seconds for spec in app.services.values()]
+    return max(limits, default=settings.max_job_duration_seconds) + 2 * settings.queue_visibility_timeout + 60
+
+
 async def reap_stuck_jobs(app: ServiceApp, backend: Backend) -> int:
     """Mark stuck ``processing`` jobs as ``error``; return how many were fixed."""
     settings = app.settings

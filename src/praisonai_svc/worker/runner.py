@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from praisonai_svc.worker.backoff import PollBackoff
 from praisonai_svc.worker.defaults import default_concurrency
 from praisonai_svc.worker.instances import beat, new_instance_id, remove
 from praisonai_svc.worker.processor import MessageProcessor
-from praisonai_svc.worker.reaper import reap_stuck_jobs
+from praisonai_svc.worker.reaper import reap_stuck_jobs, stuck_after
 from praisonai_svc.worker.recovery import IDLE_SWEEP_SECONDS, sweep, sweep_due
 from praisonai_svc.workflows.runtime import attach_workflows
 
@@ -253,7 +254,11 @@ class Worker:
         return max(min(dues) - time.monotonic(), 0.05) if dues else float("inf")
 
     def _released_later(self, queue_name: str, delay: float) -> None:
-        self._due.setdefault(queue_name, []).append(time.monotonic() + delay)
+        """A message of ``queue_name`` is visible again in ``delay`` seconds: poll then, and 1 and 2 s after the
+        whole second (Azure Queue counts visibility in whole seconds, which Azurite compares coarsely too)."""
+        now = time.monotonic()
+        whole = now + math.ceil(delay)
+        self._due.setdefault(queue_name, []).extend([now + delay, whole + 1.0, whole + 2.0])
 
     async def _active_services(self) -> list[HandlerSpec]:
         """The job services whose queues this worker polls: not stopped as far as its control copy knows.
@@ -479,8 +484,17 @@ class Worker:
             await prune_expired(self.backend)
 
     async def _reap_periodically(self) -> None:
+        """Look for stuck rows once an interval after the start (a predecessor's), then only while a row this
+        worker may have left behind can still become stuck: an idle worker costs no request here."""
+        interval = self.settings.reaper_interval_seconds
+        handled, worked_at, first = self.stats.messages, float("-inf"), True
         while True:
-            await asyncio.sleep(self.settings.reaper_interval_seconds)
+            await asyncio.sleep(interval)
+            if self.stats.messages != handled:
+                handled, worked_at = self.stats.messages, time.monotonic()
+            if not first and time.monotonic() - worked_at > stuck_after(self.app) + interval:
+                continue
+            first = False
             try:
                 await reap_stuck_jobs(self.app, self.backend)
             except StorageError as exc:

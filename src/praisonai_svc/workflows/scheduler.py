@@ -8,7 +8,7 @@ Costs nothing per due time it does not fire, and almost nothing while nothing ch
 workflows (one list request) when the workflows' doorbell rings (``WORKFLOWS_HINT``, rung by every create,
 update and delete, and seen in the copy of the cluster partition its process reads anyway, within a poll cycle
 or a heartbeat), and besides every :data:`SAFETY_REFRESH_FACTOR` x PRAISONAI_WORKFLOW_SCHEDULE_REFRESH_SECONDS
-(10 minutes by default) in case a ring was lost; in between it sleeps until the next due time (at most 30 s).
+(20 minutes by default) in case a ring was lost; in between it sleeps until the next due time (at most 30 s).
 A due time missed while a change was on its way still fires within ``misfire_grace_seconds``. Its status
 (last tick, next due time, counts) rides on the leader's heartbeat (:meth:`CronScheduler.details`), which
 ``/health`` reads from the leader lease: no write of its own.
@@ -38,7 +38,7 @@ from praisonai_svc.workflows.use_cases import WorkflowService
 
 log = get_logger("workflows.scheduler")
 MAX_SLEEP_SECONDS = 30.0
-SAFETY_REFRESH_FACTOR = 20  # without a ring of the workflows' doorbell, re-read them every this many intervals
+SAFETY_REFRESH_FACTOR = 40  # without a ring of the workflows' doorbell, re-read them every this many intervals
 MAX_CATCH_UP = 100  # due times one slot fires in one tick after a stall (older ones wait for the next tick)
 
 
