@@ -423,7 +423,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness probe: 503 when storage or the worker is unusable, or the cron scheduler has had no leader for twice its lease
+         * Readiness probe: 503 when storage or the worker is unusable, or the cron scheduler has had no leader for a lease period after the leader lease expired
          * @description Storage errors name paths, host names and accounts: only a caller with the admin key (X-Admin-Key) gets
          *     them in the answer; everyone else reads "unavailable" (the server log always has the details).
          */
