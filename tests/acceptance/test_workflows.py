@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.service import running_service
 
@@ -325,6 +326,7 @@ def pending_file_events(env: dict[str, str]) -> int:
     return asyncio.run(count())
 
 
+@pytest.mark.timeout(300)  # two processes killed and restarted, an extraction in its sandbox, on a shared machine
 def test_file_triggers_survive_kill_9_between_the_stored_change_and_its_delivery(
     backend_env: dict[str, str], tmp_path: Path
 ) -> None:
