@@ -5,6 +5,7 @@ event that a crash left undelivered is listed (an indexed field) and delivered b
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -122,10 +123,8 @@ async def test_pending_file_events_are_listed_until_delivered_and_delivered_once
 
     stop = crashing.events.subscribe("file.uploaded", crash)
     service = FileService(crashing, backend)
-    try:
+    with contextlib.suppress(Crash):
         await service.upload(Upload("lost.txt", chunks(b"lost event")), tenant="acme")
-    except Crash:
-        pass
     stop()
     [lost_id] = seen
     delivered = await uploaded(service, "fine.txt")  # delivered at once: never pending

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
 
 if TYPE_CHECKING:
@@ -56,9 +57,10 @@ class Outboxes:
         for name, sweep in list(self._sweeps.items()):
             try:
                 delivered += await sweep(backend, min_age)
-            except Exception as exc:
-                log.warning("outbox sweep failed; the next sweep retries",
-                            extra={"outbox": name, "error": f"{type(exc).__name__}: {exc}"})
+            except StorageError as exc:
+                log.warning("outbox sweep failed; the next sweep retries", extra={"outbox": name, "error": str(exc)})
+            except Exception:
+                log.exception("outbox sweep failed; the next sweep retries", extra={"outbox": name})
         if delivered:
             log.info("outbox sweep delivered pending events", extra={"delivered": delivered})
         return delivered
