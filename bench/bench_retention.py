@@ -11,6 +11,9 @@
     in another process, against the same run with no pruner. One run, ratio printed (target >= 0.9).
 [3] Azure (Azurite): storage requests of one pruner run with nothing to prune, and so requests per minute at the
     default 5-minute interval (budget: <= 4 per process per minute, everything included).
+[4] Azure (Azurite): storage used per 1,000 retained no-op jobs: 1,000 jobs submitted in-process and run by an
+    in-process worker, then every table entity is sized with Azure's billing formula for entities, every blob by
+    its length, and the queues are counted. (The local backend's figure is [1]'s last line.)
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from praisonai_svc.models.job import Job, JobResult, JobStatus, utcnow
 from praisonai_svc.settings import Settings
 
 MB = 1024 * 1024
+MAX_IN_FLIGHT = 64  # submissions waiting for an answer at once; beyond it the soak sends less than its rate
 
 
 def dir_size(path: Path) -> tuple[float, float, float]:
@@ -71,7 +75,7 @@ async def submit_steadily(url: str, rate: float, seconds: float, tick: object) -
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
         pending: set[asyncio.Task[httpx.Response]] = set()
         while (elapsed := time.perf_counter() - started) < seconds:
-            due = int(elapsed * rate) - sent
+            due = min(int(elapsed * rate) - sent, MAX_IN_FLIGHT - len(pending))  # a slow API slows the sender
             for _ in range(max(due, 0)):
                 payload = {"payload": {"n": sent, "run": started}}
                 pending.add(asyncio.create_task(client.post("/jobs", json=payload)))
@@ -208,19 +212,121 @@ def azure_idle_cost() -> None:
           f"{interval:g} min: {requests / interval:.1f} requests/min (whole budget: 4 per process per minute)")
 
 
+def entity_bytes(entity: dict[str, object]) -> int:
+    """Azure's billed size of one table entity: 4 bytes + 2 per character of PartitionKey and RowKey + 2, and per
+    property 8 bytes + 2 per character of its name + its value (string 4 + 2 per character, 64-bit 8, bool 1,
+    binary 4 + its length; the service stores Timestamp too)."""
+    size = 4 + 2 * (len(str(entity.get("PartitionKey", ""))) + len(str(entity.get("RowKey", "")))) + 2
+    size += 8 + 2 * len("Timestamp") + 8
+    for name, value in entity.items():
+        if name in ("PartitionKey", "RowKey"):
+            continue
+        size += 8 + 2 * len(name)
+        if isinstance(value, bool):
+            size += 1
+        elif isinstance(value, (int, float)):
+            size += 8
+        elif isinstance(value, (bytes, bytearray)):
+            size += 4 + len(value)
+        else:
+            size += 4 + 2 * len(str(value))
+    return size
+
+
+def _run_noop_jobs(settings: Settings, jobs: int) -> None:
+    """``jobs`` no-op jobs submitted in-process and run to ``done`` by an in-process worker."""
+    from praisonai_svc.app import ServiceApp
+    from praisonai_svc.worker import Worker
+
+    app = ServiceApp("bench", settings=settings)
+
+    @app.job("noop")
+    def noop(payload: dict[str, object]) -> tuple[bytes, str, str]:
+        return b"ok", "text/plain", "ok.txt"
+
+    async def done(backend: object) -> int:
+        counts = await backend.jobs.count_by_status(limit=jobs * 2)  # type: ignore[attr-defined]
+        return int(counts.get(JobStatus.DONE, 0))
+
+    async def run() -> None:
+        for start in range(0, jobs, 500):
+            await app.submit_many([{"i": i} for i in range(start, min(start + 500, jobs))])
+        worker = Worker(app)
+        task = asyncio.create_task(worker.run())
+        backend = await open_backend(settings)
+        try:
+            deadline = time.monotonic() + 600
+            while await done(backend) < jobs and time.monotonic() < deadline:  # noqa: ASYNC110 - polls storage
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(2)  # the last acks and event writes
+        finally:
+            worker.stop()
+            await task
+            await backend.close()
+            if app.backend is not None:
+                await app.backend.close()
+
+    asyncio.run(run())
+
+
+def _azure_usage(conn: str) -> tuple[dict[str, list[int]], int, int, int]:
+    """Billed bytes of every table entity (by table and record kind), blob bytes and count, queued messages."""
+    from azure.data.tables import TableServiceClient
+    from azure.storage.blob import BlobServiceClient
+    from azure.storage.queue import QueueServiceClient
+
+    table_bytes: dict[str, list[int]] = {}
+    tables = TableServiceClient.from_connection_string(conn)
+    for table in tables.list_tables():
+        for entity in tables.get_table_client(table.name).list_entities():
+            kind = str(entity.get("kind") or entity["PartitionKey"]).split(":")[0][:24]
+            table_bytes.setdefault(f"{table.name}/{kind}", []).append(entity_bytes(dict(entity)))
+    blobs = BlobServiceClient.from_connection_string(conn)
+    sizes = [blob.size for container in blobs.list_containers()
+             for blob in blobs.get_container_client(container.name).list_blobs()]
+    queues = QueueServiceClient.from_connection_string(conn)
+    waiting = sum(queues.get_queue_client(q.name).get_queue_properties().approximate_message_count
+                  for q in queues.list_queues())
+    return table_bytes, sum(sizes), len(sizes), waiting
+
+
+def azure_storage_per_1000_jobs(jobs: int = 1000) -> None:
+    from tests.support.azurite import start_azurite
+
+    print(f"[4] Azure (Azurite): storage used by {jobs:,} retained no-op jobs (2-byte outputs)")
+    with tempfile.TemporaryDirectory() as tmp:
+        azurite = start_azurite(Path(tmp))
+        try:
+            settings = Settings(_env_file=None, azure_storage_connection_string=azurite.connection_string,  # type: ignore[call-arg]
+                                data_dir=Path(tmp) / "data", worker_concurrency=32,
+                                worker_poll_interval_min=0.05, worker_poll_interval_max=0.5)
+            _run_noop_jobs(settings, jobs)
+            table_bytes, blob_bytes, blob_count, waiting = _azure_usage(azurite.connection_string)
+        finally:
+            azurite.stop()
+    total_table = sum(sum(sizes) for sizes in table_bytes.values())
+    for name, sizes in sorted(table_bytes.items(), key=lambda item: -sum(item[1])):
+        print(f"    table {name:<40} {len(sizes):6,} entities {sum(sizes) / 1024:8.1f} KiB")
+    print(f"    per 1,000 jobs: tables {total_table / jobs * 1000 / MB:.2f} MB, blobs "
+          f"{blob_bytes / jobs * 1000 / MB:.3f} MB ({blob_count:,} blobs), queue messages left {waiting}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a 3-minute soak and shorter wrk runs")
     parser.add_argument("--minutes", type=float, default=None, help="soak length (default 10, quick 3)")
     parser.add_argument("--rate", type=float, default=167.0, help="soak submissions per second (default 167)")
-    parser.add_argument("--skip-soak", action="store_true", help="only [2] and [3]")
+    parser.add_argument("--skip-soak", action="store_true", help="only [2], [3] and [4]")
+    parser.add_argument("--only-azure-size", action="store_true", help="only [4]")
     args = parser.parse_args()
     os.chdir(BENCH)
     print(f"machine load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-    if not args.skip_soak:
+    if not (args.skip_soak or args.only_azure_size):
         soak(args.minutes or (3 if args.quick else 10), args.rate)
-    post_rate_with_pruner(5 if args.quick else 10, 40_000)
-    azure_idle_cost()
+    if not args.only_azure_size:
+        post_rate_with_pruner(5 if args.quick else 10, 40_000)
+        azure_idle_cost()
+    azure_storage_per_1000_jobs()
 
 
 if __name__ == "__main__":

@@ -323,7 +323,8 @@ class Settings(BaseSettings):
         0.1, gt=0, le=10, description="How often an API process's one watcher reads the job event feed.")
     events_lookback_seconds: float = Field(
         3.0, ge=0, le=60, description="How far back each feed read looks (clock skew and slow writers allowed).")
-    events_retention_hours: float = Field(24.0, gt=0, description="How long job events are kept for replay.")
+    events_retention_hours: float = Field(
+        24.0, gt=0, description="How long job events are kept for replay (never longer than their job).")
     long_poll_max_seconds: float = Field(
         60.0, ge=0, le=60, description="The longest a GET /jobs/{id}?wait= holds (a larger wait is shortened to it; "
         "set it below your proxy's idle timeout).")

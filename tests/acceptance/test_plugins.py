@@ -8,6 +8,7 @@ jobs on SQLite with outputs in S3 (moto's server), and jobs and outputs on Azure
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from praisonai_svc.client import AsyncClient, BadRequest, Client, ClientError, Unauthorized
 from tests.support import images
 from tests.support.documents import pdf_with_text
 from tests.support.file_server import FileServer, serving
@@ -278,6 +280,33 @@ def _finished_output(svc: Running, client: httpx.Client, job_id: str) -> dict[st
     if data["output_url"].startswith("/"):  # the worker has no request to take the API's address from
         data["output_url"] = svc.service.url + data["output_url"]
     return data
+
+
+def test_the_typed_clients_call_plugins(svc: Running) -> None:
+    """client.plugins.call (sync and async) against the running service: data, errors with the envelope's
+    message, and mode="async" answering the queued job."""
+    with Client(svc.service.url, api_key=KEY) as client:
+        resized = client.plugins.call("image/resize", {
+            "image_url": svc.files.url("large.jpg"), "options": {"width": 120, "height": 80, "fit": "cover"}})
+        assert (images.facts(stored(resized)).width, images.facts(stored(resized)).height) == (120, 80)
+        with pytest.raises(BadRequest, match="not a valid image"):
+            client.plugins.call("image/compress", {"image_url": svc.files.url("notes.jpg")})
+        with pytest.raises(ClientError, match="Plugin not found") as unknown:
+            client.plugins.call("image/teleport", {"image_url": svc.files.url("large.jpg")})
+        assert unknown.value.status == 501
+        queued = client.plugins.call("image/compress", {"image_url": svc.files.url("cmyk.jpg")}, mode="async")
+        assert queued["status"] == "queued"
+        assert client.wait(queued["job_id"], timeout=120).status == "done"
+    with Client(svc.service.url, api_key="wrong-key") as stranger, pytest.raises(Unauthorized, match="Invalid API"):
+        stranger.plugins.call("image/resize", {"image_url": svc.files.url("large.jpg")})
+
+    async def from_asyncio() -> dict[str, Any]:
+        async with AsyncClient(svc.service.url, api_key=KEY) as aclient:
+            return await aclient.plugins.call("image/compress", {
+                "image_url": svc.files.url("alpha.png"), "options": {"format": "webp"}})
+
+    compressed = asyncio.run(from_asyncio())
+    assert_metadata_true(compressed, FILES["alpha.png"][0])
 
 
 def test_the_same_plugin_runs_as_a_queued_job(svc: Running) -> None:

@@ -57,7 +57,9 @@ def test_prune_dry_run_then_prune_removes_expired_jobs_outputs_and_claims(
         dry = prune_cli(env, "--dry-run", "--json")
         assert dry.returncode == 0, dry.stderr
         planned = json.loads(dry.stdout)
-        assert planned["dry_run"] is True and planned["removed"] == {"job": 3} and planned["outputs"] == 3
+        assert planned["dry_run"] is True and planned["removed"]["job"] == 3 and planned["outputs"] == 3
+        # Each job's event log (and its feed entries) expires with the job, not PRAISONAI_EVENTS_RETENTION_HOURS later.
+        assert planned["removed"]["job_events"] == 3 and set(planned["removed"]) == {"job", "job_events", "job_feed"}
         assert client.get(f"/jobs/{ids[0]}").status_code == 200  # a dry run removes nothing
         assert httpx.get(link).status_code == 200
 

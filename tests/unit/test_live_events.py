@@ -224,3 +224,47 @@ async def test_submitting_a_job_costs_the_event_log_no_storage_request() -> None
         {"job_id": "j", "type": "queued", "status": "queued", "at": at, "queued_at": at})
     assert event is not None and event.seq == 1 and Counting.calls == 0
     assert (await MemoryRecordStore.list(records, "job_events")).records == []  # and nothing was written
+
+
+async def test_a_jobs_event_log_expires_no_later_than_the_job() -> None:
+    from datetime import datetime, timedelta
+
+    from praisonai_svc.events.log import RING_KIND
+
+    records = MemoryRecordStore()
+    retentions = {"short": timedelta(minutes=1)}
+    log = EventLog(records, retention=timedelta(hours=24),
+                   job_retention=lambda service: retentions.get(service, timedelta(days=30)))
+    queued = datetime.now().astimezone()
+    await log.append(data("brief", "started", service="short", queued_at=queued.isoformat()))
+    await log.append(data("long", "started", service="other", queued_at=queued.isoformat()))
+    brief, long = await records.get(RING_KIND, "brief"), await records.get(RING_KIND, "long")
+    assert brief.expires_utc == queued + timedelta(minutes=1)  # the job's own expiry, not 24 h from now
+    assert long.expires_utc is not None and long.expires_utc > queued + timedelta(hours=23)  # the events limit
+    feeds = (await records.list(FEED_KIND)).records
+    expiry = {event["job_id"]: record.expires_utc for record in feeds for event in record.body["events"]}
+    assert expiry["brief"] == queued + timedelta(minutes=1)
+
+
+async def test_events_appended_in_one_loop_turn_share_one_feed_record() -> None:
+    records = MemoryRecordStore()
+    writer, reader = EventLog(records), EventLog(records)
+    since_ns = time.time_ns() - 1_000_000_000
+    written = await asyncio.gather(*(writer.append(data(f"j{n}", "started")) for n in range(10)))
+    assert all(event is not None for event in written)
+    feeds = (await records.list(FEED_KIND)).records
+    assert len(feeds) == 1 and len(feeds[0].body["events"]) == 10  # one storage write for ten events
+    await writer.append(data("j0", "done"))
+    assert len((await records.list(FEED_KIND)).records) == 2
+    seen = await reader.recent(since_ns)
+    assert [(e.job_id, e.type) for e in seen] == [*((f"j{n}", "started") for n in range(10)), ("j0", "done")]
+
+
+async def test_a_feed_record_holds_at_most_feed_batch_events() -> None:
+    from praisonai_svc.events.log import FEED_BATCH_EVENTS
+
+    records = MemoryRecordStore()
+    log = EventLog(records)
+    await asyncio.gather(*(log.append(data(f"j{n}", "started")) for n in range(FEED_BATCH_EVENTS + 6)))
+    sizes = sorted(len(record.body["events"]) for record in (await records.list(FEED_KIND)).records)
+    assert sum(sizes) == FEED_BATCH_EVENTS + 6 and max(sizes) <= FEED_BATCH_EVENTS

@@ -72,12 +72,13 @@ def retry_after(response: httpx.Response, default: float = 1.0) -> float:
 
 
 def error_for(response: httpx.Response) -> ClientError:
-    """The exception for an error response, carrying the service's ``detail`` text."""
+    """The exception for an error response, carrying the service's ``detail`` text (or a plugin envelope's
+    ``error``: ``{"success": false, "error": "..."}``)."""
     try:
         body: object = response.json()
     except ValueError:
         body = response.text
-    detail = body.get("detail") if isinstance(body, dict) else body
+    detail = (body.get("detail") or body.get("error")) if isinstance(body, dict) else body
     message = f"HTTP {response.status_code}: {detail or response.reason_phrase}"
     kind = _BY_STATUS.get(response.status_code, ClientError)
     if kind is RateLimited:

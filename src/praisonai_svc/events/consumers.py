@@ -26,7 +26,10 @@ log = get_logger("events")
 
 
 def event_log_for(app: ServiceApp, backend: Backend) -> EventLog:
-    return EventLog(backend.records, retention=timedelta(hours=app.settings.events_retention_hours))
+    from praisonai_svc.retention.policy import job_retention_of
+
+    return EventLog(backend.records, retention=timedelta(hours=app.settings.events_retention_hours),
+                    job_retention=lambda service: job_retention_of(app, service))
 
 
 def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:

@@ -6,20 +6,30 @@ Two kinds of records (DESIGN.md §8: no adapter code of its own):
   ``seq``. Appending is a conditional write of that record, which is what numbers events without gaps or
   duplicates whichever process appends (API for cancel, worker for the rest). Replay (``Last-Event-ID``, a new
   stream, long-poll) is one point read.
-* ``job_feed`` — one small record per event whose id starts with the writer's clock in hex nanoseconds, so that
-  listing ids from "a few seconds ago" returns every job's recent events in one range scan. Each API process
-  reads it once per tick (:mod:`~praisonai_svc.events.watcher`): the cost grows with events, not with watchers.
+* ``job_feed`` — small records whose id starts with the writer's clock in hex nanoseconds, so that listing ids
+  from "a few seconds ago" returns every job's recent events in one range scan. The events one process appends
+  in the same turn of its event loop share one feed record (``{"events": [...]}``, at most
+  :data:`FEED_BATCH_EVENTS`): a worker finishing 32 jobs at once writes one, not 32. Each API process reads the
+  feed once per tick (:mod:`~praisonai_svc.events.watcher`): the cost grows with events, not with watchers.
+
+Both expire no later than their job (its creation + its service's job retention), so a short job retention
+does not leave event logs behind for PRAISONAI_EVENTS_RETENTION_HOURS; ``job_feed`` records live at most
+:data:`FEED_RETENTION`, long enough for every watcher's look-back.
 
 Cost per event: the ring write (1 request; the writer keeps the record's ETag, so no read unless another process
-wrote in between), the feed create (1) and, later, the feed record's delete by the pruner (1).
+wrote in between), and a share of one feed create (1 per loop turn of the writer) and of its later delete by
+the pruner.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from praisonai_svc.errors import ConcurrencyConflict, RecordExists
@@ -33,9 +43,13 @@ RING_KIND = "job_events"
 FEED_KIND = "job_feed"
 RING_SIZE = 200
 FEED_RETENTION = timedelta(hours=1)
+FEED_BATCH_EVENTS = 64  # events per feed record at most (records hold 256 KiB; a progress message is short)
 _CACHE_SIZE = 256  # rings kept per process: enough for every job a worker runs at once
 _WRITE_ATTEMPTS = 20
 log = get_logger("events")
+
+
+_FEED_WRITES: set[asyncio.Future[None]] = set()  # feed writes in flight (kept referenced until they end)
 
 
 def feed_cursor(since_ns: int) -> str:
@@ -47,11 +61,15 @@ class EventLog:
     """Numbers, stores and reads job events (see the module docstring for the storage layout)."""
 
     def __init__(self, records: RecordStore, *, retention: timedelta = timedelta(hours=24),
+                 job_retention: Callable[[str], timedelta] | None = None,
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.records = records
         self.retention = retention
+        self._job_retention = job_retention  # service -> how long its terminal jobs are kept
         self._clock_ns = clock_ns
         self._rings: OrderedDict[str, Record] = OrderedDict()  # the newest ring this process wrote, per job
+        self._feed_batch: list[tuple[JobEvent, datetime]] = []  # events of this loop turn, not yet in a feed record
+        self._feed_done: asyncio.Future[None] | None = None
 
     # --- writing --------------------------------------------------------------------------------------------
     async def append(self, data: dict[str, Any], tenant: str | None = None) -> JobEvent | None:
@@ -75,8 +93,9 @@ class EventLog:
                 return None
             event = JobEvent.model_validate({**data, "seq": last + 1})
             events = [*events, event.model_dump(mode="json", exclude_none=True)][-RING_SIZE:]
+            expires = self._expiry(data, queued_at)
             record = Record(RING_KIND, job_id, {"seq": last + 1, "tenant": tenant, "events": events},
-                            expires_utc=utcnow() + self.retention)
+                            expires_utc=expires)
             try:
                 stored = await (self.records.create(record) if ring is None
                                 else self.records.replace(record.evolve(etag=ring.etag)))
@@ -84,9 +103,18 @@ class EventLog:
                 self._rings.pop(job_id, None)  # another process wrote: read its version and try again
                 continue
             self._remember(stored, event)
-            await self._feed(event)
+            await self._feed(event, expires)
             return event
         raise ConcurrencyConflict(f"job {job_id}: its event log kept changing under us.")
+
+    def _expiry(self, data: dict[str, Any], queued_at: Any) -> datetime:
+        """Now + the events retention, but no later than the job itself expires."""
+        expires = utcnow() + self.retention
+        service = data.get("service")
+        if self._job_retention is not None and isinstance(service, str) and isinstance(queued_at, str):
+            with contextlib.suppress(ValueError, TypeError):  # an unreadable time keeps the default
+                expires = min(expires, datetime.fromisoformat(queued_at) + self._job_retention(service))
+        return expires
 
     def _queued(self, job_id: str, queued_at: Any) -> dict[str, Any]:
         at = queued_at or utcnow().isoformat()
@@ -100,10 +128,38 @@ class EventLog:
         while len(self._rings) > _CACHE_SIZE:
             self._rings.popitem(last=False)
 
-    async def _feed(self, event: JobEvent) -> None:
-        record_id = f"{self._clock_ns():016x}{event.job_id}{event.seq:08d}"
-        await self.records.create(Record(FEED_KIND, record_id, event.model_dump(mode="json", exclude_none=True),
-                                         expires_utc=utcnow() + FEED_RETENTION))
+    async def _feed(self, event: JobEvent, ring_expires: datetime) -> None:
+        """Add ``event`` to this loop turn's feed record; returns once that record is stored."""
+        if self._feed_done is None or len(self._feed_batch) >= FEED_BATCH_EVENTS:
+            loop = asyncio.get_running_loop()
+            self._feed_batch, self._feed_done = [], loop.create_future()
+            loop.call_soon(self._write_feed, self._feed_batch, self._feed_done)
+        self._feed_batch.append((event, ring_expires))
+        await asyncio.shield(self._feed_done)  # a cancelled appender does not cancel the others' write
+
+    def _write_feed(self, batch: list[tuple[JobEvent, datetime]], done: asyncio.Future[None]) -> None:
+        if self._feed_done is done:
+            self._feed_done = None  # events appended from now on go to the next record
+        first = batch[0][0]
+        record_id = f"{self._clock_ns():016x}{first.job_id}{first.seq:08d}{uuid.uuid4().hex[:8]}"
+        body = {"events": [event.model_dump(mode="json", exclude_none=True) for event, _ in batch]}
+        expires = min([utcnow() + FEED_RETENTION, *(ring_expires for _, ring_expires in batch)])
+
+        async def write() -> None:
+            try:
+                await self.records.create(Record(FEED_KIND, record_id, body, expires_utc=expires))
+            except BaseException as exc:
+                if not done.done():
+                    done.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                if not done.done():
+                    done.set_result(None)
+
+        task = asyncio.ensure_future(write())
+        _FEED_WRITES.add(task)
+        task.add_done_callback(_FEED_WRITES.discard)
 
     # --- reading --------------------------------------------------------------------------------------------
     async def history(self, job_id: str) -> list[JobEvent]:
@@ -126,7 +182,10 @@ class EventLog:
         next_cursor: str | None = cursor
         for _ in range(max_pages):
             page = await self.records.list(FEED_KIND, limit=1000, cursor=next_cursor)
-            found.extend(JobEvent.model_validate(record.body) for record in page.records)
+            for record in page.records:
+                items = record.body.get("events")
+                found.extend(JobEvent.model_validate(item) for item in (items if isinstance(items, list)
+                                                                        else [record.body]))  # one-event records too
             if page.records:
                 last = page.records[-1].id
             next_cursor = page.next_cursor

@@ -12,6 +12,7 @@ from praisonai_svc.records import Record, check_kind
 from praisonai_svc.settings import Settings
 
 if TYPE_CHECKING:
+    from praisonai_svc.app import ServiceApp
     from praisonai_svc.backend import Backend
 
 # Run before an expired record is deleted, with the storage the pruner works on (features know no adapter).
@@ -32,6 +33,15 @@ def retention_of(kind: str, settings: Settings) -> timedelta:
     value = getattr(settings, _SETTING_OF_KIND.get(kind, "job_retention"))
     assert isinstance(value, timedelta)
     return value
+
+
+def job_retention_of(app: ServiceApp, service: str) -> timedelta:
+    """How long a terminal job of ``service`` is kept: its own ``retention`` from the app's YAML, else
+    PRAISONAI_JOB_RETENTION. What belongs to a job (its event log) expires no later than the job."""
+    spec = app.services.get(service)
+    if spec is not None and spec.retention is not None:
+        return spec.retention
+    return app.settings.job_retention
 
 
 def expiry_for(kind: str, settings: Settings, *, start: datetime | None = None) -> datetime:

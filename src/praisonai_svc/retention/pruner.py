@@ -8,13 +8,16 @@ again finishes the work without removing anything twice or leaving an orphan out
 2. then its row, list entry and hash claim (``JobStore.delete``, itself idempotent).
 
 Small batches keep each write short: SQLite's write lock is held for one batch of deletes at a time, and an
-Azure table sees at most ``batch`` deletes per run step. When nothing is due a run costs one indexed read
+Azure table sees at most ``batch`` deletes per run step. After each batch the pruner pauses three times as long
+as the batch took (:data:`DUTY_CYCLE`), so a large backlog costs the service's own traffic little (measured by
+bench/bench_retention.py [2]). When nothing is due a run costs one indexed read
 per kind (SQLite) or one range query per kind (Azure).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +28,7 @@ from praisonai_svc.errors import ConcurrencyConflict
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, output_files, utcnow
 from praisonai_svc.records import Record
-from praisonai_svc.retention.policy import BeforeDelete
+from praisonai_svc.retention.policy import BeforeDelete, job_retention_of
 
 if TYPE_CHECKING:
     from praisonai_svc.app import ServiceApp
@@ -33,7 +36,15 @@ if TYPE_CHECKING:
 log = get_logger("retention")
 DRY_RUN_LIMIT = 10_000
 PARALLEL_DELETES = 32  # storage requests in flight at once (Azure); SQLite folds them into one transaction
-BATCH_PAUSE = 0.05  # seconds between batches, so that a long prune never starves the service's own writes
+BATCH_PAUSE = 0.05  # the shortest pause between two batches
+DUTY_CYCLE = 0.25  # at most this share of wall time is spent in batches: after one, pause 3x as long as it took
+
+
+async def pace(batch_started: float) -> None:
+    """Pause after a batch so that pruning takes at most DUTY_CYCLE of the time: a long backlog is removed at a
+    steady pace while the service's own writes (SQLite has one writer at a time) and requests go first."""
+    took = time.monotonic() - batch_started
+    await asyncio.sleep(max(BATCH_PAUSE, took * (1 / DUTY_CYCLE - 1)))
 
 
 @dataclass
@@ -62,12 +73,7 @@ class Pruner:
         self.backend = backend
 
     def job_retention(self, service: str, older_than: timedelta | None) -> timedelta:
-        if older_than is not None:
-            return older_than
-        spec = self.app.services.get(service)
-        if spec is not None and spec.retention is not None:
-            return spec.retention
-        return self.app.settings.job_retention
+        return older_than if older_than is not None else job_retention_of(self.app, service)
 
     def _shortest_retention(self, older_than: timedelta | None) -> timedelta:
         if older_than is not None:
@@ -95,6 +101,7 @@ class Pruner:
         before = now - self._shortest_retention(older_than)
         batch = DRY_RUN_LIMIT if report.dry_run else self.app.settings.prune_batch_size
         while True:
+            started = time.monotonic()
             jobs = await self.backend.jobs.prunable(before=before, limit=batch)
             due = [job for job in jobs if job.created_utc < now - self.job_retention(job.service, older_than)]
             if report.dry_run:
@@ -105,7 +112,7 @@ class Pruner:
             removed = await self._remove_jobs(due, report)
             if len(jobs) < batch or not removed:
                 return
-            await asyncio.sleep(BATCH_PAUSE)  # let the service's own writes through between batches
+            await pace(started)
 
     async def _remove_jobs(self, jobs: list[Job], report: PruneReport) -> int:
         """Outputs of the whole batch first, then the rows (concurrently: one group-committed transaction on
@@ -139,6 +146,7 @@ class Pruner:
         batch = DRY_RUN_LIMIT if report.dry_run else self.app.settings.prune_batch_size
         limit = asyncio.Semaphore(PARALLEL_DELETES)
         while True:
+            started = time.monotonic()
             records = await self.backend.records.expired(kind, before=now, limit=batch)
             if report.dry_run:
                 for record in records:
@@ -152,7 +160,7 @@ class Pruner:
             removed = sum(await asyncio.gather(*(remove(record) for record in records)))
             if len(records) < batch or not removed:
                 return
-            await asyncio.sleep(BATCH_PAUSE)
+            await pace(started)
 
     async def _remove_record(self, record: Record, report: PruneReport, before_delete: BeforeDelete | None) -> bool:
         if before_delete is not None:  # what the record owns first: never an orphan blob

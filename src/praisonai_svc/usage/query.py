@@ -43,8 +43,9 @@ class UsageQuery:
         if self.end <= self.start:
             raise PayloadError("Invalid range: 'to' must be after 'from'.")
         if self.end - self.start > timedelta(days=MAX_DAYS[self.granularity]):
+            wider = " or use granularity=day" if self.granularity == "hour" else ""
             raise PayloadError(f"Invalid range: at most {MAX_DAYS[self.granularity]} days at granularity "
-                               f"{self.granularity}; narrow from/to or use granularity=day.")
+                               f"{self.granularity}; narrow from/to{wider}.")
 
     def days(self) -> list[str]:
         first = self.start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
