@@ -111,6 +111,8 @@ class Worker:
         if owns_runtime:
             await self.runtime.start()
         uninstall = install_consumers(self.app, self.backend)
+        if owns_runtime:  # an API's embedded worker leaves this to the API
+            await self.app.events.outboxes.sweep(self.backend)  # durable events a crash left undelivered
         self.backend.enqueue_listeners.append(self._submitted)
         heartbeats = self.settings.worker_heartbeat_seconds > 0
         usage = contextlib.AsyncExitStack()
