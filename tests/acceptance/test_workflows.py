@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.service import running_service
 
@@ -303,3 +304,80 @@ def test_csv_upload_runs_a_file_processed_workflow_extract_then_job_then_signed_
     assert call["valid"] and call["body"] == {"file": file["id"], "title": "CITY", "rows": 4}
     assert http["result"]["status_code"] == 200
     assert all(run["trigger_type"] == "file_upload" for run in uploads)
+
+
+def pending_file_events(env: dict[str, str]) -> int:
+    """How many file events are still recorded and undelivered (read through the record port)."""
+    import asyncio
+
+    from praisonai_svc.backend import open_backend
+    from praisonai_svc.files.repository import FileRepository
+    from praisonai_svc.settings import Settings
+
+    async def count() -> int:
+        overrides = {k[len("PRAISONAI_"):].lower(): v for k, v in env.items() if k.startswith("PRAISONAI_")}
+        backend = await open_backend(Settings(**overrides))
+        try:
+            files, _cursor = await FileRepository(backend.records).with_pending_events(cursor=None)
+            return sum(len(stored.pending_events) for stored in files)
+        finally:
+            await backend.close()
+
+    return asyncio.run(count())
+
+
+@pytest.mark.timeout(300)  # two processes killed and restarted, an extraction in its sandbox, on a shared machine
+def test_file_triggers_survive_kill_9_between_the_stored_change_and_its_delivery(
+    backend_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The files' outbox end to end: the API is killed (SIGKILL) just after storing an upload, before its
+    file.uploaded reached the workflow triggers or the extraction was queued; the worker is killed just after
+    storing the extraction, before file.processed reached them. After each restart both workflows run, once."""
+    import csv
+    import io
+
+    crash_dir = tmp_path / "crash"
+    crash_dir.mkdir()
+    table = io.StringIO()
+    csv.writer(table).writerows([["city", "population"], ["Lisbon", 545923], ["Porto", 231800]])
+    env = {**backend_env, "WORKFLOW_TEST_CRASH_DIR": str(crash_dir)}
+    with running_service(HANDLERS, env, tmp_path / "logs", workers=1) as svc, svc.client() as client:
+        def workflow(name: str, trigger: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+            return client.post("/workflows", json={  # type: ignore[no-any-return]
+                "name": name, "triggers": [{"type": trigger, "file_extensions": ["csv"]}], "steps": steps}).json()
+
+        on_upload = workflow("On upload", "file_upload",
+                             [{"id": "note", "type": "log", "message": "got {{ trigger.original_filename }}"}])
+        on_processed = workflow("On processed", "file_processed", [
+            {"id": "text", "type": "file_process", "file_id": "{{ trigger.file_id }}"},
+            {"id": "note", "type": "log", "message": "{{ steps.text.metadata.columns[0] }}"}])
+        try:
+            client.post("/files/upload", files={"file": ("cities.csv", table.getvalue().encode())})
+            raise AssertionError("the API answered the upload it should have died in")
+        except httpx.TransportError:
+            pass
+        assert svc.api is not None and svc.api.wait(timeout=30) == -signal.SIGKILL
+        svc.start_api()  # its start-up sweep delivers file.uploaded and queues the extraction
+        worker = svc.workers[0]
+        wait_for(lambda: worker.poll() is not None, "the worker was not killed by file.processed")
+        assert worker.returncode == -signal.SIGKILL
+        svc.start_worker()  # its start-up sweep (or the extraction's retry) delivers file.processed
+
+        def finished(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+            runs = client.get(f"/workflows/{workflow['id']}/executions").json()["executions"]
+            return runs if runs and all(run["status"] in FINISHED for run in runs) else []
+
+        uploads = wait_for(lambda: finished(on_upload), "no finished execution of the upload workflow")
+        processed = wait_for(lambda: finished(on_processed), "no finished execution of the processed workflow")
+        wait_for(lambda: pending_file_events(svc.env) == 0, "file events still pending")
+        [file] = client.get("/files").json()["files"]
+        uploads = client.get(f"/workflows/{on_upload['id']}/executions").json()["executions"]
+        processed = client.get(f"/workflows/{on_processed['id']}/executions").json()["executions"]
+    assert [(run["status"], run["input_file_ids"]) for run in uploads] == [("completed", [file["id"]])]
+    assert [(run["status"], run["input_file_ids"]) for run in processed] == [("completed", [file["id"]])]
+    assert processed[0]["steps"][1]["result"]["message"] == "city"
+    assert file["status"] == "processed"
+    assert sorted(file["triggered_workflows"]) == sorted([on_upload["id"], on_processed["id"]])
+    for topic in ("file.uploaded", "file.processed"):  # killed on the first delivery, delivered again after it
+        deliveries = (crash_dir / topic).read_text().splitlines()
+        assert len(deliveries) >= 2 and {json.loads(line)["file_id"] for line in deliveries} == {file["id"]}

@@ -1,18 +1,22 @@
 """The files feature's storage promises on every adapter (memory, local, Azurite), without a worker: an upload is
 a record that expires after PRAISONAI_FILE_RETENTION, the pruner removes an expired file's blobs and then its
-record, an extraction is queued once per file and run, and ``triggered_workflows`` lists a workflow once."""
+record, an extraction is queued once per file and run, ``triggered_workflows`` lists a workflow once, and a file
+event that a crash left undelivered is listed (an indexed field) and delivered by the outbox sweep."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
+from praisonai_svc.events import Event
 from praisonai_svc.files.content import content_blob_name
 from praisonai_svc.files.models import KIND, StoredFile
 from praisonai_svc.files.processing import EXTRACT_SERVICE, extraction_job_id
+from praisonai_svc.files.repository import FileRepository
 from praisonai_svc.files.service import FileService, Upload
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.retention import Pruner
@@ -99,3 +103,64 @@ async def test_triggered_workflows_lists_each_workflow_once(
         await service.mark_triggered(stored.id, workflow_id)
     assert (await service.get(stored.id, tenant="acme")).triggered_workflows == ["wf-a", "wf-b"]
     assert await service.mark_triggered("no-such-file", "wf-a") is None
+
+
+class Crash(BaseException):
+    """A kill -9 right after the upload was stored: nothing after it runs (the bus does not catch it)."""
+
+
+async def test_pending_file_events_are_listed_until_delivered_and_delivered_once(
+    backend: Backend, settings_factory: Callable[..., Settings]
+) -> None:
+    """The files' outbox on every adapter: the upload's event is stored with the file (indexed while pending), the
+    sweep of a "restarted" app delivers it and queues the extraction once, and the index forgets the file."""
+    crashing = make_app(settings_factory)
+    seen: list[str] = []
+
+    async def crash(event: Event) -> None:
+        seen.append(event.subject)
+        raise Crash()
+
+    stop = crashing.events.subscribe("file.uploaded", crash)
+    service = FileService(crashing, backend)
+    with contextlib.suppress(Crash):
+        await service.upload(Upload("lost.txt", chunks(b"lost event")), tenant="acme")
+    stop()
+    [lost_id] = seen
+    delivered = await uploaded(service, "fine.txt")  # delivered at once: never pending
+    repo = FileRepository(backend.records)
+    files, cursor = await repo.with_pending_events(cursor=None)
+    assert [f.id for f in files] == [lost_id] and cursor is None
+    assert [e.topic for e in files[0].pending_events] == ["file.uploaded"]
+
+    restarted = make_app(settings_factory)
+    got: list[Event] = []
+
+    async def record(event: Event) -> None:
+        got.append(event)
+
+    restarted.events.subscribe("file.*", record)
+    assert await restarted.events.outboxes.sweep(backend) == 1
+    assert await restarted.events.outboxes.sweep(backend) == 0
+    assert [(e.topic, e.subject, e.tenant, e.data["status"]) for e in got] == [
+        ("file.uploaded", lost_id, "acme", "uploaded")]
+    assert (await repo.with_pending_events(cursor=None))[0] == []
+    assert (await backend.jobs.get(extraction_job_id(lost_id, 0))).payload == {"file_id": lost_id, "run": 0}
+    assert (await repo.get(delivered.id, tenant="acme")).pending_events == []
+
+
+async def test_a_change_from_a_stale_copy_reads_the_file_again(
+    backend: Backend, settings_factory: Callable[..., Settings]
+) -> None:
+    """FileRepository.change's one-write path (``current`` with its etag) falls back to read-and-retry when the
+    file changed since that copy, on every adapter."""
+    service = FileService(make_app(settings_factory), backend)
+    stored = await uploaded(service)
+    assert stored.etag is not None
+    fresh = await service.repo.change(stored.id, lambda f: f.model_copy(update={"retry_count": 5}))
+    assert fresh.etag not in (None, stored.etag)
+    both = await service.repo.change(stored.id, lambda f: f.model_copy(update={"triggered_workflows": ["wf"]}),
+                                     current=stored)  # stale: its etag lost
+    assert both.retry_count == 5 and both.triggered_workflows == ["wf"]
+    again = await service.repo.change(stored.id, lambda f: f.model_copy(update={"retry_count": 6}), current=both)
+    assert again.retry_count == 6 and again.triggered_workflows == ["wf"]  # fresh: one conditional write

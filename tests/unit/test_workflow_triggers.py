@@ -212,3 +212,55 @@ async def test_resume_after_a_crash_starts_at_the_first_unfinished_step() -> Non
     assert done.steps["three"].result == {"message": "three one"}
     assert await engine.advance(execution.id) is None  # a finished execution does nothing more
     assert (await service.execution(execution.id, tenant=None)).log == done.log
+
+
+async def test_overlap_queue_runs_scheduled_executions_one_at_a_time_oldest_first() -> None:
+    from praisonai_svc.logs import job_logger
+    from praisonai_svc.workflows.engine import ExecutionEngine
+    from praisonai_svc.workflows.gateways import Gateways
+    from praisonai_svc.workflows.models import ExecutionStatus
+
+    app = make_app()
+    assert app.backend is not None
+    workflow = await scheduled(app, overlap="queue")
+    scheduler = CronScheduler(app, app.backend)
+    due = utcnow().replace(microsecond=0)
+    for offset in (0, 2, 4):  # three due times while none has run yet
+        await scheduler._fire(workflow, due + timedelta(seconds=offset))
+    first, second, third = (cron_execution_id(workflow.id, due + timedelta(seconds=s)) for s in (0, 2, 4))
+    engine = ExecutionEngine(app, app.backend, Gateways(), job_logger("workflow-execution", "j", 1))
+    service = WorkflowService(app, app.backend)
+
+    async def status(execution_id: str) -> ExecutionStatus:
+        return (await service.execution(execution_id, tenant=None)).status
+
+    assert await engine.advance(third) is not None  # two older ones are unfinished: it waits
+    assert await engine.advance(second) is not None
+    assert await engine.advance(first) is None and await status(first) == "completed"
+    assert await engine.advance(third) is not None  # the second is still waiting its turn: not both at once
+    assert await status(third) == "pending"
+    assert await engine.advance(second) is None and await status(second) == "completed"
+    assert await engine.advance(third) is None and await status(third) == "completed"
+
+
+async def test_a_workflow_keeps_its_newest_max_executions_and_counts_them_all() -> None:
+    from praisonai_svc.logs import job_logger
+    from praisonai_svc.workflows.engine import ExecutionEngine
+    from praisonai_svc.workflows.gateways import Gateways
+    from praisonai_svc.workflows.outcomes import PRUNE_EVERY
+
+    app = ServiceApp("Retention", settings=Settings(workflow_max_executions=3), backend=memory_backend())
+    assert app.backend is not None
+    service = WorkflowService(app, app.backend)
+    workflow = await service.create({"name": "Many", "steps": LOG_STEP}, tenant=None)
+    engine = ExecutionEngine(app, app.backend, Gateways(), job_logger("workflow-execution", "j", 1))
+    started: list[str] = []
+    for _ in range(PRUNE_EVERY):
+        execution = await service.trigger(workflow.id, {}, tenant=None)
+        assert await engine.advance(execution.id) is None
+        started.append(execution.id)
+    kept = [body["id"] for body in await executions(app)]
+    assert kept == sorted(started)[:3]  # the newest three (ids list newest first)
+    stored = await service.get(workflow.id, tenant=None)
+    assert (stored.execution_stats.total, stored.execution_stats.successful) == (PRUNE_EVERY, PRUNE_EVERY)
+    assert stored.last_execution_at is not None

@@ -119,6 +119,7 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
         runtime = ServiceRuntime(app, backend, "all" if embedded else "api")
         api.state.service_runtime = runtime
         await runtime.start()
+        await app.events.outboxes.sweep(backend)  # durable events a crash left undelivered (subscribers are in)
         worker_task = None
         if embedded:
             from praisonai_svc.worker import Worker

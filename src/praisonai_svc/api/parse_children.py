@@ -62,6 +62,7 @@ class _Child:
             await asyncio.wait_for(self.process.wait(), 2)
         except TimeoutError:
             self.kill()
+            await self.process.wait()  # reaped, so that it is gone when close() returns
 
 
 class ParseChildren:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from praisonai_svc.events.outbox import Outboxes
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
 
@@ -36,6 +37,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscriptions: list[tuple[str, EventHandler]] = []
+        self.outboxes = Outboxes()  # durable producers' sweeps (praisonai_svc.events.outbox)
 
     def subscribe(self, pattern: str, handler: EventHandler) -> Callable[[], None]:
         """Call ``handler`` for every event whose topic matches ``pattern``; returns an unsubscribe function."""
@@ -63,7 +65,20 @@ class EventBus:
         A handler that raises is logged and skipped: one broken consumer never stops the others, nor the
         publisher (whose own state change has already happened).
         """
-        delivered = 0
+        delivered, _failed = await self._run(event)
+        return delivered
+
+    async def deliver(self, event: Event) -> bool:
+        """:meth:`publish`, and whether *every* matching handler handled the event (none raised).
+
+        A durable producer (an outbox) removes its recorded event only then; else it delivers it again later, so
+        a handler that raises (e.g. storage was briefly down) gets the event again.
+        """
+        _delivered, failed = await self._run(event)
+        return failed == 0
+
+    async def _run(self, event: Event) -> tuple[int, int]:
+        delivered = failed = 0
         for pattern, handler in list(self._subscriptions):
             if not fnmatch.fnmatchcase(event.topic, pattern):
                 continue
@@ -74,6 +89,7 @@ class EventBus:
                     "event handler failed", extra={"topic": event.topic, "subject": event.subject,
                                                    "handler": getattr(handler, "__qualname__", repr(handler))},
                 )
+                failed += 1
                 continue
             delivered += 1
-        return delivered
+        return delivered, failed

@@ -6,12 +6,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from praisonai_svc.records import Record
 
 KIND = "file"
 NO_TENANT = ""  # the tenant field of files uploaded by untenanted callers
+OUTBOX_FIELD = "outbox"  # indexed field, "1" while the file has pending events (what the outbox sweep lists)
 
 
 class FileStatus(StrEnum):
@@ -22,6 +23,18 @@ class FileStatus(StrEnum):
     PROCESSED = "processed"
     FAILED = "failed"
     DELETED = "deleted"
+
+
+class PendingEvent(BaseModel):
+    """A file event written by the change it announces and not yet handled by every subscriber (files.outbox)."""
+
+    topic: str  # file.uploaded | file.processed | file.failed | file.deleted
+    at: datetime  # when the change was stored: the event's time, and its identity within the file
+    extract: bool = False  # file.uploaded: queue the extraction as part of delivering it (upload with process)
+    failures: int = 0  # deliveries that a subscriber failed; dropped after files.outbox.MAX_FAILURES
+
+    def same(self, other: PendingEvent) -> bool:
+        return self.topic == other.topic and self.at == other.at
 
 
 class StoredFile(BaseModel):
@@ -52,16 +65,26 @@ class StoredFile(BaseModel):
     extraction_job_id: str | None = None
     extraction_attempt: int | None = None  # the attempt that holds the claim on a processing file
     expires_at: datetime | None = None  # when the pruner removes the record and its blobs (PRAISONAI_FILE_RETENTION)
+    pending_events: list[PendingEvent] = Field(default_factory=list)  # the file's outbox (files.outbox)
+    _etag: str | None = PrivateAttr(None)  # of the record this was read from or written as (None: unknown)
+
+    @property
+    def etag(self) -> str | None:
+        return self._etag
 
     def to_record(self, etag: str | None = None) -> Record:
         body = self.model_dump(mode="json")
         fields = {"tenant": self.tenant or NO_TENANT, "status": self.status.value,
                   "live": "0" if self.status is FileStatus.DELETED else "1"}
+        if self.pending_events:
+            fields[OUTBOX_FIELD] = "1"
         return Record(kind=KIND, id=self.id, body=body, fields=fields, expires_utc=self.expires_at, etag=etag)
 
     @classmethod
     def from_record(cls, record: Record) -> StoredFile:
-        return cls.model_validate(record.body)
+        stored = cls.model_validate(record.body)
+        stored._etag = record.etag
+        return stored
 
 
 class FileBody(BaseModel):

@@ -4,7 +4,9 @@ failed), with the job's retries, lease renewal, timeout and poison queue around 
 Exactly once: the run that *claims* the file (status processing, with its job id and attempt) is the only one
 whose outcome is written; a duplicate delivery, a stale job or an attempt that lost its claim to a newer one
 changes nothing. So a worker killed mid-extraction leaves the file to the next attempt, which claims it again
-and ends it processed once, with one ``file.processed`` event.
+and ends it processed once, with one ``file.processed`` event. The event is recorded by that final write
+(files.outbox): a worker killed right after it leaves the event pending, and the job's next attempt, which finds
+the file finished, delivers it (as does any process that starts, and the pruner).
 
 A document that cannot be extracted (hostile, damaged, encrypted, too big) fails the *file*, with the reason in
 ``error_message``; the job itself ends done (its output is a small JSON summary), because retrying cannot help
@@ -13,7 +15,6 @@ and a user's bad upload is no operator's alarm. Storage outages are retried like
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,10 @@ from praisonai_svc.context import JobContext
 from praisonai_svc.errors import ConfigError
 from praisonai_svc.files import events
 from praisonai_svc.files.content import content_blob_name, place
+from praisonai_svc.files.extraction_queue import EXTRACT_SERVICE, extraction_job_id
 from praisonai_svc.files.extractors import Extraction, ExtractionError, Limits
-from praisonai_svc.files.models import KIND, FileStatus, StoredFile
+from praisonai_svc.files.models import KIND, FileStatus, PendingEvent, StoredFile
+from praisonai_svc.files.outbox import FileOutbox, pending, register_file_outbox, with_event
 from praisonai_svc.files.repository import FileRepository
 from praisonai_svc.files.retention import drop_file_blobs
 from praisonai_svc.files.sandbox import extract_isolated
@@ -33,18 +36,14 @@ if TYPE_CHECKING:
     from praisonai_svc.app import ServiceApp
     from praisonai_svc.backend import Backend
 
-EXTRACT_SERVICE = "extract"
 ERROR_LIMIT = 2000
 Output = tuple[bytes, str, str]
-
-
-def extraction_job_id(file_id: str, run: int) -> str:
-    """The job of one extraction run of a file: queuing it twice (a retried upload, two process calls) is one job."""
-    return hashlib.sha256(f"{EXTRACT_SERVICE}\x00{file_id}\x00{run}".encode()).hexdigest()[:32]
+__all__ = ["EXTRACT_SERVICE", "ExtractFile", "extraction_job_id", "register_extract_service"]
 
 
 def register_extract_service(app: ServiceApp) -> None:
-    """Host ``extract`` (internal, awaited on the worker's loop) and keep files as long as PRAISONAI_FILE_RETENTION."""
+    """Host ``extract`` (internal, awaited on the worker's loop), keep files as long as PRAISONAI_FILE_RETENTION,
+    and sweep the files' outbox with the app's others."""
     extract = ExtractFile(app)
 
     async def extract_file(payload: dict[str, Any], ctx: JobContext) -> Output:
@@ -53,6 +52,7 @@ def register_extract_service(app: ServiceApp) -> None:
 
     app.add_builtin(make_spec(extract_file, EXTRACT_SERVICE, EXTRACT_SERVICE))
     app.retention.track(KIND, drop_file_blobs)
+    register_file_outbox(app)
 
 
 def limits_of(app: ServiceApp) -> Limits:
@@ -82,16 +82,18 @@ class ExtractFile:
             return summary(file_id, "skipped", reason="no such file")
         claimed = await repo.change(file_id, lambda f: _claim(f, ctx, int(payload.get("run", 0))))
         if not _holds_claim(claimed, ctx):
+            if claimed.pending_events:  # e.g. the attempt before was killed between its final write and delivery
+                await FileOutbox(self.app, backend).deliver_pending(claimed)
             return summary(file_id, "skipped", reason=f"file is {claimed.status.value}")
         ctx.logger.info("extracting file", extra={"file_id": file_id, "extension": claimed.extension,
                                                   "bytes": claimed.file_size})
         try:
             extraction = await self._extract(backend, claimed)
         except ExtractionError as exc:
-            return await self._fail(repo, claimed, ctx, exc.message)
+            return await self._fail(backend, repo, claimed, ctx, exc.message)
         except Exception as exc:
             if ctx.is_last_attempt:
-                await self._fail(repo, claimed, ctx, f"Extraction failed after {ctx.attempt} attempts: "
+                await self._fail(backend, repo, claimed, ctx, f"Extraction failed after {ctx.attempt} attempts: "
                                                      f"{type(exc).__name__}: {exc}")
             raise
         return await self._succeed(backend, repo, claimed, ctx, extraction)
@@ -111,7 +113,8 @@ class ExtractFile:
         blob = content_blob_name(claimed.id) if placed.blob is not None else None
         if placed.blob is not None and blob is not None:
             await backend.blobs.put(blob, placed.blob, content_type="application/json", filename="extracted.json")
-        now = utcnow()
+        processed = pending(events.PROCESSED)
+        now = processed.at
 
         def finish(current: StoredFile) -> StoredFile | None:
             if not _holds_claim(current, ctx):
@@ -120,31 +123,35 @@ class ExtractFile:
                 "status": FileStatus.PROCESSED, "extracted_content": placed.inline_content, "content_blob": blob,
                 "content_size": len(extraction.content), "extraction_metadata": placed.record_metadata,
                 "error_message": None, "processed_at": now, "updated_at": now,
+                "pending_events": with_event(current, processed),
             })
 
         final = await repo.change(claimed.id, finish)
         if final.status is FileStatus.PROCESSED and final.processed_at == now:
             ctx.logger.info("file processed", extra={"file_id": claimed.id, "characters": len(extraction.content)})
-            await events.publish_file_event(self.app, events.PROCESSED, final)
+            await FileOutbox(self.app, backend).deliver(final, processed)
             return summary(claimed.id, "processed", characters=len(extraction.content))
         if final.status is FileStatus.DELETED and blob is not None:
             await backend.blobs.delete(blob)  # deleted while we extracted: keep nothing of it
         return summary(claimed.id, "skipped", reason=f"file is {final.status.value}")
 
-    async def _fail(self, repo: FileRepository, claimed: StoredFile, ctx: JobContext, reason: str) -> Output:
-        now = utcnow()
+    async def _fail(
+        self, backend: Backend, repo: FileRepository, claimed: StoredFile, ctx: JobContext, reason: str
+    ) -> Output:
+        failed: PendingEvent = pending(events.FAILED)
+        now = failed.at
         reason = reason[:ERROR_LIMIT]
 
         def fail(current: StoredFile) -> StoredFile | None:
             if not _holds_claim(current, ctx):
                 return None
             return current.model_copy(update={"status": FileStatus.FAILED, "error_message": reason,
-                                              "updated_at": now})
+                                              "updated_at": now, "pending_events": with_event(current, failed)})
 
         final = await repo.change(claimed.id, fail)
         if final.status is FileStatus.FAILED and final.updated_at == now:
             ctx.logger.warning("file extraction failed", extra={"file_id": claimed.id, "error": reason})
-            await events.publish_file_event(self.app, events.FAILED, final)
+            await FileOutbox(self.app, backend).deliver(final, failed)
         return summary(claimed.id, "failed", error_message=reason)
 
 

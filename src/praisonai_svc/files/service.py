@@ -14,25 +14,25 @@ from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import JobNotFound, StorageError, StorageUnavailable
+from praisonai_svc.errors import JobNotFound
 from praisonai_svc.files import events
 from praisonai_svc.files.content import read_blob
 from praisonai_svc.files.errors import FILE_NOT_PROCESSED, FileConflict, FileNotFound
-from praisonai_svc.files.models import KIND, ExtractedContent, FileStatus, StoredFile
-from praisonai_svc.files.processing import EXTRACT_SERVICE, extraction_job_id
+from praisonai_svc.files.extraction_queue import queue_extraction
+from praisonai_svc.files.models import KIND, ExtractedContent, FileStatus, PendingEvent, StoredFile
+from praisonai_svc.files.outbox import FileOutbox, pending, with_event
 from praisonai_svc.files.repository import FileRepository
 from praisonai_svc.files.upload import StreamCheck, choose_extractor, client_filename
-from praisonai_svc.hashing import payload_hash
 from praisonai_svc.logs import get_logger
-from praisonai_svc.models.job import Job, JobStatus, utcnow
-from praisonai_svc.ports import DuplicateJob, SignedUrl
+from praisonai_svc.models.job import JobStatus, utcnow
+from praisonai_svc.ports import SignedUrl
 from praisonai_svc.records import newest_first_id
 from praisonai_svc.retention import expiry_for
 
 log = get_logger("files")
 UPLOADED_MESSAGE = "File uploaded successfully"
-NOT_QUEUED_MESSAGE = ("File uploaded, but its extraction could not be queued (storage unavailable); "
-                      "POST /files/{id}/process to queue it.")
+NOT_QUEUED_MESSAGE = ("File uploaded, but its extraction could not be queued yet (storage unavailable); it is "
+                      "retried later, or POST /files/{id}/process to queue it now.")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class FileService:
         self.app = app
         self.backend = backend
         self.repo = FileRepository(backend.records)
+        self.outbox = FileOutbox(app, backend)
 
     async def upload(self, upload: Upload, *, tenant: str | None, process: bool = True) -> tuple[StoredFile, str]:
         """Stream the upload into the blob store (checked, hashed, size-limited), record it, queue extraction."""
@@ -61,41 +62,27 @@ class FileService:
         await self.backend.blobs.put_stream(blob_name, check.stream(upload.chunks), content_type=extractor.mime_type,
                                             filename=original)
         now = utcnow()
+        # The record is created with its file.uploaded event (and the wish to extract it) in it: a crash before
+        # the event is delivered and the extraction queued leaves both to the outbox sweep.
+        uploaded = pending(events.UPLOADED, now, extract=process)
         stored = StoredFile(
             id=file_id, filename=stored_name, original_filename=original, extension=extension,
             mime_type=extractor.mime_type, file_size=check.size, file_hash=check.sha256, created_at=now,
             updated_at=now, tenant=tenant, blob_name=blob_name, expires_at=expiry_for(KIND, settings, start=now),
+            pending_events=[uploaded],
         )
         try:
-            await self.repo.create(stored)
+            stored = await self.repo.create(stored)
         except BaseException:
             await asyncio.shield(self.backend.blobs.delete(blob_name))
             raise
         log.info("file uploaded", extra={"file_id": file_id, "bytes": check.size, "extension": extension})
-        await events.publish_file_event(self.app, events.UPLOADED, stored)
-        if not process:
-            return stored, UPLOADED_MESSAGE
-        try:
-            await self.queue_extraction(stored)
-        except StorageError as exc:
-            log.warning("extraction not queued", extra={"file_id": file_id, "error": str(exc)})
-            return stored, NOT_QUEUED_MESSAGE
-        return stored, UPLOADED_MESSAGE
+        delivery = await self.outbox.deliver(stored, uploaded)
+        return stored, UPLOADED_MESSAGE if delivery.extraction_queued else NOT_QUEUED_MESSAGE
 
     async def queue_extraction(self, stored: StoredFile) -> None:
         """Enqueue the extraction job of the file's current run (once: its id derives from the file and run)."""
-        spec = self.app.job_spec(EXTRACT_SERVICE)
-        payload = {"file_id": stored.id, "run": stored.runs}
-        now = utcnow()
-        job = Job(job_id=extraction_job_id(stored.id, stored.runs), service=spec.name, payload=payload,
-                  tenant=stored.tenant, payload_hash=payload_hash(payload, scope=f"{spec.name}\x00file"),
-                  created_utc=now, updated_utc=now)
-        try:
-            await self.backend.create_and_enqueue(job, spec.queue_name)
-        except DuplicateJob:  # queued by an earlier call for this run
-            return
-        except StorageError as exc:
-            raise StorageUnavailable("Storage is unavailable; the extraction was not queued. Retry shortly.") from exc
+        await queue_extraction(self.app, self.backend, stored)
 
     async def get(self, file_id: str, *, tenant: str | None) -> StoredFile:
         """The file (FileNotFound for another tenant's); a file whose extraction job died for good is failed."""
@@ -113,16 +100,17 @@ class FileService:
         if job.status is not JobStatus.ERROR:
             return stored
         reason = f"Extraction failed: {job.error_msg or 'its job ended in error'}"
+        failed = pending(events.FAILED)
 
         def fail(current: StoredFile) -> StoredFile | None:
             if current.status is not FileStatus.PROCESSING or current.extraction_job_id != job.job_id:
                 return None
             return current.model_copy(update={"status": FileStatus.FAILED, "error_message": reason,
-                                              "updated_at": utcnow()})
+                                              "updated_at": failed.at, "pending_events": with_event(current, failed)})
 
         final = await self.repo.change(stored.id, fail)
-        if final.status is FileStatus.FAILED and final.error_message == reason:
-            await events.publish_file_event(self.app, events.FAILED, final)
+        if _announces(final, failed):
+            await self.outbox.deliver(final, failed)
         return final
 
     async def mark_triggered(self, file_id: str, workflow_id: str) -> StoredFile | None:
@@ -199,13 +187,20 @@ class FileService:
         stored = await self.repo.get(file_id, tenant=tenant)
         if stored.status is FileStatus.DELETED:
             return stored
-        deleted = await self.repo.change(stored.id, _deleted)
+        gone = pending(events.DELETED)
+        deleted = await self.repo.change(stored.id, lambda current: _deleted(current, gone))
         await self.backend.blobs.delete(deleted.blob_name)
         if stored.content_blob:
             await self.backend.blobs.delete(stored.content_blob)
         log.info("file deleted", extra={"file_id": stored.id})
-        await events.publish_file_event(self.app, events.DELETED, deleted)
+        if _announces(deleted, gone):
+            await self.outbox.deliver(deleted, gone)
         return deleted
+
+
+def _announces(stored: StoredFile, event: PendingEvent) -> bool:
+    """Whether the write that returned ``stored`` recorded ``event`` (a change that was refused did not)."""
+    return any(event.same(entry) for entry in stored.pending_events)
 
 
 def _requeued(current: StoredFile) -> StoredFile | None:
@@ -215,9 +210,9 @@ def _requeued(current: StoredFile) -> StoredFile | None:
                                       "error_message": None, "updated_at": utcnow()})
 
 
-def _deleted(current: StoredFile) -> StoredFile | None:
+def _deleted(current: StoredFile, event: PendingEvent) -> StoredFile | None:
     if current.status is FileStatus.DELETED:
         return None
-    now = utcnow()
+    now = event.at
     return current.model_copy(update={"status": FileStatus.DELETED, "deleted_at": now, "updated_at": now,
-                                      "extracted_content": None})
+                                      "extracted_content": None, "pending_events": with_event(current, event)})

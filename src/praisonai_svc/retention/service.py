@@ -5,6 +5,9 @@ PRAISONAI_PRUNE_INTERVAL. Like every service it can be stopped, started and watc
 After a run that removed nothing the next waits twice as long, up to :data:`IDLE_INTERVAL_FACTOR` intervals
 (an hour by default) and at most an hour, so that an idle deployment costs a few requests an hour; a run that
 removes something goes back to the interval.
+
+Each run also sweeps the app's outboxes (praisonai_svc.events.outbox): durable events that a crashed or failing
+delivery left pending for over a minute are delivered again (one indexed query when there are none).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from praisonai_svc.errors import StorageError
+from praisonai_svc.events.outbox import SWEEP_MIN_AGE
 from praisonai_svc.logs import get_logger
 from praisonai_svc.services import Service
 
@@ -75,6 +79,7 @@ class PrunerService(Service):
                 self.runs += 1
             except StorageError as exc:  # storage down: the next run catches up, nothing is half-removed
                 log.warning("prune failed; retrying at the next interval", extra={"error": exc.message})
+            removed += await app.events.outboxes.sweep(backend, min_age=SWEEP_MIN_AGE)  # never raises
             wait = next_wait(interval, wait, removed)
             await asyncio.sleep(wait)
 

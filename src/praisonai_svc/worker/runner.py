@@ -127,6 +127,8 @@ class Worker:
         if owns_runtime:
             await self.runtime.start()
         uninstall = install_consumers(self.app, self.backend)
+        if owns_runtime:  # an API's embedded worker leaves this to the API
+            await self.app.events.outboxes.sweep(self.backend)  # durable events a crash left undelivered
         self.backend.enqueue_listeners.append(self._submitted)
         self.backend.cluster.subscribe(self._watch_peers)
         heartbeats = self.settings.worker_heartbeat_seconds > 0

@@ -63,10 +63,11 @@ class ExecutionEngine:
 
     async def _start(self, execution: Execution) -> float | None:
         if execution.definition.overlap == "queue" and execution.trigger_type == "scheduled":
-            ahead = [other for other in await self.repo.live_executions(execution.workflow_id, limit=50)
-                     if other.id > execution.id and other.status is ExecutionStatus.RUNNING]
-            if ahead and not execution.cancel_requested:
-                return QUEUE_POLL_SECONDS  # an older execution still runs: wait for our turn
+            # One at a time, oldest first: wait while any older execution is unfinished, running *or* waiting its
+            # own turn (else every queued one would start together once the running one ended).
+            ahead = await self.repo.older_live_execution(execution)
+            if ahead is not None and not execution.cancel_requested:
+                return QUEUE_POLL_SECONDS
         now = utcnow()
         execution.status = ExecutionStatus.RUNNING
         execution.started_at = now

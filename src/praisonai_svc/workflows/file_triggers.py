@@ -3,6 +3,11 @@
 A trigger is claimed once per (workflow, file, event) with a deterministic claim record, which also names the
 execution it started, so a repeated event (or a publisher that retries) starts nothing new and a start that
 was interrupted after the claim is finished by the next attempt.
+
+File events are durable (praisonai_svc.files.outbox): each stays recorded on its file until every subscriber has
+handled it, and is delivered again after a crash. So a start that storage failed makes this handler raise once
+every matching workflow has been tried: the event stays pending and comes back, and the workflows it already
+started are found again by their claims. A permanent failure (e.g. an invalid definition) is logged and skipped.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.backend import Backend
-from praisonai_svc.errors import PraisonSvcError, RecordExists, StorageError
+from praisonai_svc.errors import PraisonSvcError, RecordExists, RecordTooLarge, StorageError
 from praisonai_svc.events import Event
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
@@ -68,9 +73,12 @@ class FileTriggers:
         data = event.data
         filename = str(data.get("original_filename") or data.get("filename") or "")
         mime_type, size = str(data.get("mime_type") or ""), int(data.get("file_size") or 0)
+        retry: StorageError | None = None
         for workflow in await self._candidates(trigger_type, event.tenant):
             if any(t.matches(filename, mime_type, size) for t in workflow.definition.file_triggers(trigger_type)):
-                await self._start_quietly(workflow, trigger_type, event)
+                retry = await self._start_quietly(workflow, trigger_type, event) or retry
+        if retry is not None:
+            raise retry  # the event stays pending on its file and is delivered again (claims dedupe the rest)
 
     async def _candidates(self, trigger_type: TriggerType, tenant: str | None) -> list[Workflow]:
         where = {f"on_{trigger_type}": "1", "tenant": tenant_field(tenant)}
@@ -83,12 +91,22 @@ class FileTriggers:
             if cursor is None:
                 return [workflow for workflow in found if workflow.runnable]
 
-    async def _start_quietly(self, workflow: Workflow, trigger_type: TriggerType, event: Event) -> None:
+    async def _start_quietly(self, workflow: Workflow, trigger_type: TriggerType, event: Event) -> StorageError | None:
+        """Start one workflow; the storage error to retry the event for, if any (other failures are logged)."""
         try:
             await self.start(workflow, trigger_type, event)
-        except (PraisonSvcError, StorageError) as exc:
+        except StorageError as exc:
+            if isinstance(exc, RecordTooLarge):
+                log.error("file trigger failed", extra={"workflow_id": workflow.id, "file_id": event.subject,
+                                                         "event": event.topic, "error": str(exc)})
+                return None
+            log.warning("file trigger failed; the event is delivered again", extra={
+                "workflow_id": workflow.id, "file_id": event.subject, "event": event.topic, "error": str(exc)})
+            return exc
+        except PraisonSvcError as exc:
             log.error("file trigger failed", extra={"workflow_id": workflow.id, "file_id": event.subject,
                                                      "event": event.topic, "error": str(exc)})
+        return None
 
     async def start(self, workflow: Workflow, trigger_type: TriggerType, event: Event) -> str:
         """Claim (workflow, file, event) and start its execution; the execution id either way."""

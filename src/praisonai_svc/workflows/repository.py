@@ -115,3 +115,12 @@ class WorkflowRepository:
     async def live_executions(self, workflow_id: str, *, limit: int = 10) -> list[Execution]:
         page = await self.records.list(EXECUTION, where={"workflow_id": workflow_id, "live": "1"}, limit=limit)
         return [Execution.model_validate(record.body) for record in page.records]
+
+    async def older_live_execution(self, execution: Execution) -> Execution | None:
+        """The newest unfinished execution of the same workflow that was created before ``execution``, if any.
+
+        Execution ids list newest first, so it is the first live one after ``execution``'s id: one query.
+        """
+        page = await self.records.list(EXECUTION, where={"workflow_id": execution.workflow_id, "live": "1"},
+                                       limit=1, cursor=execution.id)
+        return Execution.model_validate(page.records[0].body) if page.records else None
