@@ -23,7 +23,7 @@ from praisonai_svc.cluster import KIND as CLUSTER_KIND
 from praisonai_svc.cluster import SubmitHints
 from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import JobRequest, JobStatus
-from praisonai_svc.retention.service import IDLE_INTERVAL_FACTOR, next_wait
+from praisonai_svc.retention.service import IDLE_INTERVAL_FACTOR, INITIAL_WAIT_FACTOR, next_wait
 from praisonai_svc.services import Service, list_instances
 from praisonai_svc.services.leader import LeaderLease
 from praisonai_svc.services.runtime import ServiceRuntime
@@ -171,11 +171,11 @@ async def test_a_follower_watches_a_live_leader_without_a_request_of_its_own() -
 
 def test_the_pruner_backs_off_after_empty_runs_and_returns_after_work() -> None:
     interval = 300.0
-    waits, wait = [], interval / 2
-    for _ in range(6):
+    waits, wait = [], interval * INITIAL_WAIT_FACTOR  # what the pruner's loop starts from
+    for _ in range(4):
         wait = next_wait(interval, wait, removed=0)
         waits.append(wait)
-    assert waits == [300, 600, 1200, 2400, 3600, 3600]
+    assert waits == [1200, 2400, 3600, 3600]  # an idle pruner runs 10 s after election, then after 20 min, 40, 60
     assert max(waits) == interval * IDLE_INTERVAL_FACTOR
     assert next_wait(interval, 3600, removed=3) == interval
     assert next_wait(3600, 1800, removed=0) == 3600  # never below the interval, never above max(interval, 1 h)

@@ -29,6 +29,9 @@ PRUNER_SERVICE = "pruner"
 FIRST_RUN_DELAY = 10.0  # seconds after election: let a starting deployment settle before the first sweep
 IDLE_INTERVAL_FACTOR = 12  # the longest wait after empty runs, in prune intervals (and at most IDLE_MAX_SECONDS)
 IDLE_MAX_SECONDS = 3600.0
+# The first empty run waits 2x this many intervals (20 min by default), then twice that, up to the cap: an idle
+# leader's pruner costs one run (one read per record kind) per 20-60 minutes, not one per interval.
+INITIAL_WAIT_FACTOR = 2.0
 
 
 def next_wait(interval: float, previous: float, removed: int) -> float:
@@ -71,7 +74,7 @@ class PrunerService(Service):
         pruner = Pruner(app, backend)
         interval = app.settings.prune_interval.total_seconds()
         await asyncio.sleep(min(FIRST_RUN_DELAY, interval))
-        wait = interval / 2  # the first empty run waits one interval
+        wait = interval * INITIAL_WAIT_FACTOR
         while True:
             removed = 1
             try:
