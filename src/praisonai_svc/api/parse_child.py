@@ -11,7 +11,7 @@ import pickle
 import sys
 from typing import Any, BinaryIO
 
-from praisonai_svc.api.parse_pool import lower_priority, parse_within_budget
+from praisonai_svc.api.parse_work import lower_priority, parse_within_budget
 from praisonai_svc.errors import PayloadError
 
 HEADER_BYTES = 4

@@ -28,29 +28,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from praisonai_svc.api.body import parse_document
+from praisonai_svc.api.parse_work import (
+    BUSY,
+    MIN_QUEUE_WAIT_SECONDS,
+    lower_priority,
+    parse_within_budget,
+)
 from praisonai_svc.errors import Overloaded
+
+__all__ = ["LARGE_BODY_BYTES", "MIN_QUEUE_WAIT_SECONDS", "ParsePool", "gil_handed_over_often"]
 
 if TYPE_CHECKING:
     from praisonai_svc.api.parse_children import ParseChildren
 
 
 QUEUED_PER_THREAD = 16
-MIN_QUEUE_WAIT_SECONDS = 5.0  # a body may wait for a thread this long even when its parse budget is shorter
-PARSE_THREAD_NICENESS = 10
 LARGE_BODY_BYTES = 64 * 1024  # from this size on, a body is parsed in a child process (when there are any)
 # How often a thread holding the GIL is asked to hand it over (CPython's default is 5 ms). While a parse thread
 # runs, every wake-up of the event loop may wait this long for the GIL, and one request needs several.
 SWITCH_INTERVAL_SECONDS = 0.001
-BUSY = "The API is busy parsing other requests; retry after Retry-After seconds."
 
 
 @contextlib.contextmanager
@@ -62,26 +64,6 @@ def gil_handed_over_often() -> Iterator[None]:
         yield
     finally:
         sys.setswitchinterval(previous)
-
-
-def lower_priority() -> None:
-    """Run this parse thread (or, called in a child process, the whole child) at a lower scheduling priority.
-
-    On Linux every thread has its own nice value, so when the CPUs are busy the kernel runs the event loop
-    first, and a flood of documents slows parsing down rather than every other request. Elsewhere (or when
-    refused) parsing simply keeps the process's priority.
-    """
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PARSE_THREAD_NICENESS)
-
-
-def parse_within_budget(raw: bytes, content_type: str, queued_at: float, budget_seconds: float) -> Any:
-    """Parse ``raw`` unless it waited too long for its turn (503); its budget starts now. Runs in a parse thread
-    or a child process (``time.monotonic`` is one clock for every process of the machine)."""
-    started = time.monotonic()
-    if started - queued_at > max(budget_seconds, MIN_QUEUE_WAIT_SECONDS):
-        raise Overloaded(BUSY)
-    return parse_document(raw, content_type, deadline=started + budget_seconds, budget_seconds=budget_seconds)
 
 
 class _Lane:
