@@ -7,9 +7,7 @@ azure): the cluster partition, which a process reads in one request.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from datetime import timedelta
-from typing import Any
 
 from praisonai_svc.backend import Backend
 from praisonai_svc.cluster import ClusterView, SubmitHints
@@ -17,25 +15,7 @@ from praisonai_svc.models.job import utcnow
 from praisonai_svc.services.control import Control, ControlStore, ControlView, controls_of
 from praisonai_svc.services.heartbeat import Instance, beat, instances_of, list_instances, prune_instances, remove
 from praisonai_svc.services.leader import LeaderLease
-
-
-class Counting:
-    """A record store that counts the requests made through it."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if not callable(attr) or name.startswith("_"):
-            return attr
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return await attr(*args, **kwargs)
-
-        return counted
+from tests.support.counting import Counting
 
 
 async def test_control_changes_are_seen_by_other_processes(backend: Backend, twin_backend: Backend) -> None:

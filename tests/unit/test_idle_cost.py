@@ -32,25 +32,7 @@ from praisonai_svc.worker import Worker
 from praisonai_svc.worker.instances import beat
 from praisonai_svc.worker.recovery import IDLE_SWEEP_SECONDS, sweep, sweep_due
 from praisonai_svc.workflows.service import EXECUTION_SERVICE as WORKFLOW_SERVICE
-
-
-class Counting:
-    """A record store that counts the requests made through it (by method)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if not callable(attr) or name.startswith("_"):
-            return attr
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return await attr(*args, **kwargs)
-
-        return counted
+from tests.support.counting import Counting
 
 
 def count_receives(backend: Backend, then: Callable[[Counter[str]], None] = lambda counts: None) -> Counter[str]:
