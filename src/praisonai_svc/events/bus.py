@@ -30,18 +30,28 @@ class Event:
 
 
 EventHandler = Callable[[Event], Awaitable[None]]
+BatchHandler = Callable[[list[Event]], Awaitable[None]]
 
 
 class EventBus:
     """Topic subscriptions (``fnmatch`` patterns such as ``file.*``) and an awaitable :meth:`publish`."""
 
     def __init__(self) -> None:
-        self._subscriptions: list[tuple[str, EventHandler]] = []
+        # (pattern, handler, takes a list): a batch handler gets the matching events of one publish_many at once
+        self._subscriptions: list[tuple[str, EventHandler | BatchHandler, bool]] = []
+        self._matches: dict[tuple[str, str], bool] = {}  # (topic, pattern) -> fnmatch result: topics are few
         self.outboxes = Outboxes()  # durable producers' sweeps (praisonai_svc.events.outbox)
 
     def subscribe(self, pattern: str, handler: EventHandler) -> Callable[[], None]:
         """Call ``handler`` for every event whose topic matches ``pattern``; returns an unsubscribe function."""
-        entry = (pattern, handler)
+        return self._add((pattern, handler, False))
+
+    def subscribe_batches(self, pattern: str, handler: BatchHandler) -> Callable[[], None]:
+        """Like :meth:`subscribe`, but ``handler`` gets a list: the matching events of one :meth:`publish_many`
+        (in order) at once, so that it can store them in one write; a single :meth:`publish` gives a list of one."""
+        return self._add((pattern, handler, True))
+
+    def _add(self, entry: tuple[str, EventHandler | BatchHandler, bool]) -> Callable[[], None]:
         self._subscriptions.append(entry)
 
         def unsubscribe() -> None:
@@ -65,7 +75,14 @@ class EventBus:
         A handler that raises is logged and skipped: one broken consumer never stops the others, nor the
         publisher (whose own state change has already happened).
         """
-        delivered, _failed = await self._run(event)
+        delivered, _failed = await self._run([event])
+        return delivered
+
+    async def publish_many(self, events: list[Event]) -> int:
+        """Publish ``events`` in order, as :meth:`publish` would one by one, except that a batch handler
+        (:meth:`subscribe_batches`) gets all its matching events in one call. Returns the deliveries that did
+        not raise (per handler call)."""
+        delivered, _failed = await self._run(events)
         return delivered
 
     async def deliver(self, event: Event) -> bool:
@@ -74,22 +91,37 @@ class EventBus:
         A durable producer (an outbox) removes its recorded event only then; else it delivers it again later, so
         a handler that raises (e.g. storage was briefly down) gets the event again.
         """
-        _delivered, failed = await self._run(event)
+        _delivered, failed = await self._run([event])
         return failed == 0
 
-    async def _run(self, event: Event) -> tuple[int, int]:
+    def _matching(self, events: list[Event], pattern: str) -> list[Event]:
+        matching = []
+        for event in events:
+            key = (event.topic, pattern)
+            matches = self._matches.get(key)
+            if matches is None:
+                if len(self._matches) > 4096:  # topics are a handful; never let odd ones grow this
+                    self._matches.clear()
+                matches = self._matches[key] = fnmatch.fnmatchcase(event.topic, pattern)
+            if matches:
+                matching.append(event)
+        return matching
+
+    async def _run(self, events: list[Event]) -> tuple[int, int]:
         delivered = failed = 0
-        for pattern, handler in list(self._subscriptions):
-            if not fnmatch.fnmatchcase(event.topic, pattern):
-                continue
-            try:
-                await handler(event)
-            except Exception:
-                log.exception(
-                    "event handler failed", extra={"topic": event.topic, "subject": event.subject,
-                                                   "handler": getattr(handler, "__qualname__", repr(handler))},
-                )
-                failed += 1
-                continue
-            delivered += 1
+        for pattern, handler, batches in list(self._subscriptions):
+            matching = self._matching(events, pattern)
+            calls: list[tuple[Any, list[Event]]] = [(handler, matching)] if batches and matching else [
+                (handler, [event]) for event in matching]
+            for call, given in calls:
+                try:
+                    await call(given if batches else given[0])
+                except Exception:
+                    log.exception(
+                        "event handler failed", extra={"topic": given[0].topic, "subject": given[0].subject,
+                                                       "handler": getattr(handler, "__qualname__", repr(handler))},
+                    )
+                    failed += 1
+                    continue
+                delivered += 1
         return delivered, failed

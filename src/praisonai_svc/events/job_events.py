@@ -62,9 +62,14 @@ def event_data(job: Job, type_: JobEventType, **extra: Any) -> dict[str, Any]:
     return data
 
 
+def job_event(job: Job, type_: JobEventType, **extra: Any) -> Event:
+    """The bus event ``job.<type>`` of ``job`` (what :func:`publish_job_event` publishes)."""
+    return Event(f"job.{type_}", job.job_id, event_data(job, type_, **extra), tenant=job.tenant)
+
+
 async def publish_job_event(bus: EventBus, job: Job, type_: JobEventType, **extra: Any) -> None:
     """Publish ``job.<type>`` for ``job`` on ``bus`` (consumers' failures never reach the producer)."""
-    await bus.publish(Event(f"job.{type_}", job.job_id, event_data(job, type_, **extra), tenant=job.tenant))
+    await bus.publish(job_event(job, type_, **extra))
 
 
 def queued_event(job: Job) -> JobEvent:

@@ -34,7 +34,7 @@ from typing import Any
 
 from praisonai_svc.errors import ConcurrencyConflict, RecordExists
 from praisonai_svc.events.bus import Event, EventBus
-from praisonai_svc.events.job_events import JobEvent
+from praisonai_svc.events.job_events import TERMINAL_TYPES, JobEvent
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import JobStatus, utcnow
 from praisonai_svc.records import Record, RecordStore
@@ -78,23 +78,40 @@ class EventLog:
         Returns None when the job's log already ends with a terminal event and this one is terminal too (a
         job ends once, whoever notices first). Raises StorageError when storage fails.
         """
-        job_id = str(data["job_id"])
-        queued_at = data.pop("queued_at", None)
-        if data["type"] == "queued":
-            # Published on submission: event 1 of every job, written with the job's next event, so that
-            # POST /jobs (the hot path) costs no storage request for it.
-            return JobEvent.model_validate(self._queued(job_id, queued_at))
+        return (await self.append_many([data], tenant))[0]
+
+    async def append_many(self, datas: list[dict[str, Any]], tenant: str | None = None) -> list[JobEvent | None]:
+        """Number and store several events of one job in one write (a job's deferred ``started`` with the
+        event that followed it); one result per event, as :meth:`append` returns it."""
+        job_id = str(datas[0]["job_id"])
+        if any(str(data["job_id"]) != job_id for data in datas):
+            raise ValueError("append_many takes the events of one job")
+        queued_at = datas[0].get("queued_at")
+        datas = [{key: value for key, value in data.items() if key != "queued_at"} for data in datas]
+        # ``queued`` is published on submission: event 1 of every job, written with the job's next event, so
+        # that POST /jobs (the hot path) costs no storage request for it.
+        results: list[JobEvent | None] = [
+            JobEvent.model_validate(self._queued(job_id, queued_at)) if data["type"] == "queued" else None
+            for data in datas]
+        todo = [index for index, data in enumerate(datas) if data["type"] != "queued"]
+        if not todo:
+            return results
+        # A job's first attempt starts its log: nobody else has written it yet (the API writes only for cancels
+        # of queued jobs, which never start), so create it without reading first; a conflict reads and retries.
+        fresh = datas[todo[0]]["type"] == "started" and datas[todo[0]].get("attempt") == 1
         for _ in range(_WRITE_ATTEMPTS):
-            ring = self._rings.get(job_id) or await self.records.find(RING_KIND, job_id)
+            ring = self._rings.get(job_id)
+            if ring is None and not fresh:
+                ring = await self.records.find(RING_KIND, job_id)
+            fresh = False
             events = list(ring.body["events"]) if ring is not None else [self._queued(job_id, queued_at)]
             last = int(ring.body["seq"]) if ring is not None else 1
-            if events and events[-1]["type"] in ("done", "error", "cancelled") and data["type"] in (
-                    "done", "error", "cancelled"):
-                return None
-            event = JobEvent.model_validate({**data, "seq": last + 1})
-            events = [*events, event.model_dump(mode="json", exclude_none=True)][-RING_SIZE:]
-            expires = self._expiry(data, queued_at)
-            record = Record(RING_KIND, job_id, {"seq": last + 1, "tenant": tenant, "events": events},
+            written = _number(events, last, [(index, datas[index]) for index in todo])
+            if not written:
+                return results
+            last = written[-1][1].seq
+            expires = self._expiry(datas[todo[0]], queued_at)
+            record = Record(RING_KIND, job_id, {"seq": last, "tenant": tenant, "events": events[-RING_SIZE:]},
                             expires_utc=expires)
             try:
                 stored = await (self.records.create(record) if ring is None
@@ -102,9 +119,11 @@ class EventLog:
             except (ConcurrencyConflict, RecordExists):
                 self._rings.pop(job_id, None)  # another process wrote: read its version and try again
                 continue
-            self._remember(stored, event)
-            await self._feed(event, expires)
-            return event
+            self._remember(stored, written[-1][1])
+            for index, event in written:
+                results[index] = event
+            await self._feed([event for _, event in written], expires)
+            return results
         raise ConcurrencyConflict(f"job {job_id}: its event log kept changing under us.")
 
     def _expiry(self, data: dict[str, Any], queued_at: Any) -> datetime:
@@ -128,13 +147,13 @@ class EventLog:
         while len(self._rings) > _CACHE_SIZE:
             self._rings.popitem(last=False)
 
-    async def _feed(self, event: JobEvent, ring_expires: datetime) -> None:
-        """Add ``event`` to this loop turn's feed record; returns once that record is stored."""
+    async def _feed(self, events: list[JobEvent], ring_expires: datetime) -> None:
+        """Add ``events`` to this loop turn's feed record; returns once that record is stored."""
         if self._feed_done is None or len(self._feed_batch) >= FEED_BATCH_EVENTS:
             loop = asyncio.get_running_loop()
             self._feed_batch, self._feed_done = [], loop.create_future()
             loop.call_soon(self._write_feed, self._feed_batch, self._feed_done)
-        self._feed_batch.append((event, ring_expires))
+        self._feed_batch.extend((event, ring_expires) for event in events)
         await asyncio.shield(self._feed_done)  # a cancelled appender does not cancel the others' write
 
     def _write_feed(self, batch: list[tuple[JobEvent, datetime]], done: asyncio.Future[None]) -> None:
@@ -194,13 +213,34 @@ class EventLog:
         return found, last
 
 
+def _number(events: list[dict[str, Any]], last: int, datas: list[tuple[int, dict[str, Any]]],
+            ) -> list[tuple[int, JobEvent]]:
+    """Number ``datas`` after seq ``last`` and append them to ``events`` (a ring's list); a terminal event after
+    a terminal one is dropped (a job ends once). Returns (index, event) of those kept."""
+    written: list[tuple[int, JobEvent]] = []
+    for index, data in datas:
+        if events and events[-1]["type"] in TERMINAL_TYPES and data["type"] in TERMINAL_TYPES:
+            continue
+        last += 1
+        event = JobEvent.model_validate({**data, "seq": last})
+        events.append(event.model_dump(mode="json", exclude_none=True))
+        written.append((index, event))
+    return written
+
+
 def install_event_log(bus: EventBus, event_log: EventLog) -> Callable[[], None]:
-    """Store every ``job.*`` event published on ``bus`` in ``event_log``; returns the unsubscribe function."""
+    """Store every ``job.*`` event published on ``bus`` in ``event_log``; returns the unsubscribe function.
 
-    async def record(event: Event) -> None:
-        await event_log.append(dict(event.data), event.tenant)
+    The events of one :meth:`~EventBus.publish_many` (one job's) are stored in one write."""
 
-    return bus.subscribe("job.*", record)
+    async def record(events: list[Event]) -> None:
+        by_job: dict[str, list[Event]] = {}
+        for event in events:
+            by_job.setdefault(event.subject, []).append(event)
+        for of_job in by_job.values():
+            await event_log.append_many([event.data for event in of_job], of_job[0].tenant)
+
+    return bus.subscribe_batches("job.*", record)
 
 
 def since(seconds_ago: float, clock_ns: Callable[[], int] = time.time_ns) -> int:

@@ -58,6 +58,7 @@ class ServiceMetrics:
 
     def __init__(self, *, otel: bool = False) -> None:
         self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}  # (metric, label values) -> child
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter("praisonai_http_requests", "HTTP requests by route template and status",
@@ -122,17 +123,26 @@ class ServiceMetrics:
             self._otel.download_links.add(1)
 
     # --- worker side ---------------------------------------------------------------------------------------
+    def _child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, cached: services and statuses are few, and a label lookup costs more than
+        the update (this is on every job's path)."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def job_started(self, service: str, queue_wait: float | None) -> None:
         """An attempt started; ``queue_wait`` (created → started) is given for first attempts only."""
-        self.jobs_started.labels(service).inc()
+        self._child(self.jobs_started, service).inc()
         if queue_wait is not None:
-            self.queue_wait.labels(service).observe(max(queue_wait, 0.0))
+            self._child(self.queue_wait, service).observe(max(queue_wait, 0.0))
             if self._otel is not None:
                 self._otel.wait.record(max(queue_wait, 0.0), {"service": service})
 
     @contextlib.contextmanager
     def running(self, service: str) -> Iterator[None]:
-        gauge = self.jobs_running.labels(service)
+        gauge = self._child(self.jobs_running, service)
         gauge.inc()
         try:
             yield
@@ -140,21 +150,21 @@ class ServiceMetrics:
             gauge.dec()
 
     def job_finished(self, service: str, status: JobStatus, seconds: float | None) -> None:
-        self.jobs_finished.labels(service, status.value).inc()
+        self._child(self.jobs_finished, service, status.value).inc()
         if seconds is not None:
-            self.job_duration.labels(service, status.value).observe(max(seconds, 0.0))
+            self._child(self.job_duration, service, status.value).observe(max(seconds, 0.0))
         if self._otel is not None:
             self._otel.finished.add(1, {"service": service, "status": status.value})
             if seconds is not None:
                 self._otel.duration.record(max(seconds, 0.0), {"service": service, "status": status.value})
 
     def job_retried(self, service: str) -> None:
-        self.job_retries.labels(service).inc()
+        self._child(self.job_retries, service).inc()
         if self._otel is not None:
             self._otel.retries.add(1, {"service": service})
 
     def job_poisoned(self, service: str) -> None:
-        self.jobs_poisoned.labels(service).inc()
+        self._child(self.jobs_poisoned, service).inc()
         if self._otel is not None:
             self._otel.poisoned.add(1, {"service": service})
 

@@ -19,6 +19,7 @@ from praisonai_svc.errors import StorageError
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record, RecordStore
+from praisonai_svc.worker.execution import CancelSignal
 
 CANCEL_KIND = "job_cancel"
 LOOKBACK_SECONDS = 30.0
@@ -38,13 +39,15 @@ class CancelWatcher:
     def __init__(self, records: RecordStore, interval: float = 0.5) -> None:
         self.records = records
         self.interval = interval
-        self._running: dict[str, asyncio.Event] = {}
+        self._running: dict[str, CancelSignal] = {}
         self._task: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
-    def watch(self, job_id: str) -> Iterator[asyncio.Event]:
+    def watch(self, job_id: str) -> Iterator[CancelSignal]:
         """The event that is set when ``job_id`` is cancelled, while the ``with`` block runs."""
-        event = self._running.setdefault(job_id, asyncio.Event())
+        event = self._running.get(job_id)
+        if event is None:
+            event = self._running[job_id] = CancelSignal()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="cancel-watcher")
         try:

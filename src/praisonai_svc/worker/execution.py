@@ -9,14 +9,22 @@ timed out, was cancelled or was interrupted by shutdown is *abandoned*: it never
 exits once the handler returns), so a stuck handler can never exhaust the pool. A service with
 ``isolation="process"`` runs the handler in a forked child process instead, which is killed outright (see
 :mod:`.isolation`).
+
+Handing results back is the costly part of a short job's hop: a ``concurrent.futures.Future`` per call (with its
+own condition variable) and a wake-up of the event loop per result. Instead each loop has a :class:`_Mailbox`:
+handler threads append their results to it and wake the loop only if no wake-up is pending, so results that
+arrive while the loop is busy are delivered together in one callback. One asyncio future per call is resolved
+by the first of: the result, the timeout timer, the cancel signal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import queue
 import threading
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from praisonai_svc.context import JobContext
@@ -44,20 +52,95 @@ class _Stoppable:
             self.child.kill()
 
 
+_TIMEOUT = "timeout"  # what a call's waiter is resolved with when its time is up
+_CANCELLED = "cancelled"  # … when its job was cancelled
+_Outcome = tuple[bool, Any]  # (returned, its value or what it raised)
+
+
+class CancelSignal(asyncio.Event):
+    """An :class:`asyncio.Event` that also calls back when set, so that waiting for it costs no task."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._callbacks: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        super().set()
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_set(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` when set (now if set already); returns the function that forgets it."""
+        if self.is_set():
+            callback()
+            return lambda: None
+        self._callbacks.append(callback)
+
+        def forget() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return forget
+
+
+class _Mailbox:
+    """Results of one event loop's handler calls, handed over from the handler threads (see module doc)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lock = threading.Lock()
+        self.items: list[tuple[_Call, _Outcome]] = []
+        self.scheduled = False
+
+    def put(self, call: _Call, outcome: _Outcome) -> None:
+        """From a handler thread: deliver ``outcome``; wakes the loop unless a wake-up is already pending."""
+        with self.lock:
+            self.items.append((call, outcome))
+            if self.scheduled:
+                return
+            self.scheduled = True
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            self.loop.call_soon_threadsafe(self.deliver)
+
+    def deliver(self) -> None:
+        with self.lock:
+            items, self.items = self.items, []
+            self.scheduled = False
+        for call, outcome in items:
+            call.outcome = outcome
+            if not call.waiter.done():
+                call.waiter.set_result(outcome)
+
+
+_MAILBOXES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
+
+
+def _mailbox(loop: asyncio.AbstractEventLoop) -> _Mailbox:
+    mailbox = _MAILBOXES.get(loop)
+    if mailbox is None:
+        mailbox = _MAILBOXES[loop] = _Mailbox(loop)
+    return mailbox
+
+
 class _Call:
     """One handler call handed to a handler thread."""
 
-    __slots__ = ("args", "future", "holder", "spec", "thread")
+    __slots__ = ("abandoned", "args", "holder", "mailbox", "outcome", "spec", "thread", "waiter")
 
-    def __init__(self, spec: HandlerSpec, args: tuple[Any, ...]) -> None:
+    def __init__(self, spec: HandlerSpec, args: tuple[Any, ...], loop: asyncio.AbstractEventLoop) -> None:
         self.spec = spec
         self.args = args
-        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.mailbox = _mailbox(loop)
+        self.waiter: asyncio.Future[Any] = loop.create_future()  # an _Outcome, _TIMEOUT or _CANCELLED
+        self.outcome: _Outcome | None = None  # the handler's, once delivered
         self.holder = _Stoppable()
         self.thread: _HandlerThread | None = None
+        self.abandoned = False
 
     def abandon(self) -> None:
-        """Stop the handler if it can be stopped, and never reuse its thread."""
+        """Stop the handler if it can be stopped (or keep it from starting), and never reuse its thread."""
+        self.abandoned = True
         if self.thread is not None:
             self.thread.abandoned = True
         self.holder.stop()
@@ -90,7 +173,7 @@ class _HandlerThread(threading.Thread):
                 self.loop.close()
 
     def _run_call(self, call: _Call) -> None:
-        if not call.future.set_running_or_notify_cancel():
+        if call.abandoned:  # timed out or cancelled before it started
             return
         spec, holder = call.spec, call.holder
         try:
@@ -105,9 +188,9 @@ class _HandlerThread(threading.Thread):
             else:
                 result = spec.func(*call.args)
         except BaseException as exc:  # handed to the awaiting coroutine, which decides retry vs fail
-            call.future.set_exception(exc)
+            call.mailbox.put(call, (False, exc))
         else:
-            call.future.set_result(result)
+            call.mailbox.put(call, (True, result))
 
 
 class HandlerThreads:
@@ -165,38 +248,58 @@ async def execute(
             return coerce_outputs(await asyncio.wait_for(spec.func(*args), timeout))
         except TimeoutError:
             raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
-    call = _Call(spec, args)
+    loop = asyncio.get_running_loop()
+    call = _Call(spec, args, loop)
+    waiter = call.waiter
     (threads or _DEFAULT_THREADS).submit(call)
-    result = asyncio.wrap_future(call.future)
-    if cancel is None:  # the common case: no cancel watcher task per job
-        try:
-            return coerce_outputs(await asyncio.wait_for(result, timeout))
-        except TimeoutError:
-            ctx._stop.set()  # a sync handler sees context.cancelled from now on, also after a timeout
-            call.abandon()
-            raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout") from None
-        except asyncio.CancelledError:  # worker shutdown
-            ctx._stop.set()
-            call.abandon()
-            raise
-    cancelled = asyncio.ensure_future(cancel.wait())
+
+    def alarm(why: str) -> None:
+        if not waiter.done():
+            waiter.set_result(why)
+
+    timer = loop.call_later(timeout, alarm, _TIMEOUT)
+    forget = _on_cancel(cancel, lambda: alarm(_CANCELLED))
     try:
-        done, _ = await asyncio.wait({result, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        outcome = await waiter
     except asyncio.CancelledError:  # worker shutdown
         ctx._stop.set()
         call.abandon()
         raise
     finally:
-        cancelled.cancel()
-    if result in done:
-        if cancel.is_set():
-            result.exception()  # retrieved: a handler that stopped by raising JobCancelled is not an error
-            raise JobCancelled()
-        return coerce_outputs(result.result())
-    ctx._stop.set()  # a sync handler sees context.cancelled from now on, also after a timeout
-    call.abandon()
-    result.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody awaits it any more
-    if cancelled in done:
-        await asyncio.wait({result}, timeout=CANCEL_GRACE_SECONDS)
-        raise JobCancelled()
-    raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout")
+        timer.cancel()
+        forget()
+    if outcome is _CANCELLED or (cancel is not None and cancel.is_set()):
+        if call.outcome is None:  # still running: tell it, give it the grace to stop, end the job anyway
+            ctx._stop.set()
+            call.abandon()
+            call.waiter = loop.create_future()
+            await asyncio.wait({call.waiter}, timeout=CANCEL_GRACE_SECONDS)
+        raise JobCancelled()  # a handler that stopped by raising JobCancelled is not an error
+    if outcome is _TIMEOUT:
+        ctx._stop.set()  # a sync handler sees context.cancelled from now on, also after a timeout
+        call.abandon()
+        raise JobTimeout(f"Job exceeded {timeout / 60:g} minute timeout")
+    returned, value = outcome
+    if not returned:
+        raise value
+    return coerce_outputs(value)
+
+
+def _on_cancel(cancel: asyncio.Event | None, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` once ``cancel`` is set; returns the function that stops watching."""
+    if cancel is None:
+        return lambda: None
+    if isinstance(cancel, CancelSignal):
+        return cancel.on_set(callback)
+    waiting = asyncio.ensure_future(cancel.wait())  # a plain Event: one task watches it
+
+    def done(task: asyncio.Future[Any]) -> None:
+        if not task.cancelled():
+            callback()
+
+    waiting.add_done_callback(done)
+
+    def forget() -> None:
+        waiting.cancel()
+
+    return forget

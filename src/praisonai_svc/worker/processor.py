@@ -31,8 +31,8 @@ from praisonai_svc.errors import (
     StorageError,
     StorageUnavailable,
 )
-from praisonai_svc.events.bus import EventBus
-from praisonai_svc.events.job_events import JobEventType, publish_job_event
+from praisonai_svc.events.bus import Event, EventBus
+from praisonai_svc.events.job_events import JobEventType, job_event
 from praisonai_svc.logs import JobLogger, job_logger
 from praisonai_svc.models.job import Job, JobResult, JobStatus, StoredOutput, utcnow
 from praisonai_svc.outputs import PendingOutput
@@ -48,6 +48,10 @@ from praisonai_svc.worker.lease import LeaseKeeper
 
 ERROR_MSG_LIMIT = 10_000
 BLOB_UPLOAD_ATTEMPTS = 3
+# A job's ``started`` event is published this long after it starts, or with its next event if that comes first:
+# a short job's started and done events are then stored in one write of its event log instead of two.
+STARTED_EVENT_DELAY_SECONDS = 0.05
+_DEFERRED: set[asyncio.Future[None]] = set()  # deferred started events being published (kept referenced)
 
 
 def describe(exc: BaseException) -> str:
@@ -79,6 +83,8 @@ class JobRun:
         self._event_scheduled = False
         self._last_event = 0.0
         self._event_lock = asyncio.Lock()
+        self._started: Event | None = None  # the started event, until it is published
+        self._started_timer: asyncio.TimerHandle | None = None
 
     async def record_receipt(self, message: QueueMessage) -> None:
         """Keep the newest pop receipt in the row, so crash recovery can release the lease (best effort)."""
@@ -103,6 +109,20 @@ class JobRun:
                     raise
                 self.job = await self.batches.update(fresh.model_copy(update=changes))
 
+    def publish_started(self) -> None:
+        """Publish ``started`` in STARTED_EVENT_DELAY_SECONDS, or with the job's next event if that is sooner."""
+        if self.spec.internal:
+            return
+        self._started = job_event(self.job, "started")
+        self._started_timer = asyncio.get_running_loop().call_later(STARTED_EVENT_DELAY_SECONDS,
+                                                                    self._started_due)
+
+    def _started_due(self) -> None:
+        self._started_timer = None
+        task = asyncio.ensure_future(self._publish_events([]))
+        _DEFERRED.add(task)
+        task.add_done_callback(_DEFERRED.discard)
+
     async def publish(self, type_: JobEventType, **extra: Any) -> None:
         """Publish a job event (after the state change it reports was stored); consumers never raise here.
 
@@ -110,8 +130,18 @@ class JobRun:
         would cost storage writes on the path of every webhook."""
         if self.spec.internal:
             return
+        await self._publish_events([job_event(self.job, type_, **extra)])
+
+    async def _publish_events(self, events: list[Event]) -> None:
         async with self._event_lock:  # in order: a progress event never overtakes the terminal one
-            await publish_job_event(self.bus, self.job, type_, **extra)
+            if self._started is not None:  # still deferred: it goes first, in the same write
+                events = [self._started, *events]
+                self._started = None
+                if self._started_timer is not None:
+                    self._started_timer.cancel()
+                    self._started_timer = None
+            if events:
+                await self.bus.publish_many(events)
 
     # Progress from the handler thread is coalesced: at most one job write a second and one event per
     # event interval; the last value always lands.
@@ -227,7 +257,7 @@ class MessageProcessor:
         log.info("job started", extra={"queue_wait_s": round(queue_wait, 3), "max_attempts": max_attempts})
         self.app.metrics.job_started(spec.name, queue_wait if attempt == 1 else None)
         run = self._new_run(job, spec, log)
-        await run.publish("started")
+        run.publish_started()
         with self.app.metrics.running(spec.name):
             await self._run(run, queue, message, timeout, max_attempts)
 
