@@ -132,24 +132,59 @@ def _deliver(batch: list[_Write], outcomes: list[tuple[bool, Any]]) -> None:
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[tuple[bool, Any]]:
-    """One transaction, one SAVEPOINT per write; returns (ok, result-or-exception) per write."""
+    """One transaction for the whole batch; returns (ok, result-or-exception) per write.
+
+    Optimistic: the writes run one after another without savepoints (two statements fewer per write, a third
+    of a short job's statements). Only if one raises is the transaction rolled back and the batch run again
+    with one SAVEPOINT per write, so that the failing write is rolled back alone while the others commit (the
+    writes are SQL closures: running one again after a rollback is safe).
+    """
+    if len(batch) > 1:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results = [fn(conn) for fn, _future in batch]
+        except sqlite3.OperationalError:
+            _rollback(conn)
+            raise  # busy or broken: the whole batch is retried on the thread or fails together
+        except Exception:
+            _rollback(conn)  # one write failed: again, each write on its own
+        except BaseException:
+            _rollback(conn)
+            raise
+        else:
+            conn.execute("COMMIT")
+            return [(True, result) for result in results]
+    return _run_batch_savepoints(conn, batch)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _run_batch_savepoints(conn: sqlite3.Connection, batch: list[_Write]) -> list[tuple[bool, Any]]:
+    """One transaction, one SAVEPOINT per write (none for a single write: the transaction is its savepoint)."""
+    single = len(batch) == 1
     conn.execute("BEGIN IMMEDIATE")
     outcomes: list[tuple[bool, Any]] = []
     try:
         for fn, _future in batch:
-            conn.execute("SAVEPOINT w")
+            if not single:
+                conn.execute("SAVEPOINT w")
             try:
                 outcomes.append((True, fn(conn)))
             except sqlite3.OperationalError:
                 raise  # busy or broken: the whole batch is retried on the thread or fails together
             except Exception as exc:
-                conn.execute("ROLLBACK TO w")
+                conn.execute("ROLLBACK" if single else "ROLLBACK TO w")
                 outcomes.append((False, exc))
-            conn.execute("RELEASE w")
+                if single:
+                    return outcomes
+            if not single:
+                conn.execute("RELEASE w")
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     return outcomes
 

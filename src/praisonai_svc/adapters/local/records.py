@@ -66,17 +66,22 @@ class SqliteRecordStore(RecordStore):
         self._db = db
 
     @staticmethod
-    def _write_row(conn: sqlite3.Connection, record: Record, body: str, etag: int) -> Record:
+    def _write_row(conn: sqlite3.Connection, record: Record, body: str, etag: int, *, new: bool = False) -> Record:
+        """Write the record row and its field rows; ``new``: a plain INSERT (sqlite3.IntegrityError if it exists),
+        which has no field rows to remove (a delete always removes them with the record)."""
         fields = dict(record.fields)
-        conn.execute(
-            "INSERT OR REPLACE INTO records (kind, id, etag, body, fields, expires) VALUES (?, ?, ?, ?, ?, ?)",
-            (record.kind, record.id, etag, body, json.dumps(fields), _expires(record)),
-        )
-        conn.execute("DELETE FROM record_fields WHERE kind = ? AND id = ?", (record.kind, record.id))
-        conn.executemany(
-            "INSERT INTO record_fields (kind, name, value, id) VALUES (?, ?, ?, ?)",
-            [(record.kind, name, value, record.id) for name, value in fields.items()],
-        )
+        row = (record.kind, record.id, etag, body, json.dumps(fields) if fields else "{}", _expires(record))
+        columns = "records (kind, id, etag, body, fields, expires) VALUES (?, ?, ?, ?, ?, ?)"
+        if new:
+            conn.execute(f"INSERT INTO {columns}", row)
+        else:
+            conn.execute(f"INSERT OR REPLACE INTO {columns}", row)
+            conn.execute("DELETE FROM record_fields WHERE kind = ? AND id = ?", (record.kind, record.id))
+        if fields:
+            conn.executemany(
+                "INSERT INTO record_fields (kind, name, value, id) VALUES (?, ?, ?, ?)",
+                [(record.kind, name, value, record.id) for name, value in fields.items()],
+            )
         return Record(record.kind, record.id, decode_body(body), fields, record.expires_utc, str(etag))
 
     @staticmethod
@@ -89,9 +94,10 @@ class SqliteRecordStore(RecordStore):
         body = encode_body(record)
 
         def insert(conn: sqlite3.Connection) -> Record:
-            if self._current_etag(conn, record.kind, record.id) is not None:
-                raise RecordExists(f"{record.kind} {record.id} already exists.")
-            return self._write_row(conn, record, body, 1)
+            try:
+                return self._write_row(conn, record, body, 1, new=True)
+            except sqlite3.IntegrityError:
+                raise RecordExists(f"{record.kind} {record.id} already exists.") from None
 
         return await self._db.write(insert)
 
