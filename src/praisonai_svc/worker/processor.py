@@ -211,6 +211,7 @@ class MessageProcessor:
         # Told (queue name, seconds) when a message is given back with a delay: an idle worker polls that queue
         # when it becomes visible again, since no submit hint announces it.
         self.on_delayed_release: Callable[[str, float], None] | None = None
+        self.on_ran: Callable[[float], None] | None = None  # told how long each handler ran (worker/defaults.Slots)
 
     def _released_later(self, spec: HandlerSpec, delay: float) -> None:
         if self.on_delayed_release is not None and delay > 0:
@@ -281,7 +282,11 @@ class MessageProcessor:
         try:
             payload = run.spec.validate_payload(run.job.payload)
             with self.cancels.watch(run.job.job_id) as cancel:
-                outputs = await execute(run.spec, payload, ctx, timeout, cancel)
+                try:
+                    outputs = await execute(run.spec, payload, ctx, timeout, cancel)
+                finally:
+                    if self.on_ran is not None:
+                        self.on_ran(time.monotonic() - started)
             elapsed = time.monotonic() - started
             # Stored while the lease is still renewed: a large (streamed) output may take longer than a lease.
             stored = await _store_with_retries(self.backend, f"{run.spec.name}/{run.job.job_id}", outputs)

@@ -34,7 +34,7 @@ from praisonai_svc.services.runtime import ServiceRuntime
 from praisonai_svc.services.state import ServiceState
 from praisonai_svc.usage.runtime import metering
 from praisonai_svc.worker.backoff import PollBackoff
-from praisonai_svc.worker.defaults import default_concurrency
+from praisonai_svc.worker.defaults import Slots
 from praisonai_svc.worker.instances import beat, new_instance_id, remove
 from praisonai_svc.worker.processor import MessageProcessor
 from praisonai_svc.worker.reaper import reap_stuck_jobs, stuck_after
@@ -68,13 +68,13 @@ class Worker:
         self.app = app
         self.settings = app.settings
         self._backend = backend
-        self.concurrency = concurrency or default_concurrency(app)
+        self.slots = Slots(app, concurrency)
+        self.concurrency = self.slots.base  # the configured or default concurrency (short jobs may get more)
         self.stats = WorkerStats()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._tasks_aside: set[asyncio.Task[None]] = set()  # heartbeats written outside the periodic loop
         self._backoff = PollBackoff(self.settings.worker_poll_interval_min, self.settings.worker_poll_interval_max)
-        self._refill_batch = max(1, self.concurrency // 4)
         self._had_work = False  # the last receive returned messages
         self.instance_id = new_instance_id()
         self._beating = False  # a heartbeat record exists for this instance
@@ -137,6 +137,7 @@ class Worker:
                                      instance_id=self.instance_id if heartbeats else None,
                                      meter=await usage.enter_async_context(metering(self.settings, self.backend)))
         processor.on_delayed_release = self._released_later
+        processor.on_ran = self.slots.ran
         await self.app.plugins.start(self.backend.blobs, self.settings, self.app.plugin_config_sections(),
                                      preload=preloader(self.app))
         background = [asyncio.create_task(self._reap_periodically(), name="reaper"),
@@ -167,14 +168,15 @@ class Worker:
             log.info("worker stopped", extra={"messages": self.stats.messages})
 
     async def _cycle(self, processor: MessageProcessor) -> None:
-        free = self.concurrency - len(self._tasks)
+        limit = self.slots.limit
+        free = limit - len(self._tasks)
         if free <= 0:
             await asyncio.wait([*self._tasks, asyncio.ensure_future(self._stop.wait())],
                                return_when=asyncio.FIRST_COMPLETED)
             return
-        if free < self._refill_batch and self._had_work:  # only while the queue keeps delivering
-            await self._let_slots_free_up()
-            free = self.concurrency - len(self._tasks)
+        if free < max(1, limit // 4) and self._had_work:  # only while the queue keeps delivering
+            await self._let_slots_free_up(limit)
+            free = limit - len(self._tasks)
         active = await self._active_services()
         # Idle, a worker polls by hints; without heartbeats (no crash recovery), it keeps polling every queue so that
         # a crashed worker's messages are found when their lease ends.
@@ -288,7 +290,7 @@ class Worker:
 
     def _room_for(self, spec: HandlerSpec) -> int:
         if spec.concurrency is None:
-            return self.concurrency
+            return self.slots.limit
         return spec.concurrency - len(self._by_service.get(spec.name, ()))
 
     async def _release_after_grace(self, service: str) -> None:
@@ -361,7 +363,7 @@ class Worker:
                                                                                 "jobs": len(messages)})
         return False
 
-    async def _let_slots_free_up(self) -> None:
+    async def _let_slots_free_up(self, limit: int) -> None:
         """Wait up to REFILL_WINDOW_SECONDS for a quarter of the slots to be free, then receive for all of them.
 
         A busy worker whose jobs end one at a time would otherwise receive one message per finished job; taking
@@ -369,7 +371,7 @@ class Worker:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + REFILL_WINDOW_SECONDS
-        while self._tasks and self.concurrency - len(self._tasks) < self._refill_batch and not self._stop.is_set():
+        while self._tasks and limit - len(self._tasks) < max(1, limit // 4) and not self._stop.is_set():
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
