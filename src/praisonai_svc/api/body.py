@@ -65,6 +65,35 @@ def parse_document(raw: bytes, content_type: str, *, deadline: float | None = No
         return parse_yaml(text, **limits)
 
 
+NOT_INLINE: Any = object()  # parse_small_json's answer: "not for the event loop, send it to the parse pool"
+
+
+def parse_small_json(raw: bytes, content_type: str) -> Any:
+    """A small body (the caller checks its size, see :data:`~praisonai_svc.api.parse_pool.INLINE_JSON_BYTES`)
+    parsed here, on the event loop, when it is JSON; :data:`NOT_INLINE` when it must go to the parse pool.
+
+    Gives what :func:`parse_document` would for the same body, refusals included (same errors, same texts):
+    YAML media types are never parsed here, JSON media types always are, and a body of any other or no media
+    type is tried as JSON here and, if that fails, left to the pool (JSON, then YAML).
+    """
+    media = content_type.split(";")[0].strip().lower()
+    if media in YAML_TYPES:
+        return NOT_INLINE
+    json_media = media in JSON_TYPES
+    if not raw.strip():
+        raise PayloadError('Empty body: send {"payload": {...}} as JSON or YAML.')
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("Body is not UTF-8 text.") from None
+    if json_media:
+        return parse_json(text)
+    try:
+        return parse_json(text)
+    except PayloadError:
+        return NOT_INLINE  # perhaps YAML: the pool tries both
+
+
 MAX_CALLBACK_URL = 2048
 
 

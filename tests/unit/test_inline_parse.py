@@ -1,0 +1,95 @@
+"""Small JSON bodies are parsed on the event loop (api/body.parse_small_json); everything else, YAML always, in the
+parse pool. What the loop parses must be exactly what the pool would give: the same document or the same refusal."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from praisonai_svc.api import parse_pool as parse_pool_module
+from praisonai_svc.api.body import NOT_INLINE, parse_document, parse_small_json
+from praisonai_svc.api.parse_pool import INLINE_JSON_BYTES, ParsePool
+from praisonai_svc.errors import PayloadError
+
+BODIES = [
+    b'{"payload": {"a": 1}}',
+    b'{"payload": {"a": NaN}}',
+    b'{"payload": {"a": Infinity}}',
+    b'{"payload": {"a": 1e400}}',
+    b'{"payload": {"a": "\\ud800"}}',
+    b'{"payload": {"a": ' + b"9" * 4001 + b"}}",
+    b"[" * 70 + b"]" * 70,
+    b"{",
+    b"",
+    b"   ",
+    b"\xff\xfe",
+    b'{"payload": {"a": 1}} trailing',
+    b"payload: {a: 1}",
+]
+MEDIA = ["application/json", "application/json; charset=utf-8", "text/json", "", "text/plain",
+         "application/x-www-form-urlencoded"]
+
+
+def outcome(parse: Any, raw: bytes, media: str) -> Any:
+    try:
+        return ("ok", parse(raw, media))
+    except PayloadError as exc:
+        return ("refused", type(exc), exc.message)
+
+
+@pytest.mark.parametrize("media", MEDIA)
+@pytest.mark.parametrize("raw", BODIES)
+def test_the_loop_gives_what_the_pool_gives(raw: bytes, media: str) -> None:
+    inline = outcome(parse_small_json, raw, media)
+    if inline == ("ok", NOT_INLINE):
+        assert media not in ("application/json", "application/json; charset=utf-8", "text/json")
+        return  # left to the pool: nothing to compare
+    assert inline == outcome(parse_document, raw, media)
+
+
+@pytest.mark.parametrize("media", ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
+                                   "Application/YAML; charset=utf-8"])
+def test_yaml_is_never_parsed_on_the_loop(media: str) -> None:
+    assert parse_small_json(b"payload: {a: 1}", media) is NOT_INLINE
+    assert parse_small_json(b'{"payload": {"a": 1}}', media) is NOT_INLINE  # JSON is YAML too: still the pool
+
+
+def test_a_non_json_body_of_no_media_type_goes_to_the_pool() -> None:
+    assert parse_small_json(b"payload: {a: 1}", "") is NOT_INLINE
+    assert parse_small_json(b'{"payload": {"a": 1}}', "") == {"payload": {"a": 1}}
+
+
+def test_the_pool_parses_inline_only_small_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through ParsePool.parse: which bodies reach a parse thread (counted), which do not."""
+    pooled: list[bytes] = []
+    real = parse_pool_module.parse_within_budget
+
+    def counting(raw: bytes, *args: Any) -> Any:
+        pooled.append(raw)
+        return real(raw, *args)
+
+    monkeypatch.setattr(parse_pool_module, "parse_within_budget", counting)
+    small = b'{"payload": {"a": 1}}'
+    at_limit = b'{"payload": {"a": "' + b"x" * (INLINE_JSON_BYTES - 22) + b'"}}'
+    over = b'{"payload": {"a": "' + b"x" * (INLINE_JSON_BYTES - 21) + b'"}}'
+    assert len(at_limit) == INLINE_JSON_BYTES and len(over) == INLINE_JSON_BYTES + 1
+
+    async def scenario() -> None:
+        pool = ParsePool(threads=1, budget_seconds=10)
+        try:
+            assert await pool.parse(small, "application/json") == {"payload": {"a": 1}}
+            assert await pool.parse(at_limit, "application/json") == {"payload": {"a": "x" * (INLINE_JSON_BYTES - 22)}}
+            assert pooled == []
+            assert await pool.parse(over, "application/json") == {"payload": {"a": "x" * (INLINE_JSON_BYTES - 21)}}
+            assert await pool.parse(b"payload: {a: 1}", "application/yaml") == {"payload": {"a": 1}}
+            assert await pool.parse(b"payload: {a: 2}", "") == {"payload": {"a": 2}}
+            assert pooled == [over, b"payload: {a: 1}", b"payload: {a: 2}"]
+            with pytest.raises(PayloadError, match="NaN"):
+                await pool.parse(b'{"payload": {"a": NaN}}', "application/json")
+            assert len(pooled) == 3
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
