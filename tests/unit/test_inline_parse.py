@@ -93,3 +93,78 @@ def test_the_pool_parses_inline_only_small_json(monkeypatch: pytest.MonkeyPatch)
             await pool.close()
 
     asyncio.run(scenario())
+
+
+# read_limited (api/body.py) reads the ASGI messages itself with one timer: the same answers as Request.stream
+# under asyncio.timeout gave.
+
+def request_of(messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]] | None = None) -> Any:
+    from starlette.requests import Request
+
+    queue = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        if not queue:
+            await asyncio.sleep(3600)  # a client that stops sending
+        return queue.pop(0)
+
+    return Request({"type": "http", "method": "POST", "path": "/jobs", "headers": headers or [],
+                    "query_string": b""}, receive)
+
+
+def test_read_limited_joins_chunks_and_marks_the_stream_consumed() -> None:
+    from praisonai_svc.api.body import read_limited
+
+    request = request_of([{"type": "http.request", "body": b"ab", "more_body": True},
+                          {"type": "http.request", "body": b"", "more_body": True},
+                          {"type": "http.request", "body": b"cd"}])
+    assert asyncio.run(read_limited(request, 4, 5)) == b"abcd"
+
+    async def again() -> None:
+        with pytest.raises(RuntimeError, match="consumed"):
+            await request.body()
+
+    asyncio.run(again())
+
+
+def test_read_limited_refuses_too_much_as_soon_as_it_is_too_much() -> None:
+    from praisonai_svc.api.body import read_limited
+    from praisonai_svc.errors import PayloadTooLarge
+
+    with pytest.raises(PayloadTooLarge, match="is 10 bytes; the limit is 4"):
+        asyncio.run(read_limited(request_of([], [(b"content-length", b"10")]), 4, 5))
+    lying = request_of([{"type": "http.request", "body": b"abc", "more_body": True},
+                        {"type": "http.request", "body": b"de", "more_body": True}], [(b"content-length", b"2")])
+    with pytest.raises(PayloadTooLarge, match="exceeds the limit of 4"):
+        asyncio.run(read_limited(lying, 4, 5))
+    odd = request_of([{"type": "http.request", "body": b"ab"}], [(b"content-length", "²".encode())])
+    assert asyncio.run(read_limited(odd, 4, 5)) == b"ab"  # not a number: the bytes that arrive decide
+
+
+def test_read_limited_times_out_a_stalled_body_and_passes_other_cancellations_on() -> None:
+    from starlette.requests import ClientDisconnect
+
+    from praisonai_svc.api.body import read_limited
+    from praisonai_svc.errors import RequestTimeout
+
+    stalled = request_of([{"type": "http.request", "body": b"ab", "more_body": True}])
+    with pytest.raises(RequestTimeout, match=r"did not arrive within 0\.05 s \(2 bytes received\)"):
+        asyncio.run(read_limited(stalled, 100, 0.05))
+
+    async def cancelled_from_outside() -> None:
+        task = asyncio.create_task(read_limited(request_of([]), 100, 5))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancelled_from_outside())
+
+    async def still_usable_after_a_timeout() -> None:
+        with pytest.raises(RequestTimeout):
+            await read_limited(request_of([]), 100, 0.01)
+        await asyncio.sleep(0.02)  # no cancellation left pending on this task
+
+    asyncio.run(still_usable_after_a_timeout())
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(read_limited(request_of([{"type": "http.disconnect"}]), 100, 5))

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from praisonai_svc.api.auth import principal_of, require_access
@@ -70,10 +71,11 @@ async def submit_job(request: Request) -> Response:
                     headers={**headers, "Location": location})
 
 
-def add_submit_route(api: FastAPI) -> None:
+def add_submit_route(api: FastAPI) -> APIRoute:
     """``POST /jobs`` on the app's own router, as a DirectRoute (see direct_route.py), behind require_access
     like every job route. Not on ``router``: FastAPI matches the routes of an included APIRouter through an extra
-    layer per request, a twentieth of a submission's CPU, and this is the hot path."""
+    layer per request, a twentieth of a submission's CPU, and this is the hot path. Returns the route, which the
+    fast lane (fast_lane.py) hands ``POST /jobs`` requests to directly."""
     api.router.add_api_route(
         "/jobs", submit_job, methods=["POST"], route_class_override=DirectRoute, status_code=202, tags=["jobs"],
         dependencies=[Depends(require_access)], response_model=JobResponse, summary="Submit a job (JSON or YAML)",
@@ -85,6 +87,9 @@ def add_submit_route(api: FastAPI) -> None:
                                           for media in ("application/json", "application/yaml", "text/yaml")},
         }},
     )
+    route = api.router.routes[-1]
+    assert isinstance(route, APIRoute)
+    return route
 
 
 # Where a job's body leads: its first output's own download (clients and schemathesis follow OpenAPI links).
