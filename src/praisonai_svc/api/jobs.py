@@ -11,8 +11,9 @@ from pydantic import BaseModel
 
 from praisonai_svc.api.auth import principal_of, require_access
 from praisonai_svc.api.body import read_limited, to_job_request
-from praisonai_svc.api.deps import job_body, job_service, service_app
+from praisonai_svc.api.deps import absolute_url, job_body, job_service, service_app
 from praisonai_svc.api.direct_route import DirectRoute
+from praisonai_svc.api.job_json import job_json
 from praisonai_svc.api.long_poll import MAX_WAIT_SECONDS, long_poll
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.api.receipts import submission_receipt
@@ -54,21 +55,23 @@ SERVICE_QUERY = {"name": "service", "in": "query", "required": False, "descripti
 
 
 async def submit_job(request: Request) -> Response:
-    service: JobService = request.app.state.job_service
+    state = request.app.state
+    service: JobService = state.job_service
     settings = service.app.settings
     raw = await read_limited(request, settings.max_payload_size, settings.body_read_timeout_seconds)
-    document = await request.app.state.parse_pool.parse(raw, request.headers.get("content-type", ""))
+    document = await state.parse_pool.parse(raw, request.headers.get("content-type", ""))
     named = request.query_params.get("service") if request.scope.get("query_string") else None  # parse only if any
     job_request = to_job_request(document, named)
     submission = await service.submit(job_request, tenant=principal_of(request).tenant, size=len(raw))
-    job = job_body(request, submission.job)
-    job.receipt = submission_receipt(request, job)  # bearer tokens only: proof of who submitted
-    headers = {RECEIPT_HEADER: job.receipt} if job.receipt else {}
+    job = submission.job
+    download = absolute_url(request, f"/jobs/{job.job_id}/download") if job.status is JobStatus.DONE else None
+    receipt = submission_receipt(request, job)  # bearer tokens only: proof of who submitted
+    content = job_json(job, receipt, download)  # what JobResponse.from_job(...).model_dump_json() gives
+    headers = {RECEIPT_HEADER: receipt} if receipt else {}
     if not submission.created:
-        return Response(job.model_dump_json(), status_code=200, media_type="application/json", headers=headers)
-    location = f"{request.scope.get('root_path', '')}/jobs/{submission.job.job_id}"  # server.api_prefix
-    return Response(job.model_dump_json(), status_code=202, media_type="application/json",
-                    headers={**headers, "Location": location})
+        return Response(content, status_code=200, media_type="application/json", headers=headers)
+    headers["Location"] = f"{request.scope.get('root_path', '')}/jobs/{job.job_id}"  # server.api_prefix
+    return Response(content, status_code=202, media_type="application/json", headers=headers)
 
 
 def add_submit_route(api: FastAPI) -> APIRoute:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import Request
 
 from praisonai_svc.api.auth import guard_for, principal_of
-from praisonai_svc.models.job import JobResponse
+from praisonai_svc.models.job import Job, JobResponse
 
 
-def submission_receipt(request: Request, job: JobResponse) -> str | None:
+def submission_receipt(request: Request, job: Job | JobResponse) -> str | None:
     """A receipt naming ``job`` and the caller's token, or None (API keys get none; no JWT secret, none)."""
     token = principal_of(request).token
     signer = guard_for(request).receipts
