@@ -168,19 +168,13 @@ class JobService:
         return [outcome for outcome in outcomes if outcome is not None]
 
     async def _admit_many(self, tenant: str | None, count: int) -> list[PraisonSvcError | None]:
-        """Per item, None if the tenant's quotas admit it, else the error that refused it."""
+        """Per item, None if the tenant's quotas admit it, else the error that refused it (one check for all)."""
         if self.quotas is None or count == 0:
             return [None] * count
-        admitted = await asyncio.gather(*(self.quotas.admit(tenant) for _ in range(count)), return_exceptions=True)
-        refusals: list[PraisonSvcError | None] = []
-        for outcome in admitted:
-            if isinstance(outcome, PraisonSvcError):
-                refusals.append(outcome)
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
-                refusals.append(None)
-        return refusals
+        try:
+            return list(await self.quotas.admit_many(tenant, count))
+        except PraisonSvcError as exc:  # e.g. storage unavailable: each item is refused with it, as alone
+            return [exc] * count
 
     async def _store_many(self, items: list[tuple[int, HandlerSpec, Job]],
                           outcomes: list[Submission | PraisonSvcError | None], size: int) -> None:
