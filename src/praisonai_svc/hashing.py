@@ -20,6 +20,10 @@ def payload_hash(payload: Any, scope: str = "") -> str:
 
     The scope (the service name) keeps two services' identical payloads apart.
     """
-    canonical = canonical_json(payload)
+    return canonical_hash(canonical_json(payload), scope)
+
+
+def canonical_hash(canonical: str, scope: str = "") -> str:
+    """:func:`payload_hash` of a payload whose canonical JSON (:func:`canonical_json`) is ``canonical``."""
     text = f"{scope}\x00{canonical}" if scope else canonical  # one buffer, one update
     return hashlib.sha256(text.encode()).hexdigest()

@@ -6,6 +6,7 @@ Lives above the ports, so every backend gets the same timestamps, hashing, compe
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -28,8 +29,8 @@ from praisonai_svc.errors import (
     StorageUnavailable,
     UnknownService,
 )
-from praisonai_svc.events.job_events import publish_job_event
-from praisonai_svc.hashing import payload_hash
+from praisonai_svc.events.job_events import job_event, publish_job_event
+from praisonai_svc.hashing import canonical_hash, payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, StoredOutput, utcnow
 from praisonai_svc.models.job import output_files as outputs_of
@@ -51,6 +52,13 @@ def new_job_id() -> str:
     knowing one id does not reveal another.
     """
     return f"{time.time_ns():016x}{os.urandom(8).hex()}"  # what secrets.token_hex(8) returns, minus 3 calls
+
+
+def new_job_ids(count: int) -> list[str]:
+    """:func:`new_job_id` ``count`` times, with the random halves from one ``os.urandom`` call (a system call
+    per id was a few percent of a batch submission)."""
+    randomness = os.urandom(8 * count).hex()
+    return [f"{time.time_ns():016x}{randomness[16 * i:16 * (i + 1)]}" for i in range(count)]
 
 
 @dataclass(frozen=True)
@@ -94,12 +102,21 @@ class JobService:
 
     def _prepare(self, request: JobRequest, tenant: str | None) -> tuple[HandlerSpec, Job]:
         """The checks every submission passes (service usable, payload valid, callback allowed), and its job."""
-        spec = self.app.job_spec(request.service)
+        spec = self._submittable(request.service)
+        return spec, self._job(spec, request, tenant, new_job_id())
+
+    def _submittable(self, name: str | None) -> HandlerSpec:
+        """The service a request names (or the default one), if it takes submissions."""
+        spec = self.app.job_spec(name)
         if spec.internal:
             raise UnknownService(f"Service '{spec.name}' is built in and cannot be submitted directly.")
         if not self.app.config.options(spec.name).enabled:
             raise ServiceDisabled(f"Service '{spec.name}' is disabled (enabled: false in praisonai.yaml); "
                                   "nothing was queued. Enable it there and restart.")
+        return spec
+
+    def _job(self, spec: HandlerSpec, request: JobRequest, tenant: str | None, job_id: str) -> Job:
+        """The job of ``request`` for ``spec`` once its payload and callback pass their checks."""
         spec.validate_payload(request.payload)
         if request.callback_url is not None:
             if self.app.settings.webhook_secret_value is None:
@@ -108,9 +125,11 @@ class JobService:
             check_callback_url(request.callback_url)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
-        return spec, Job(
-            job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
-            payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
+        canonical = request.canonical_payload  # the producer's size check made it already
+        return Job(
+            job_id=job_id, service=spec.name, payload=request.payload, tenant=tenant,
+            payload_hash=payload_hash(request.payload, scope=scope) if canonical is None
+            else canonical_hash(canonical, scope), created_utc=now, updated_utc=now,
             callback_url=request.callback_url, webhook_progress=request.webhook_progress,
         )
 
@@ -119,6 +138,23 @@ class JobService:
         log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
         self.meter.record(job.tenant, spec.name, jobs_submitted=1, bytes_in=size, storage_requests=SUBMIT_REQUESTS)
         await publish_job_event(self.app.events, job, "queued")
+
+    async def _queued_many(self, jobs: list[tuple[HandlerSpec, Job]], size: int) -> None:
+        """:meth:`_queued` for the new jobs of one batch: one meter update per service and tenant, and their
+        ``queued`` events in one :meth:`~praisonai_svc.events.bus.EventBus.publish_many` (in order)."""
+        if not jobs:
+            return
+        logs = log.isEnabledFor(logging.INFO)
+        counts: dict[tuple[str | None, str], int] = {}
+        for spec, job in jobs:
+            if logs:
+                log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+            key = (job.tenant, spec.name)
+            counts[key] = counts.get(key, 0) + 1
+        for (tenant, service), count in counts.items():
+            self.meter.record(tenant, service, jobs_submitted=count, bytes_in=size * count,
+                              storage_requests=SUBMIT_REQUESTS * count)
+        await self.app.events.publish_many([job_event(job, "queued") for _spec, job in jobs])
 
     async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob, size: int) -> Submission:
         """The hash is held by ``dup.existing``: return it, or (past the window / output gone) make ``job``."""
@@ -147,12 +183,22 @@ class JobService:
         """
         outcomes: list[Submission | PraisonSvcError | None] = [None] * len(requests)
         prepared: list[tuple[int, HandlerSpec, Job]] = []
+        services: dict[str | None, HandlerSpec | PraisonSvcError] = {}  # each service looked up once
+        ids = iter(new_job_ids(len(requests)))
         for index, request in enumerate(requests):
             if isinstance(request, PraisonSvcError):
                 outcomes[index] = request
                 continue
             try:
-                spec, job = self._prepare(request, tenant)
+                spec = services.get(request.service)
+                if spec is None:
+                    try:
+                        spec = services[request.service] = self._submittable(request.service)
+                    except PraisonSvcError as exc:
+                        spec = services[request.service] = exc
+                if isinstance(spec, PraisonSvcError):
+                    raise spec
+                job = self._job(spec, request, tenant, next(ids))
             except PraisonSvcError as exc:
                 outcomes[index] = exc
                 continue
@@ -187,14 +233,17 @@ class JobService:
                 outcomes[index] = unavailable
             return
 
-        pending = []
+        created: list[tuple[HandlerSpec, Job]] = []
+        duplicates = []
         for (index, spec, job), result in zip(items, stored, strict=True):
             if isinstance(result, Job):
                 outcomes[index] = Submission(result, created=True)
-                pending.append(self._queued(spec, result, size))
+                created.append((spec, result))
             else:
-                pending.append(self._settle_duplicate(index, spec, job, result, outcomes, size))
-        await asyncio.gather(*pending)
+                duplicates.append(self._settle_duplicate(index, spec, job, result, outcomes, size))
+        await self._queued_many(created, size)
+        if duplicates:
+            await asyncio.gather(*duplicates)
 
     async def _settle_duplicate(self, index: int, spec: HandlerSpec, job: Job, dup: DuplicateJob,
                                 outcomes: list[Submission | PraisonSvcError | None], size: int) -> None:

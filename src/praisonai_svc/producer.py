@@ -52,8 +52,11 @@ class Producer:
         if request.service is None and service is not None:
             request = request.model_copy(update={"service": service})
         limit = self.app.settings.max_payload_size
-        if len(canonical_json(request.payload).encode()) > limit:
+        canonical = canonical_json(request.payload)
+        # Its UTF-8 length, counted only when it could matter (a character is one to four bytes).
+        if len(canonical) > limit or (len(canonical) * 4 > limit and len(canonical.encode()) > limit):
             raise PayloadTooLarge(f"The payload is larger than {limit} bytes (PRAISONAI_MAX_PAYLOAD_SIZE).")
+        request.keep_canonical(canonical)  # hashed as it is: the payload is encoded once
         return request
 
     async def submit(self, payload: SubmitItem, *, service: str | None = None, tenant: str | None = None

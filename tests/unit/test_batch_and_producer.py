@@ -183,3 +183,39 @@ def test_quota_admit_many_admits_exactly_what_remains() -> None:
         assert await guard.admit_many("acme", 0) == []
 
     asyncio.run(scenario())
+
+
+def test_submit_many_publishes_its_queued_events_at_once_and_meters_every_item() -> None:
+    from praisonai_svc.events.bus import Event
+    from praisonai_svc.hashing import payload_hash
+    from praisonai_svc.job_service import JobService
+    from praisonai_svc.models.job import JobRequest
+    from praisonai_svc.usage.meter import Meter
+
+    app = make_app(rate_limit_submit_per_minute=0)
+    calls: list[list[Event]] = []
+
+    async def batch(events: list[Event]) -> None:
+        calls.append(events)
+
+    app.events.subscribe_batches("job.queued", batch)
+
+    async def scenario() -> None:
+        outcomes = await app.submit_many([{"title": str(i)} for i in range(5)] + [{"title": "0"}], service="deck")
+        submissions = [o for o in outcomes if isinstance(o, Submission)]
+        assert [s.created for s in submissions] == [True] * 5 + [False]
+        assert len(calls) == 1 and [e.subject for e in calls[0]] == [s.job.job_id for s in submissions[:5]]
+        ids = [s.job.job_id for s in submissions[:5]]
+        assert len(set(ids)) == 5 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+        for submission in submissions:  # the producer's canonical JSON was hashed: the same hash as made anew
+            assert submission.job.payload_hash == payload_hash(submission.job.payload, scope="deck")
+
+        backend = app.backend
+        assert backend is not None
+        service = JobService(app, backend, meter=Meter(backend.records, enabled=True))
+
+        await service.submit_many([JobRequest(payload={"title": f"m{i}"}) for i in range(4)], tenant="t", size=400)
+        totals = list(service.meter._totals.values())
+        assert totals and all(t.jobs_submitted == 4 and t.bytes_in == 400 and t.storage_requests == 8 for t in totals)
+
+    asyncio.run(scenario())
