@@ -80,14 +80,16 @@ class JobService:
         self.meter = meter or Meter(backend.records, enabled=False)
         self.quotas = quotas
 
-    async def submit(self, request: JobRequest, *, tenant: str | None = None, size: int = 0) -> Submission:
+    async def submit(self, request: JobRequest, *, tenant: str | None = None, size: int = 0,
+                     canonical: str | None = None) -> Submission:
         """Validate, check the tenant's quota, claim the payload hash, store and enqueue; an identical live job is
-        returned instead. ``size`` is the request body's length, metered as bytes in.
+        returned instead. ``size`` is the request body's length, metered as bytes in; ``canonical`` the payload's
+        canonical JSON if the caller already made it (hashed as it is).
 
         Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs. Raises
         QuotaExceeded when a daily quota of the tenant is used up.
         """
-        spec, job = self._prepare(request, tenant)
+        spec, job = self._prepare(request, tenant, canonical)
         if self.quotas is not None:
             await self.quotas.admit(tenant)
         try:
@@ -100,10 +102,11 @@ class JobService:
         await self._queued(spec, job, size)
         return Submission(job, created=True)
 
-    def _prepare(self, request: JobRequest, tenant: str | None) -> tuple[HandlerSpec, Job]:
+    def _prepare(self, request: JobRequest, tenant: str | None, canonical: str | None = None
+                 ) -> tuple[HandlerSpec, Job]:
         """The checks every submission passes (service usable, payload valid, callback allowed), and its job."""
         spec = self._submittable(request.service)
-        return spec, self._job(spec, request, tenant, new_job_id())
+        return spec, self._job(spec, request, tenant, new_job_id(), canonical)
 
     def _submittable(self, name: str | None) -> HandlerSpec:
         """The service a request names (or the default one), if it takes submissions."""
@@ -115,8 +118,10 @@ class JobService:
                                   "nothing was queued. Enable it there and restart.")
         return spec
 
-    def _job(self, spec: HandlerSpec, request: JobRequest, tenant: str | None, job_id: str) -> Job:
-        """The job of ``request`` for ``spec`` once its payload and callback pass their checks."""
+    def _job(self, spec: HandlerSpec, request: JobRequest, tenant: str | None, job_id: str,
+             canonical: str | None) -> Job:
+        """The job of ``request`` for ``spec`` once its payload and callback pass their checks (``canonical``: the
+        payload's canonical JSON if already made)."""
         spec.validate_payload(request.payload)
         if request.callback_url is not None:
             if self.app.settings.webhook_secret_value is None:
@@ -125,7 +130,6 @@ class JobService:
             check_callback_url(request.callback_url)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
-        canonical = request.canonical_payload  # the producer's size check made it already
         return Job(
             job_id=job_id, service=spec.name, payload=request.payload, tenant=tenant,
             payload_hash=payload_hash(request.payload, scope=scope) if canonical is None
@@ -172,6 +176,7 @@ class JobService:
 
     async def submit_many(
         self, requests: Sequence[JobRequest | PraisonSvcError], *, tenant: str | None = None, size: int = 0,
+        canonicals: Sequence[str | None] | None = None,
     ) -> list[Submission | PraisonSvcError]:
         """:meth:`submit` for each request; per request, in order, its submission or the error it met (a request
         that failed to parse may be passed as its error and is answered with it). One bad item never sinks the
@@ -180,6 +185,7 @@ class JobService:
 
         Each valid item counts against the tenant's quotas like a single submission (an item over a quota gets
         its QuotaExceeded); ``size``, the whole body's length, is metered as bytes in, shared out evenly.
+        ``canonicals``, if given, holds per request its payload's canonical JSON when the caller made it already.
         """
         outcomes: list[Submission | PraisonSvcError | None] = [None] * len(requests)
         prepared: list[tuple[int, HandlerSpec, Job]] = []
@@ -198,7 +204,7 @@ class JobService:
                         spec = services[request.service] = exc
                 if isinstance(spec, PraisonSvcError):
                     raise spec
-                job = self._job(spec, request, tenant, next(ids))
+                job = self._job(spec, request, tenant, next(ids), canonicals[index] if canonicals else None)
             except PraisonSvcError as exc:
                 outcomes[index] = exc
                 continue

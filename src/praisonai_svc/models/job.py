@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from praisonai_svc.hashing import payload_hash
 
@@ -46,21 +46,9 @@ class JobRequest(BaseModel):
     )
     webhook_progress: bool = Field(default=False, description="Also POST the job on each progress event.")
 
-    _canonical: str | None = PrivateAttr(default=None)
-
     def compute_hash(self, scope: str = "") -> str:
         """sha256 of the canonical JSON of the payload (key-order independent), optionally scoped."""
         return payload_hash(self.payload, scope)
-
-    @property
-    def canonical_payload(self) -> str | None:
-        """The payload's canonical JSON if whoever made this request already encoded it (the in-process producer
-        does, for its size check), so that it is hashed without encoding it again; None otherwise."""
-        return self._canonical
-
-    def keep_canonical(self, canonical: str) -> None:
-        """Remember ``canonical``, the :func:`~praisonai_svc.hashing.canonical_json` of this request's payload."""
-        self._canonical = canonical
 
 
 class JobResult(BaseModel):
