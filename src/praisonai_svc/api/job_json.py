@@ -30,23 +30,29 @@ _MARKS: dict[str, object] = {
 
 
 class QueuedJobTemplate:
-    """pydantic's JSON of a queued job, cut into literal parts and the five slots between them."""
+    """pydantic's JSON of a queued job, cut into literal parts and the slots between them.
 
-    def __init__(self) -> None:
-        probe = _probe(**{name: value for name, value in _MARKS.items() if name != "receipt"})
+    ``exclude_none``: as ``model_dump_json(exclude_none=True)`` writes it (the batch answer), where a job without
+    a receipt has no ``receipt`` key at all, so that case has a template of its own (``with_receipt`` False).
+    """
+
+    def __init__(self, *, exclude_none: bool = False, with_receipt: bool = True) -> None:
+        marks = {name: mark for name, mark in _MARKS.items() if with_receipt or name != "receipt"}
+        probe = _probe(**{name: value for name, value in marks.items() if name != "receipt"})
         body = JobResponse.from_job(probe)
-        body.receipt = str(_MARKS["receipt"])
-        text = body.model_dump_json().encode()
+        body.receipt = str(marks["receipt"]) if with_receipt else None
+        text = body.model_dump_json(exclude_none=exclude_none).encode()
+        self.exclude_none = exclude_none
         self.parts: list[bytes] = []
         self.slots: list[str] = []
-        positions = sorted((text.find(to_json(mark)), name) for name, mark in _MARKS.items())
+        positions = sorted((text.find(to_json(mark)), name) for name, mark in marks.items())
         start = 0
         for position, name in positions:
-            if position < start or text.count(to_json(_MARKS[name])) != 1:
+            if position < start or text.count(to_json(marks[name])) != 1:
                 raise ValueError(f"the marker of {name} is not found exactly once")
             self.parts.append(text[start:position])
             self.slots.append(name)
-            start = position + len(to_json(_MARKS[name]))
+            start = position + len(to_json(marks[name]))
         self.parts.append(text[start:])
 
     def render(self, job: Job, receipt: str | None) -> bytes:
@@ -63,18 +69,23 @@ def _probe(**fields: object) -> Job:
     return Job(payload={}, payload_hash="", **fields)  # type: ignore[arg-type]
 
 
-@lru_cache(maxsize=1)
-def _template() -> QueuedJobTemplate | None:
+def _pydantic(job: Job, receipt: str | None, download_url: str | None, exclude_none: bool) -> bytes:
+    body = JobResponse.from_job(job, download_url=download_url)
+    body.receipt = receipt
+    return body.model_dump_json(exclude_none=exclude_none).encode()
+
+
+@lru_cache(maxsize=4)
+def _template(exclude_none: bool = False, with_receipt: bool = True) -> QueuedJobTemplate | None:
     """The template if it renders a sample exactly as pydantic does; None (pydantic every time) otherwise."""
     try:
-        template = QueuedJobTemplate()
+        template = QueuedJobTemplate(exclude_none=exclude_none, with_receipt=with_receipt)
         sample = _probe(job_id="0123456789abcdef0123456789abcdef", service='s\u00e9rvice "x"\n',
                         created_utc=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
                         updated_utc=datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC))
-        for receipt in (None, "eyJ.receipt\u2028"):
-            expected = JobResponse.from_job(sample)
-            expected.receipt = receipt
-            if template.render(sample, receipt) != expected.model_dump_json().encode():
+        for receipt in (("eyJ.receipt\u2028", None) if with_receipt and not exclude_none
+                        else ("eyJ.receipt\u2028",) if with_receipt else (None,)):
+            if template.render(sample, receipt) != _pydantic(sample, receipt, None, exclude_none):
                 return None
     except ValueError:
         return None
@@ -89,11 +100,11 @@ def is_as_queued(job: Job) -> bool:
             and job.cancel_requested_utc is None)
 
 
-def job_json(job: Job, receipt: str | None, download_url: str | None = None) -> bytes:
-    """``JobResponse.from_job(job, download_url)`` with ``receipt``, as JSON; from the template when it can."""
-    template = _template() if download_url is None and is_as_queued(job) else None
-    if template is not None:
-        return template.render(job, receipt)
-    body = JobResponse.from_job(job, download_url=download_url)
-    body.receipt = receipt
-    return body.model_dump_json().encode()
+def job_json(job: Job, receipt: str | None, download_url: str | None = None, *, exclude_none: bool = False) -> bytes:
+    """``JobResponse.from_job(job, download_url)`` with ``receipt``, as JSON (``model_dump_json``, with
+    ``exclude_none`` as given); from a template when it can."""
+    if download_url is None and is_as_queued(job):
+        template = _template(exclude_none, receipt is not None or not exclude_none)
+        if template is not None:
+            return template.render(job, receipt)
+    return _pydantic(job, receipt, download_url, exclude_none)
