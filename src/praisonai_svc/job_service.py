@@ -139,7 +139,8 @@ class JobService:
 
     async def _queued(self, spec: HandlerSpec, job: Job, size: int) -> None:
         """A new job was stored and enqueued: log, meter (no I/O) and publish it."""
-        log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        if log.isEnabledFor(logging.INFO):
+            log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
         self.meter.record(job.tenant, spec.name, jobs_submitted=1, bytes_in=size, storage_requests=SUBMIT_REQUESTS)
         await publish_job_event(self.app.events, job, "queued")
 

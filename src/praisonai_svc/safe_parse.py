@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from typing import Any
 
 import yaml
@@ -83,9 +84,26 @@ def _most_values(text: str) -> int:
     return 1 + text.count("[") + text.count("{") + text.count(",") + text.count(":")
 
 
+_decoders = threading.local()  # one decoder per thread (json.loads with hooks would build one per call)
+
+
+def _decoder() -> json.JSONDecoder:
+    decoder: json.JSONDecoder | None = getattr(_decoders, "decoder", None)
+    if decoder is None:
+        decoder = _decoders.decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
+    return decoder
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text, parse_constant=..., parse_float=...)``, with this thread's decoder."""
+    if text.startswith("\ufeff"):  # what json.loads refuses before decoding
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _decoder().decode(text)
+
+
 def parse_json(text: str, *, deadline: float | None = None, budget_seconds: float | None = None) -> Any:
     try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
+        value = _loads(text)
     except RecursionError:
         raise PayloadError(f"Document is nested deeper than {MAX_DEPTH} levels.") from None
     except json.JSONDecodeError as exc:

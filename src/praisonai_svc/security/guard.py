@@ -149,7 +149,9 @@ class SecurityGuard:
             if self.limits.read_per_ip > 0:
                 await enforce(self.limiter, f"read:ip:{address}", self.limits.read_per_ip, "reads")
             return
-        await enforce_all(self.limiter, self.submit_checks(principal, address))
+        checks = self.submit_checks(principal, address)
+        if checks:
+            await enforce_all(self.limiter, checks)
 
     def submit_checks(self, principal: Principal, address: str | None) -> list[tuple[str, int, str]]:
         """The (key, limit, what) of every submit limit that is on for this caller (none: nothing to count)."""
