@@ -5,12 +5,14 @@ more); on the event loop it would stall every other request, ``/live`` included.
 
 * a JSON body of at most :data:`INLINE_JSON_BYTES` (4 KiB: nearly every ``POST /jobs``) is parsed on the event
   loop, where the standard library's C parser takes a few microseconds, well under the ~20 µs that handing it to
-  a thread and back costs. Its cost is bounded by its size: the C parser is linear in the text, a 4 KiB document
-  can nest at most 2,048 levels (refused past :data:`~praisonai_svc.safe_parse.MAX_DEPTH`) and hold at most
-  4,300-digit integers (refused), so the worst 4 KiB document measured ~0.1 ms (docs/architecture.md). YAML is
-  never parsed on the loop, whatever its size (PyYAML is pure Python and a few KiB of aliases or flow
-  collections cost milliseconds): a small body of another or no media type is tried as JSON on the loop and,
-  if it is not JSON, goes to the threads like any other (JSON, then YAML);
+  a thread and back costs. Its cost is bounded by its size: the C parser is linear in the text, and the worst
+  4 KiB measured ~0.25 ms (a thousand floats, each checked by a Python hook; a 4,000-digit integer ~0.1 ms).
+  Only JSON whose limits the text itself vouches for is parsed there: with more than 64 brackets, or a
+  surrogate escape, the checks walk the parsed value in Python (up to ~1 ms for 4 KiB of empty containers), so
+  such a body goes to the threads. YAML is never parsed on the loop, whatever its size (PyYAML builds every node
+  in Python, and a few KiB of aliases or flow collections cost milliseconds): a small body of another or no
+  media type is tried as JSON on the loop and, if it is not JSON, goes to the threads like any other (JSON,
+  then YAML);
 * any other body under :data:`LARGE_BODY_BYTES` (64 KiB, nearly every job request) is decoded and parsed in one of
   PRAISONAI_PARSE_THREADS threads (default 2), not in the default executor, so parsing can never take the threads
   that file and storage calls need. Such a parse takes well under a millisecond to a few milliseconds;
