@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from praisonai_svc.errors import ConcurrencyConflict, RecordExists
+from praisonai_svc.errors import ConcurrencyConflict, RecordExists, StorageError
 from praisonai_svc.events.bus import Event, EventBus
 from praisonai_svc.events.job_events import TERMINAL_TYPES, JobEvent
 from praisonai_svc.logs import get_logger
@@ -96,6 +96,13 @@ class EventLog:
         todo = [index for index, data in enumerate(datas) if data["type"] != "queued"]
         if not todo:
             return results
+        if _implied([datas[index] for index in todo]) and job_id not in self._rings:
+            implied = [JobEvent.model_validate({**datas[index], "seq": seq}) for seq, index in enumerate(todo, 2)]
+            with contextlib.suppress(StorageError):  # without a feed record, the log must hold them after all
+                await self._feed(implied, self._expiry(datas[todo[0]], queued_at))
+                for index, event in zip(todo, implied, strict=True):
+                    results[index] = event
+                return results
         # A job's first attempt starts its log: nobody else has written it yet (the API writes only for cancels
         # of queued jobs, which never start), so create it without reading first; a conflict reads and retries.
         fresh = datas[todo[0]]["type"] == "started" and datas[todo[0]].get("attempt") == 1
@@ -211,6 +218,16 @@ class EventLog:
             if next_cursor is None:
                 break
         return found, last
+
+
+def _implied(datas: list[dict[str, Any]]) -> bool:
+    """Whether these events (a job's whole run) are implied by its record once it has ended: a first attempt's
+    ``started`` and its ending, published together (:func:`~.job_events.implied_events`). Such a pair is
+    written to the feed only: a short job costs no event-log write of its own. A reader that finds no log for a
+    finished job takes the implied events (api/live.py); a log that does exist (an earlier run deferred) lacks
+    the ending and gets it appended by the reader's heal, at the same seq."""
+    return (len(datas) == 2 and datas[0]["type"] == "started" and datas[0].get("attempt") == 1
+            and datas[1]["type"] in TERMINAL_TYPES)
 
 
 def _number(events: list[dict[str, Any]], last: int, datas: list[tuple[int, dict[str, Any]]],
