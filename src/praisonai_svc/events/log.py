@@ -8,8 +8,9 @@ Two kinds of records (DESIGN.md §8: no adapter code of its own):
   stream, long-poll) is one point read.
 * ``job_feed`` — small records whose id starts with the writer's clock in hex nanoseconds, so that listing ids
   from "a few seconds ago" returns every job's recent events in one range scan. The events one process appends
-  in the same turn of its event loop share one feed record (``{"events": [...]}``, at most
-  :data:`FEED_BATCH_EVENTS`): a worker finishing 32 jobs at once writes one, not 32. Each API process reads the
+  in the same turn of its event loop, or while its previous feed write is in flight, share one feed record
+  (``{"events": [...]}``, at most :data:`FEED_BATCH_EVENTS`): a worker finishing 32 jobs at once writes one,
+  not 32. Each API process reads the
   feed once per tick (:mod:`~praisonai_svc.events.watcher`): the cost grows with events, not with watchers.
 
 Both expire no later than their job (its creation + its service's job retention), so a short job retention
@@ -17,7 +18,7 @@ does not leave event logs behind for PRAISONAI_EVENTS_RETENTION_HOURS; ``job_fee
 :data:`FEED_RETENTION`, long enough for every watcher's look-back.
 
 Cost per event: the ring write (1 request; the writer keeps the record's ETag, so no read unless another process
-wrote in between), and a share of one feed create (1 per loop turn of the writer) and of its later delete by
+wrote in between), and a share of one feed create (at most one in flight per writer) and of its later delete by
 the pruner.
 """
 
@@ -69,7 +70,8 @@ class EventLog:
         self._clock_ns = clock_ns
         self._rings: OrderedDict[str, Record] = OrderedDict()  # the newest ring this process wrote, per job
         self._feed_batch: list[tuple[JobEvent, datetime]] = []  # events of this loop turn, not yet in a feed record
-        self._feed_done: asyncio.Future[None] | None = None
+        self._feed_done: asyncio.Future[None] | None = None  # the open batch's, until its write starts
+        self._feed_last: asyncio.Future[None] | None = None  # the newest batch's: the next one waits for it
 
     # --- writing --------------------------------------------------------------------------------------------
     async def append(self, data: dict[str, Any], tenant: str | None = None) -> JobEvent | None:
@@ -159,7 +161,12 @@ class EventLog:
         if self._feed_done is None or len(self._feed_batch) >= FEED_BATCH_EVENTS:
             loop = asyncio.get_running_loop()
             self._feed_batch, self._feed_done = [], loop.create_future()
-            loop.call_soon(self._write_feed, self._feed_batch, self._feed_done)
+            batch, done, previous = self._feed_batch, self._feed_done, self._feed_last
+            self._feed_last = done
+            if previous is None or previous.done():
+                loop.call_soon(self._write_feed, batch, done)
+            else:  # one feed write at a time: what arrives meanwhile shares the next record
+                previous.add_done_callback(lambda _: self._write_feed(batch, done))
         self._feed_batch.extend((event, ring_expires) for event in events)
         await asyncio.shield(self._feed_done)  # a cancelled appender does not cancel the others' write
 
