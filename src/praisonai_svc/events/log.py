@@ -8,8 +8,9 @@ Two kinds of records (DESIGN.md §8: no adapter code of its own):
   stream, long-poll) is one point read.
 * ``job_feed`` — small records whose id starts with the writer's clock in hex nanoseconds, so that listing ids
   from "a few seconds ago" returns every job's recent events in one range scan. The events one process appends
-  in the same turn of its event loop share one feed record (``{"events": [...]}``, at most
-  :data:`FEED_BATCH_EVENTS`): a worker finishing 32 jobs at once writes one, not 32. Each API process reads the
+  in the same turn of its event loop, or while its previous feed write is in flight, share one feed record
+  (``{"events": [...]}``, at most :data:`FEED_BATCH_EVENTS`): a worker finishing 32 jobs at once writes one,
+  not 32. Each API process reads the
   feed once per tick (:mod:`~praisonai_svc.events.watcher`): the cost grows with events, not with watchers.
 
 Both expire no later than their job (its creation + its service's job retention), so a short job retention
@@ -17,7 +18,7 @@ does not leave event logs behind for PRAISONAI_EVENTS_RETENTION_HOURS; ``job_fee
 :data:`FEED_RETENTION`, long enough for every watcher's look-back.
 
 Cost per event: the ring write (1 request; the writer keeps the record's ETag, so no read unless another process
-wrote in between), and a share of one feed create (1 per loop turn of the writer) and of its later delete by
+wrote in between), and a share of one feed create (at most one in flight per writer) and of its later delete by
 the pruner.
 """
 
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from praisonai_svc.errors import ConcurrencyConflict, RecordExists
+from praisonai_svc.errors import ConcurrencyConflict, RecordExists, StorageError
 from praisonai_svc.events.bus import Event, EventBus
 from praisonai_svc.events.job_events import TERMINAL_TYPES, JobEvent
 from praisonai_svc.logs import get_logger
@@ -69,7 +70,8 @@ class EventLog:
         self._clock_ns = clock_ns
         self._rings: OrderedDict[str, Record] = OrderedDict()  # the newest ring this process wrote, per job
         self._feed_batch: list[tuple[JobEvent, datetime]] = []  # events of this loop turn, not yet in a feed record
-        self._feed_done: asyncio.Future[None] | None = None
+        self._feed_done: asyncio.Future[None] | None = None  # the open batch's, until its write starts
+        self._feed_last: asyncio.Future[None] | None = None  # the newest batch's: the next one waits for it
 
     # --- writing --------------------------------------------------------------------------------------------
     async def append(self, data: dict[str, Any], tenant: str | None = None) -> JobEvent | None:
@@ -96,6 +98,13 @@ class EventLog:
         todo = [index for index, data in enumerate(datas) if data["type"] != "queued"]
         if not todo:
             return results
+        if _implied([datas[index] for index in todo]) and job_id not in self._rings:
+            implied = [JobEvent.model_validate({**datas[index], "seq": seq}) for seq, index in enumerate(todo, 2)]
+            with contextlib.suppress(StorageError):  # without a feed record, the log must hold them after all
+                await self._feed(implied, self._expiry(datas[todo[0]], queued_at))
+                for index, event in zip(todo, implied, strict=True):
+                    results[index] = event
+                return results
         # A job's first attempt starts its log: nobody else has written it yet (the API writes only for cancels
         # of queued jobs, which never start), so create it without reading first; a conflict reads and retries.
         fresh = datas[todo[0]]["type"] == "started" and datas[todo[0]].get("attempt") == 1
@@ -152,7 +161,12 @@ class EventLog:
         if self._feed_done is None or len(self._feed_batch) >= FEED_BATCH_EVENTS:
             loop = asyncio.get_running_loop()
             self._feed_batch, self._feed_done = [], loop.create_future()
-            loop.call_soon(self._write_feed, self._feed_batch, self._feed_done)
+            batch, done, previous = self._feed_batch, self._feed_done, self._feed_last
+            self._feed_last = done
+            if previous is None or previous.done():
+                loop.call_soon(self._write_feed, batch, done)
+            else:  # one feed write at a time: what arrives meanwhile shares the next record
+                previous.add_done_callback(lambda _: self._write_feed(batch, done))
         self._feed_batch.extend((event, ring_expires) for event in events)
         await asyncio.shield(self._feed_done)  # a cancelled appender does not cancel the others' write
 
@@ -211,6 +225,16 @@ class EventLog:
             if next_cursor is None:
                 break
         return found, last
+
+
+def _implied(datas: list[dict[str, Any]]) -> bool:
+    """Whether these events (a job's whole run) are implied by its record once it has ended: a first attempt's
+    ``started`` and its ending, published together (:func:`~.job_events.implied_events`). Such a pair is
+    written to the feed only: a short job costs no event-log write of its own. A reader that finds no log for a
+    finished job takes the implied events (api/live.py); a log that does exist (an earlier run deferred) lacks
+    the ending and gets it appended by the reader's heal, at the same seq."""
+    return (len(datas) == 2 and datas[0]["type"] == "started" and datas[0].get("attempt") == 1
+            and datas[1]["type"] in TERMINAL_TYPES)
 
 
 def _number(events: list[dict[str, Any]], last: int, datas: list[tuple[int, dict[str, Any]]],
