@@ -81,9 +81,41 @@ async def test_a_later_attempt_or_a_retry_keeps_writing_the_jobs_log() -> None:
         ("queued", 1), ("started", 2), ("retrying", 3), ("started", 4), ("done", 5)]
 
 
-def test_a_running_or_never_started_job_implies_only_queued() -> None:
-    assert [e.type for e in implied_events(_job(JobStatus.PROCESSING))] == ["queued"]
+def test_a_running_job_implies_queued_and_started_and_a_never_started_one_only_queued() -> None:
+    assert [(e.type, e.seq) for e in implied_events(_job(JobStatus.PROCESSING))] == [("queued", 1), ("started", 2)]
     assert [e.type for e in implied_events(_job(JobStatus.CANCELLED, started_utc=None))] == ["queued"]
+    assert [e.type for e in implied_events(_job(JobStatus.QUEUED, finished_utc=None))] == ["queued"]
+
+
+async def test_a_long_first_attempt_writes_started_then_its_ending_to_the_feed_only() -> None:
+    records = MemoryRecordStore()
+    log = EventLog(records)
+    running = _job(JobStatus.PROCESSING, finished_utc=None)
+    [started] = await log.append_many([event_data(running, "started")])
+    assert started is not None and started.seq == 2
+    assert await records.find(RING_KIND, running.job_id) is None
+    assert implied_events(running)[1].model_dump() == started.model_dump()  # what a reader takes meanwhile
+    done = running.model_copy(update={"status": JobStatus.DONE, "finished_utc": utcnow()})
+    [ending] = await log.append_many([event_data(done, "done")])
+    assert ending is not None and (ending.type, ending.seq) == ("done", 3)
+    assert await records.find(RING_KIND, running.job_id) is None
+    assert [e.model_dump() for e in implied_events(done)[1:]] == [e.model_dump() for e in await log.recent(0)]
+
+
+async def test_the_first_progress_event_creates_the_log_with_the_implied_started_at_its_seq() -> None:
+    records = MemoryRecordStore()
+    log = EventLog(records)
+    running = _job(JobStatus.PROCESSING, finished_utc=None)
+    [started] = await log.append_many([event_data(running, "started")])
+    [progress] = await log.append_many([event_data(running, "progress", progress=0.5, message="half")])
+    assert progress is not None and progress.seq == 3
+    history = await log.history(running.job_id)
+    assert [(e.type, e.seq) for e in history] == [("queued", 1), ("started", 2), ("progress", 3)]
+    assert started is not None and history[1].model_dump() == started.model_dump()
+    done = running.model_copy(update={"status": JobStatus.DONE, "finished_utc": utcnow()})
+    await log.append_many([event_data(done, "done")])
+    assert [e.type for e in await log.history(running.job_id)] == ["queued", "started", "progress", "done"]
+    assert [(e.type, e.seq) for e in await log.recent(0)] == [("started", 2), ("progress", 3), ("done", 4)]
 
 
 async def test_publish_many_gives_a_batch_handler_one_list_and_others_one_event_at_a_time() -> None:

@@ -83,19 +83,18 @@ def queued_event(job: Job) -> JobEvent:
 
 
 def implied_events(job: Job) -> list[JobEvent]:
-    """The events a job's record implies when its log holds none: ``queued``, and for a job that started and
-    ended, ``started`` (2) and its ending (3).
+    """The events a job's record implies when its log holds none: ``queued``, then for a job that started
+    ``started`` (2), and for one that also ended, its ending (3).
 
-    A short first attempt (started and ended within the started-event delay) has its two events written to the
-    feed only, not to an event log of its own (:meth:`~praisonai_svc.events.log.EventLog.append_many`): they
-    are exactly these, since :func:`event_data` dates and fills them from the job record."""
+    A first attempt that neither reports progress nor fails has its ``started`` and its ending written to the
+    feed only, not to an event log of its own (:meth:`~praisonai_svc.events.log.EventLog.append_many`): they are
+    exactly these, since :func:`event_data` dates and fills them from the job record."""
     events = [queued_event(job)]
-    if job.started_utc is None or not job.status.is_terminal:
+    if job.started_utc is None or job.status is JobStatus.QUEUED:
         return events
-    ending: JobEventType = terminal_event(job, 3).type
-    steps: tuple[tuple[int, JobEventType], ...] = ((2, "started"), (3, ending))
-    for seq, type_ in steps:
-        events.append(JobEvent.model_validate({**event_data(job, type_), "seq": seq}))
+    events.append(JobEvent.model_validate({**event_data(job, "started"), "seq": 2}))
+    if job.status.is_terminal:
+        events.append(JobEvent.model_validate({**event_data(job, terminal_event(job, 3).type), "seq": 3}))
     return events
 
 

@@ -49,12 +49,9 @@ from praisonai_svc.worker.lease import LeaseKeeper
 ERROR_MSG_LIMIT = 10_000
 BLOB_UPLOAD_ATTEMPTS = 3
 # A job's ``started`` event is published this long after it starts, or with its next event if that comes first
-# (a progress event flushes it at once). A job that ends sooner publishes started and its ending together, and
-# that pair goes to the event feed only: the job's record implies it (events/log.py), so a short job costs no
-# event-log write of its own. 0.5 s because on Azure, at ~10 ms a storage round trip, a no-op job's start to its
-# stored result takes 50-200 ms under load; a watcher sees ``started`` at most this late (GET /jobs/{id} shows
-# ``processing`` at once).
-STARTED_EVENT_DELAY_SECONDS = 0.5
+# (a progress event flushes it at once): a short job's two events then share one entry of the event feed.
+# (A first attempt's started and ending cost no event-log write at all: the job record implies them, events/log.py.)
+STARTED_EVENT_DELAY_SECONDS = 0.05
 _DEFERRED: set[asyncio.Future[None]] = set()  # deferred started events being published (kept referenced)
 
 
