@@ -482,6 +482,15 @@ _REQUEST = re.compile(
 _OPERATION = re.compile(r"^\S+ (?P<id>\S+) \w+: DispatchMiddleware: Operation=(?P<operation>\w+)")
 _EMPTY_RECEIVE = re.compile(r"^\S+ (?P<id>\S+) \w+: Serializer: Raw response body string is .*<QueueMessagesList/>")
 _AGENT = re.compile(r'"user-agent":"([^"]*)"')
+_STATUS = re.compile(
+    r"^\S+ (?P<id>\S+) \w+: EndMiddleware: End response\. TotalTimeInMS=\d+ StatusCode=(?P<status>\d+)")
+_RESPONSE_BODY = re.compile(r"^\S+ (?P<id>\S+) \w+: Serializer: Raw response body string is (?P<body>.*)$")
+_TABLE_BODY = re.compile(r"^\S+ (?P<id>\S+) \w+: (?:deserialize\(\): Raw request body|TableHandler:batch\(\) "
+                         r"Raw request) string is (?P<body>.*)$")
+_BATCH_PART = re.compile(r"(?:POST|PUT|MERGE|PATCH|DELETE|GET) (?P<url>http\S+) HTTP/1\.1")
+# In a URL: (PartitionKey='p',...) or $filter=PartitionKey eq 'p'; in a body: "PartitionKey":"p" (maybe escaped)
+_URL_PARTITION = re.compile(r"PartitionKey(?:=|%20eq%20)'(?P<pk>[^']*)'")
+_BODY_PARTITION = re.compile(r'PartitionKey\\?"\s*:\s*\\?"(?P<pk>[^"\\]*)')
 
 
 @dataclass
@@ -492,6 +501,11 @@ class StorageRequest:
     agent: str
     operation: str = "?"
     empty_receive: bool = False
+    status: int = 0  # the HTTP status Azurite answered (0: not logged yet)
+    partition: str = ""  # table requests: the PartitionKey named in the URL, the filter or the (first) entity
+    messages: int = 0  # queue receives: messages returned
+    batch_ops: int = 0  # table batch transactions: operations in the batch
+    batch_url: str = ""  # table batch transactions: the URL of the first operation (names the table)
 
     @property
     def harness(self) -> bool:
@@ -515,14 +529,25 @@ def read_requests(path: Path, start: int = 0, end: int | None = None) -> list[St
     for line in text.splitlines():
         if match := _REQUEST.match(line):
             agent = _AGENT.search(match["headers"])
+            partition = _URL_PARTITION.search(match["url"])
             requests[match["id"]] = StorageRequest(
                 at=datetime.fromisoformat(match["at"]), service=match["service"].lower(), url=match["url"],
-                agent=agent[1] if agent else "")
+                agent=agent[1] if agent else "", partition=partition["pk"] if partition else "")
         elif (match := _OPERATION.match(line)) and match["id"] in requests:
             request = requests[match["id"]]
             request.operation = request.operation if request.operation != "?" else match["operation"]
         elif (match := _EMPTY_RECEIVE.match(line)) and match["id"] in requests:
             requests[match["id"]].empty_receive = True
+        elif (match := _STATUS.match(line)) and match["id"] in requests:
+            requests[match["id"]].status = int(match["status"])
+        elif (match := _RESPONSE_BODY.match(line)) and match["id"] in requests:
+            requests[match["id"]].messages = match["body"].count("<QueueMessage>")
+        elif (match := _TABLE_BODY.match(line)) and match["id"] in requests:
+            request = requests[match["id"]]
+            if parts := _BATCH_PART.findall(match["body"]):
+                request.batch_ops, request.batch_url = len(parts), parts[0]
+            if not request.partition and (partition := _BODY_PARTITION.search(match["body"])):
+                request.partition = partition["pk"]
     return list(requests.values())
 
 
@@ -654,8 +679,9 @@ def report_idle(results: list[tuple[Side, Counter[str]]], window: float) -> list
         rates.append(per_minute)
         print(f"    {side.label:<15} {per_minute:.2f} requests/minute ({breakdown(counter, 1) or 'none'} in "
               f"{window:.0f} s) -> ${monthly_cost(per_minute):.4f} a month")
-    print(f"    ours: {rates[0]:.2f}/minute, {verdict(rates[0], IDLE_TARGET_PER_MINUTE, at_least=False)}. Price assumed: ${PRICE_PER_10K} "
-          "per 10,000 operations (Azure Queue Storage list price, Standard GPv2 LRS), 30-day month. Not in the "
+    print(f"    ours: {rates[0]:.2f}/minute, {verdict(rates[0], IDLE_TARGET_PER_MINUTE, at_least=False)}. "
+          f"Price assumed: ${PRICE_PER_10K} per 10,000 operations (Azure Queue Storage list price, Standard GPv2 "
+          "LRS), 30-day month. Not in the "
           "window: our worker's stuck-job sweep, one table query per PRAISONAI_REAPER_INTERVAL_SECONDS (300 s) = "
           "0.2/minute")
     return rates

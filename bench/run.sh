@@ -24,6 +24,7 @@ BENCHMARKS=(
     bench_core.py        # embedded backend: POST /jobs vs bare FastAPI, end-to-end jobs/s, idle polls
     bench_parse_load.py  # /live while clients flood the API with 1 MB YAML and JSON bodies
     bench_azure.py       # Azure Storage on Azurite, ours vs upstream 1.2.0
+    bench_azure_load.py  # Azure under load: a baseline ref vs this checkout, jobs/s and storage requests per job
     bench_services.py    # service lifecycle: idle cost, stop latency, leader takeover
     bench_retention.py   # storage that levels off under a soak, the pruner's cost, its idle cost on Azure
     bench_plugins.py     # image-compress vs a seed-style endpoint, /api/v1/health under load, sync overhead

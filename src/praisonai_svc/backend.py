@@ -46,6 +46,9 @@ class Backend:
     # at once); never for sends of the adapters themselves. Every submit also rings the queue's doorbell
     # (``hints``), which idle workers of every process read.
     enqueue_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    # Seconds between two writes of a shared batch record (the event feed): 0 where a request is cheap (SQLite);
+    # a storage billed and slowed per request (Azure) gathers more events into each.
+    batch_write_gap: float = 0.0
     _queues: dict[str, JobQueue] = field(default_factory=dict)
     _fallback_limiter: RateLimiter | None = None
     _cluster: ClusterView | None = None

@@ -28,7 +28,7 @@ from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.api.ws_tickets import TicketInvalid, consume_ticket, mint_ticket
 from praisonai_svc.app import ServiceApp
 from praisonai_svc.errors import AuthenticationFailed, JobNotFound, PraisonSvcError, RateLimited
-from praisonai_svc.events.job_events import JobEvent, queued_event
+from praisonai_svc.events.job_events import JobEvent, implied_events
 from praisonai_svc.events.watcher import EventWatcher, Subscription
 from praisonai_svc.job_service import JobService
 from praisonai_svc.models.job import Job, JobResponse
@@ -59,8 +59,10 @@ def _wire(request: Request | WebSocket, event: JobEvent) -> str:
 async def open_stream(watcher: EventWatcher, job: Job, after_seq: int) -> Subscription:
     """Subscribe to ``job`` after ``after_seq``; the first event is always ``queued``, the last a terminal one."""
     sub = await watcher.subscribe(job.job_id, after_seq)
-    if sub.last_seq < 1 and not sub.gap:
-        sub.fill([queued_event(job)])  # nothing stored yet: the job has only been submitted
+    if not sub.logged:
+        # No event log: the job has only been submitted (queued), or it is a short job that ended, whose events
+        # its record implies (they went to the feed only).
+        sub.fill(implied_events(job))
     if job.status.is_terminal and not sub.ended:
         await watcher.heal(job)
     return sub

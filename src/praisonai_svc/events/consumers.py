@@ -29,7 +29,7 @@ def event_log_for(app: ServiceApp, backend: Backend) -> EventLog:
     from praisonai_svc.retention.policy import job_retention_of
 
     return EventLog(backend.records, retention=timedelta(hours=app.settings.events_retention_hours),
-                    job_retention=lambda service: job_retention_of(app, service))
+                    job_retention=lambda service: job_retention_of(app, service), feed_gap=backend.batch_write_gap)
 
 
 def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:

@@ -46,9 +46,14 @@ class JobEvent(BaseModel):
 
 
 def event_data(job: Job, type_: JobEventType, **extra: Any) -> dict[str, Any]:
-    """The unnumbered event of ``job`` that producers publish (``attempt``, ``progress`` … from the job)."""
+    """The unnumbered event of ``job`` that producers publish (``attempt``, ``progress`` … from the job).
+
+    ``started`` and the endings are dated by the job's own times (``started_utc``, ``finished_utc``), so that
+    the events a finished job's record implies (:func:`implied_events`) are the very events its worker published.
+    """
+    at = job.started_utc if type_ == "started" else job.finished_utc if type_ in TERMINAL_TYPES else None
     data: dict[str, Any] = {"job_id": job.job_id, "type": type_, "status": STATUS_OF[type_].value,
-                            "at": utcnow().isoformat(), "attempt": job.attempts or None,
+                            "at": (at or utcnow()).isoformat(), "attempt": job.attempts or None,
                             "queued_at": job.created_utc.isoformat(), "service": job.service}
     if job.callback_url:  # for the webhook enqueuer; the log keeps only JobEvent's own fields
         data["callback_url"] = job.callback_url
@@ -75,6 +80,22 @@ async def publish_job_event(bus: EventBus, job: Job, type_: JobEventType, **extr
 def queued_event(job: Job) -> JobEvent:
     """Event 1 of every job: its submission (the log stores it with the first event written after it)."""
     return JobEvent(job_id=job.job_id, seq=1, type="queued", status=JobStatus.QUEUED, at=job.created_utc)
+
+
+def implied_events(job: Job) -> list[JobEvent]:
+    """The events a job's record implies when its log holds none: ``queued``, then for a job that started
+    ``started`` (2), and for one that also ended, its ending (3).
+
+    A first attempt that neither reports progress nor fails has its ``started`` and its ending written to the
+    feed only, not to an event log of its own (:meth:`~praisonai_svc.events.log.EventLog.append_many`): they are
+    exactly these, since :func:`event_data` dates and fills them from the job record."""
+    events = [queued_event(job)]
+    if job.started_utc is None or job.status is JobStatus.QUEUED:
+        return events
+    events.append(JobEvent.model_validate({**event_data(job, "started"), "seq": 2}))
+    if job.status.is_terminal:
+        events.append(JobEvent.model_validate({**event_data(job, terminal_event(job, 3).type), "seq": 3}))
+    return events
 
 
 def terminal_event(job: Job, seq: int) -> JobEvent:

@@ -8,8 +8,10 @@ Two kinds of records (DESIGN.md §8: no adapter code of its own):
   stream, long-poll) is one point read.
 * ``job_feed`` — small records whose id starts with the writer's clock in hex nanoseconds, so that listing ids
   from "a few seconds ago" returns every job's recent events in one range scan. The events one process appends
-  in the same turn of its event loop share one feed record (``{"events": [...]}``, at most
-  :data:`FEED_BATCH_EVENTS`): a worker finishing 32 jobs at once writes one, not 32. Each API process reads the
+  in the same turn of its event loop, or while its previous feed write is in flight, share one feed record
+  (``{"events": [...]}``, at most :data:`FEED_BATCH_EVENTS`): a worker finishing 32 jobs at once writes one,
+  not 32. Where requests are costly (Azure: ``Backend.batch_write_gap``) feed writes also start at least that
+  far apart, so that each record gathers more events. Each API process reads the
   feed once per tick (:mod:`~praisonai_svc.events.watcher`): the cost grows with events, not with watchers.
 
 Both expire no later than their job (its creation + its service's job retention), so a short job retention
@@ -17,7 +19,7 @@ does not leave event logs behind for PRAISONAI_EVENTS_RETENTION_HOURS; ``job_fee
 :data:`FEED_RETENTION`, long enough for every watcher's look-back.
 
 Cost per event: the ring write (1 request; the writer keeps the record's ETag, so no read unless another process
-wrote in between), and a share of one feed create (1 per loop turn of the writer) and of its later delete by
+wrote in between), and a share of one feed create (at most one in flight per writer) and of its later delete by
 the pruner.
 """
 
@@ -32,7 +34,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from praisonai_svc.errors import ConcurrencyConflict, RecordExists
+from praisonai_svc.errors import ConcurrencyConflict, RecordExists, StorageError
 from praisonai_svc.events.bus import Event, EventBus
 from praisonai_svc.events.job_events import TERMINAL_TYPES, JobEvent
 from praisonai_svc.logs import get_logger
@@ -45,6 +47,7 @@ RING_SIZE = 200
 FEED_RETENTION = timedelta(hours=1)
 FEED_BATCH_EVENTS = 64  # events per feed record at most (records hold 256 KiB; a progress message is short)
 _CACHE_SIZE = 256  # rings kept per process: enough for every job a worker runs at once
+_IMPLIED_CACHE_SIZE = 4096  # running jobs whose started event went to the feed only (a few hundred bytes each)
 _WRITE_ATTEMPTS = 20
 log = get_logger("events")
 
@@ -62,14 +65,19 @@ class EventLog:
 
     def __init__(self, records: RecordStore, *, retention: timedelta = timedelta(hours=24),
                  job_retention: Callable[[str], timedelta] | None = None,
-                 clock_ns: Callable[[], int] = time.time_ns) -> None:
+                 clock_ns: Callable[[], int] = time.time_ns, feed_gap: float = 0.0) -> None:
         self.records = records
         self.retention = retention
         self._job_retention = job_retention  # service -> how long its terminal jobs are kept
         self._clock_ns = clock_ns
         self._rings: OrderedDict[str, Record] = OrderedDict()  # the newest ring this process wrote, per job
+        # Events this process published to the feed only (implied by the job record), per job without a ring
+        self._implied: OrderedDict[str, list[JobEvent]] = OrderedDict()
         self._feed_batch: list[tuple[JobEvent, datetime]] = []  # events of this loop turn, not yet in a feed record
-        self._feed_done: asyncio.Future[None] | None = None
+        self._feed_done: asyncio.Future[None] | None = None  # the open batch's, until its write starts
+        self._feed_last: asyncio.Future[None] | None = None  # the newest batch's: the next one waits for it
+        self._feed_gap = feed_gap  # seconds from one feed write's start to the next one's, at least
+        self._feed_started = 0.0  # loop time the last feed write started
 
     # --- writing --------------------------------------------------------------------------------------------
     async def append(self, data: dict[str, Any], tenant: str | None = None) -> JobEvent | None:
@@ -96,21 +104,43 @@ class EventLog:
         todo = [index for index, data in enumerate(datas) if data["type"] != "queued"]
         if not todo:
             return results
+        expires = self._expiry(datas[todo[0]], queued_at)
+        prior = self._implied.get(job_id, [])
+        news = [datas[index] for index in todo]
+        if job_id not in self._rings and _still_implied(prior, news):
+            implied = await self._append_implied(job_id, prior, news, expires)
+            if implied is not None:
+                for index, event in zip(todo, implied, strict=True):
+                    results[index] = event
+                return results
+        written = await self._append_ring(job_id, datas, todo, prior, queued_at, tenant, expires)
+        for index, event in written:
+            results[index] = event
+        return results
+
+    async def _append_ring(self, job_id: str, datas: list[dict[str, Any]], todo: list[int], prior: list[JobEvent],
+                           queued_at: Any, tenant: str | None, expires: datetime) -> list[tuple[int, JobEvent]]:
+        """Append ``datas[todo]`` to the job's event log (created with ``prior`` when new); (index, event) of
+        those written."""
         # A job's first attempt starts its log: nobody else has written it yet (the API writes only for cancels
         # of queued jobs, which never start), so create it without reading first; a conflict reads and retries.
-        fresh = datas[todo[0]]["type"] == "started" and datas[todo[0]].get("attempt") == 1
+        # Events this process published as implied come first, with the seqs they were published with.
+        first = datas[todo[0]]
+        fresh = bool(prior) or (first["type"] == "started" and first.get("attempt") == 1)
         for _ in range(_WRITE_ATTEMPTS):
             ring = self._rings.get(job_id)
             if ring is None and not fresh:
                 ring = await self.records.find(RING_KIND, job_id)
+            seeded = prior if fresh and ring is None else []
             fresh = False
-            events = list(ring.body["events"]) if ring is not None else [self._queued(job_id, queued_at)]
-            last = int(ring.body["seq"]) if ring is not None else 1
+            events = (list(ring.body["events"]) if ring is not None else
+                      [self._queued(job_id, queued_at), *(e.model_dump(mode="json", exclude_none=True)
+                                                           for e in seeded)])
+            last = int(ring.body["seq"]) if ring is not None else 1 + len(seeded)
             written = _number(events, last, [(index, datas[index]) for index in todo])
             if not written:
-                return results
+                return []
             last = written[-1][1].seq
-            expires = self._expiry(datas[todo[0]], queued_at)
             record = Record(RING_KIND, job_id, {"seq": last, "tenant": tenant, "events": events[-RING_SIZE:]},
                             expires_utc=expires)
             try:
@@ -119,12 +149,24 @@ class EventLog:
             except (ConcurrencyConflict, RecordExists):
                 self._rings.pop(job_id, None)  # another process wrote: read its version and try again
                 continue
+            self._implied.pop(job_id, None)
             self._remember(stored, written[-1][1])
-            for index, event in written:
-                results[index] = event
             await self._feed([event for _, event in written], expires)
-            return results
+            return written
         raise ConcurrencyConflict(f"job {job_id}: its event log kept changing under us.")
+
+    async def _append_implied(self, job_id: str, prior: list[JobEvent], news: list[dict[str, Any]],
+                              expires: datetime) -> list[JobEvent] | None:
+        """Number ``news`` after ``prior`` and write them to the feed only; None if the feed write failed (then
+        the job's log must hold them after all)."""
+        implied = [JobEvent.model_validate({**data, "seq": seq}) for seq, data in enumerate(news, 2 + len(prior))]
+        try:
+            await self._feed(implied, expires)
+        except StorageError as exc:
+            log.warning("event feed write failed; writing the job's event log", extra={"error": str(exc)})
+            return None
+        self._imply(job_id, [*prior, *implied])
+        return implied
 
     def _expiry(self, data: dict[str, Any], queued_at: Any) -> datetime:
         """Now + the events retention, but no later than the job itself expires."""
@@ -147,16 +189,38 @@ class EventLog:
         while len(self._rings) > _CACHE_SIZE:
             self._rings.popitem(last=False)
 
+    def _imply(self, job_id: str, events: list[JobEvent]) -> None:
+        self._implied.pop(job_id, None)
+        if events[-1].is_terminal:
+            return
+        self._implied[job_id] = events
+        while len(self._implied) > _IMPLIED_CACHE_SIZE:
+            self._implied.popitem(last=False)
+
     async def _feed(self, events: list[JobEvent], ring_expires: datetime) -> None:
         """Add ``events`` to this loop turn's feed record; returns once that record is stored."""
         if self._feed_done is None or len(self._feed_batch) >= FEED_BATCH_EVENTS:
             loop = asyncio.get_running_loop()
             self._feed_batch, self._feed_done = [], loop.create_future()
-            loop.call_soon(self._write_feed, self._feed_batch, self._feed_done)
+            batch, done, previous = self._feed_batch, self._feed_done, self._feed_last
+            self._feed_last = done
+            if previous is None or previous.done():
+                self._write_feed_after_gap(batch, done)
+            else:  # one feed write at a time: what arrives meanwhile shares the next record
+                previous.add_done_callback(lambda _: self._write_feed_after_gap(batch, done))
         self._feed_batch.extend((event, ring_expires) for event in events)
         await asyncio.shield(self._feed_done)  # a cancelled appender does not cancel the others' write
 
+    def _write_feed_after_gap(self, batch: list[tuple[JobEvent, datetime]], done: asyncio.Future[None]) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._feed_started + self._feed_gap - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._write_feed, batch, done)
+        else:
+            loop.call_soon(self._write_feed, batch, done)
+
     def _write_feed(self, batch: list[tuple[JobEvent, datetime]], done: asyncio.Future[None]) -> None:
+        self._feed_started = asyncio.get_running_loop().time()
         if self._feed_done is done:
             self._feed_done = None  # events appended from now on go to the next record
         first = batch[0][0]
@@ -211,6 +275,19 @@ class EventLog:
             if next_cursor is None:
                 break
         return found, last
+
+
+def _still_implied(prior: list[JobEvent], news: list[dict[str, Any]]) -> bool:
+    """Whether a job's events so far (``prior``, published as implied) plus ``news`` are still what its record
+    implies (:func:`~.job_events.implied_events`): a first attempt's ``started``, then at most its ending.
+
+    Such events go to the feed only: a job that neither reports progress nor retries costs no event-log write
+    of its own. A reader that finds no log takes the implied events from the record (api/live.py). The first
+    other event (progress, retrying) creates the log, holding the implied events with the seqs they had."""
+    types = [event.type for event in prior] + [str(data["type"]) for data in news]
+    first_attempt = prior[0].attempt if prior else news[0].get("attempt")
+    return (types[0] == "started" and first_attempt == 1 and len(types) <= 2
+            and all(type_ in TERMINAL_TYPES for type_ in types[1:]))
 
 
 def _number(events: list[dict[str, Any]], last: int, datas: list[tuple[int, dict[str, Any]]],

@@ -38,6 +38,7 @@ class Subscription:
         self.last_seq = last_seq
         self.gap = False
         self.ended = False
+        self.logged = False  # the job had an event log when subscribed (a short finished job may have none)
         self._pending: list[JobEvent] = []
         self._wake = asyncio.Event()
         self.touched = time.monotonic()
@@ -135,6 +136,7 @@ class EventWatcher:
             self.unsubscribe(sub)
             raise
         self._count(1)
+        sub.logged = bool(history)
         if after_seq is None:
             sub.last_seq = history[-1].seq if history else 0
         else:

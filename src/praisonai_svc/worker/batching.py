@@ -1,9 +1,10 @@
 """One storage call for the calls that many jobs make in the same event-loop turn.
 
 Jobs received together start together: their reads, their ``processing`` writes and, under load, their outcome
-writes and acks land in the same loop turn. A :class:`TurnBatcher` collects them and makes one batched port call
-(``JobStore.get_many`` / ``update_many``, ``JobQueue.ack_many``): one SQLite transaction, or one range query /
-entity-group batch on Azure, instead of one per job.
+writes and acks land in the same loop turn, or while the previous batch of the same kind is in flight. A
+:class:`TurnBatcher` collects them and makes one batched port call (``JobStore.get_many`` / ``update_many``,
+``JobQueue.ack_many``): one SQLite transaction, or one range query / entity-group batch on Azure, instead of one
+per job.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ MAX_BATCH = 500
 class TurnBatcher(Generic[T, R]):
     """``await submit(item)`` answers with ``run([...])``'s result for that item (an Exception result is raised).
 
-    ``run`` gets every item submitted during one loop turn (at most ``MAX_BATCH`` at a time) and returns one
-    result per item, in order. If ``run`` itself raises, every caller of that batch gets the error.
+    ``run`` gets every item submitted during one loop turn, or while the previous batch ran (one batch at a time;
+    at most ``MAX_BATCH`` items), and returns one result per item, in order. If ``run`` itself raises, every
+    caller of that batch gets the error.
     """
 
     def __init__(self, run: Callable[[list[T]], Awaitable[Sequence[R | Exception]]]) -> None:
@@ -37,16 +39,23 @@ class TurnBatcher(Generic[T, R]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))
-        if len(self._pending) == 1:
+        if len(self._pending) == 1 and not self._running:
             loop.call_soon(self._flush)
         return await future
 
     def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            task = asyncio.ensure_future(self._answer(batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        """Start one batch; what arrives while it runs waits for it and goes into the next (group commit)."""
+        if self._running or not self._pending:
+            return
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        task = asyncio.ensure_future(self._answer(batch))
+        self._running.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[None]) -> None:
+        self._running.discard(task)
+        if self._pending:
+            self._flush()
 
     async def _answer(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:

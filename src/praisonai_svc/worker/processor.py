@@ -48,8 +48,9 @@ from praisonai_svc.worker.lease import LeaseKeeper
 
 ERROR_MSG_LIMIT = 10_000
 BLOB_UPLOAD_ATTEMPTS = 3
-# A job's ``started`` event is published this long after it starts, or with its next event if that comes first:
-# a short job's started and done events are then stored in one write of its event log instead of two.
+# A job's ``started`` event is published this long after it starts, or with its next event if that comes first
+# (a progress event flushes it at once): a short job's two events then share one entry of the event feed.
+# (A first attempt's started and ending cost no event-log write at all: the job record implies them, events/log.py.)
 STARTED_EVENT_DELAY_SECONDS = 0.05
 _DEFERRED: set[asyncio.Future[None]] = set()  # deferred started events being published (kept referenced)
 
