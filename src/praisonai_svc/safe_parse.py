@@ -101,7 +101,10 @@ def _loads(text: str) -> Any:
     return _decoder().decode(text)
 
 
-def parse_json(text: str, *, deadline: float | None = None, budget_seconds: float | None = None) -> Any:
+def parse_json(text: str, *, deadline: float | None = None, budget_seconds: float | None = None,
+               walk: bool = True) -> Any:
+    """The value of ``text``, within the limits. ``walk=False`` only for a text :func:`json_needs_walk` has
+    already found not to need the walk (the cheap bounds are not worked out twice)."""
     try:
         value = _loads(text)
     except RecursionError:
@@ -112,6 +115,8 @@ def parse_json(text: str, *, deadline: float | None = None, budget_seconds: floa
         raise PayloadError(f"JSON integer with more than {MAX_INT_DIGITS} digits is not accepted; send it as a "
                            "string.") from exc
     check_deadline(deadline, budget_seconds)
+    if not walk:
+        return value
     check_text = _SURROGATE_ESCAPE.search(text) is not None  # a lone surrogate can only come from an escape
     if check_text or _may_break_limits(text):
         _walk(value, check_text)

@@ -65,6 +65,15 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def header(scope: Scope, name: bytes) -> str:
+    """The first value of the (lower-case) header ``name``, or "" (``request.headers.get(name, "")`` without
+    building the Headers object)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
 class _Deadline:
     """``asyncio.timeout`` for one await loop, with one timer handle: at the deadline the task is cancelled; the
     caller asks :meth:`expired` when it sees CancelledError. Like ``asyncio.timeout``, a cancellation that
@@ -102,9 +111,10 @@ def parse_document(raw: bytes, content_type: str, *, deadline: float | None = No
     """JSON or YAML by Content-Type; anything else is tried as JSON, then YAML.
 
     CPU work chosen by the sender: the API calls it only through :class:`~praisonai_svc.api.parse_pool.ParsePool`,
-    off the event loop. ``deadline`` (:func:`time.monotonic`) bounds the parse (see :mod:`praisonai_svc.safe_parse`).
+    off the event loop (but for small JSON, :func:`parse_small_json`). ``deadline`` (:func:`time.monotonic`)
+    bounds the parse (see :mod:`praisonai_svc.safe_parse`).
     """
-    limits = {"deadline": deadline, "budget_seconds": budget_seconds}
+    limits: dict[str, Any] = {"deadline": deadline, "budget_seconds": budget_seconds}
     if not raw.strip():
         raise PayloadError('Empty body: send {"payload": {...}} as JSON or YAML.')
     try:
@@ -141,7 +151,7 @@ def parse_small_json(raw: bytes, content_type: str) -> Any:
     if media in YAML_TYPES:
         return NOT_INLINE
     json_media = media in JSON_TYPES
-    if not raw.strip():
+    if not raw or raw.isspace():  # what ``not raw.strip()`` tells, without the copy
         raise PayloadError('Empty body: send {"payload": {...}} as JSON or YAML.')
     try:
         text = raw.decode("utf-8")
@@ -150,9 +160,9 @@ def parse_small_json(raw: bytes, content_type: str) -> Any:
     if json_needs_walk(text):
         return NOT_INLINE
     if json_media:
-        return parse_json(text)
+        return parse_json(text, walk=False)  # the limits are vouched for: json_needs_walk said so
     try:
-        return parse_json(text)
+        return parse_json(text, walk=False)
     except PayloadError:
         return NOT_INLINE  # perhaps YAML: the pool tries both
 
