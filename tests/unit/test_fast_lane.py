@@ -247,3 +247,26 @@ def test_the_lane_stays_closed_with_telemetry_or_a_route_in_front(monkeypatch: p
         assert not api.fast_lane
         assert client.post("/jobs", json={"payload": {}}).json() == {"mine": "yes"}
     assert not api.fast_lane  # closed again after the lifespan
+
+
+@pytest.mark.parametrize("root_path", ["", "/svc", "/svc/", "/a/b"])
+@pytest.mark.parametrize("path", ["/jobs", "/svc/jobs", "/svc", "/svcjobs", "/a/b/jobs", "/a/bjobs", "/svc/", "/"])
+def test_the_lane_strips_the_root_path_as_starlette_does(root_path: str, path: str) -> None:
+    from starlette._utils import get_route_path as starlettes
+
+    from praisonai_svc.api.fast_lane import get_route_path
+
+    scope = {"type": "http", "path": path, "root_path": root_path}
+    assert get_route_path(scope) == starlettes(scope)
+
+
+def test_the_lane_stays_closed_for_a_route_with_a_body_limit_of_its_own() -> None:
+    api = create_api(make_app(rate_limit_submit_per_minute=0))
+    assert api.submit_route is not None
+    api.submit_route.max_body_size = 10  # type: ignore[attr-defined]
+    api.open_fast_lane()
+    assert not api.fast_lane
+    api.submit_route.max_body_size = None  # type: ignore[attr-defined]
+    api.open_fast_lane()
+    assert api.fast_lane
+    api.close_fast_lane()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.middleware.cors import CORSMiddleware
@@ -89,9 +90,15 @@ async def _too_many_failures(retry_after: int, send: Send) -> None:
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, service: ServiceApp, cors: dict[str, Any]) -> None:
         self.app = app
+        self.cors = cors
         self.browser_app = CORSMiddleware(app, **cors)
         self.security = SecurityHeaders()
         self.service = service
+
+    def wrap_inner(self, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+        """Put ``wrap(app)`` where the app this middleware calls was (for browsers too: behind CORS)."""
+        self.app = wrap(self.app)
+        self.browser_app = CORSMiddleware(self.app, **self.cors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
