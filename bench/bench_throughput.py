@@ -3,7 +3,8 @@
 1. Batch enqueue: POST /jobs/batch (500 jobs per request, 2 client connections) against one API process on the
    local backend (target >= 10,000 jobs/s).
 2. In-process ``app.submit_many`` (chunks of 500) into the local backend (target >= 20,000 jobs/s).
-3. Single POST /jobs vs a bare FastAPI endpoint with wrk at -c16 and -c32 (target >= 0.6 at both).
+3. Single POST /jobs vs a bare FastAPI endpoint with wrk at -c16 and -c32 (target >= 0.6 at both), with each
+   server's CPU microseconds per request (from /proc: what explains the ratio when the machine is not busy).
 4. Recovery: seconds from ``kill -9`` of a worker mid-job to the job running again on another worker, with a
    120 s lease (so only heartbeats can explain a fast recovery), local and Azurite, p100 over N trials (target
    <= 15 s).
@@ -77,17 +78,30 @@ def submit_many(jobs: int) -> float:
         return jobs / asyncio.run(run())
 
 
-def post_ratio(seconds: int, connections: int) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(url: str, pid: int, seconds: int, connections: int) -> tuple[float, float]:
+    """wrk's request rate against ``url``, and the server's CPU microseconds per request meanwhile."""
+    wrk(url, 2, connections)  # warm-up
+    before = cpu_seconds(pid)
+    rate = wrk(url, seconds, connections)
+    return rate, (cpu_seconds(pid) - before) / (rate * seconds) * 1e6
+
+
+def post_ratio(seconds: int, connections: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(rate, CPU µs per request) of the bare endpoint, then of ours."""
     bare_port, ours_port = free_port(), free_port()
     bare_cmd = [python(), "-m", "uvicorn", "bare_fastapi:app", "--port", str(bare_port), "--log-level", "warning"]
-    with process(bare_cmd, env_with(), f"http://127.0.0.1:{bare_port}/docs"):
-        wrk(f"http://127.0.0.1:{bare_port}", 2, connections)
-        bare = wrk(f"http://127.0.0.1:{bare_port}", seconds, connections)
+    with process(bare_cmd, env_with(), f"http://127.0.0.1:{bare_port}/docs") as bare_server:
+        bare = measured(f"http://127.0.0.1:{bare_port}", bare_server.pid, seconds, connections)
     with tempfile.TemporaryDirectory() as data:
         ours_cmd = [python(), "-m", "praisonai_svc", "api", "noop_service.py", "--port", str(ours_port)]
-        with process(ours_cmd, env_with(PRAISONAI_DATA_DIR=data), f"http://127.0.0.1:{ours_port}/live"):
-            wrk(f"http://127.0.0.1:{ours_port}", 2, connections)
-            ours = wrk(f"http://127.0.0.1:{ours_port}", seconds, connections)
+        with process(ours_cmd, env_with(PRAISONAI_DATA_DIR=data), f"http://127.0.0.1:{ours_port}/live") as server:
+            ours = measured(f"http://127.0.0.1:{ours_port}", server.pid, seconds, connections)
     return bare, ours
 
 
@@ -155,10 +169,10 @@ def main() -> None:
     print(f"[1] POST /jobs/batch: {rate:,.0f} jobs/s (20 x 500 jobs, 2 connections) "
           f"(target >= 10,000: {'met' if rate >= 10_000 else 'MISSED'}) [{load()}]", flush=True)
     for connections in (16, 32):
-        bare, ours = post_ratio(args.seconds, connections)
+        (bare, bare_cpu), (ours, ours_cpu) = post_ratio(args.seconds, connections)
         print(f"[3] POST /jobs wrk -c{connections}: bare FastAPI {bare:,.0f} req/s, praisonai-svc {ours:,.0f} req/s "
-              f"-> {ours / bare:.2f} (target >= 0.6: {'met' if ours >= 0.6 * bare else 'MISSED'}) [{load()}]",
-              flush=True)
+              f"-> {ours / bare:.2f} (target >= 0.6: {'met' if ours >= 0.6 * bare else 'MISSED'}); server CPU per "
+              f"request: bare {bare_cpu:.0f} µs, ours {ours_cpu:.0f} µs [{load()}]", flush=True)
     if not args.skip_recovery:
         for name in ("local", "azurite"):
             if name == "azurite" and args.skip_azure:
@@ -171,7 +185,8 @@ def main() -> None:
                     with start_azurite(Path(tmp) / "azurite", access_log=False) as emulator:
                         suffix = uuid.uuid4().hex[:8]
                         times = recovery({"PRAISONAI_AZURE_STORAGE_CONNECTION_STRING": emulator.connection_string,
-                                          "PRAISONAI_QUEUE_NAME": f"rec-{suffix}", "PRAISONAI_TABLE_NAME": f"rec{suffix}",
+                                          "PRAISONAI_QUEUE_NAME": f"rec-{suffix}",
+                                          "PRAISONAI_TABLE_NAME": f"rec{suffix}",
                                           "PRAISONAI_CONTAINER_NAME": f"rec-{suffix}"}, args.trials)
             print(f"    {name}: p100 {max(times):.1f} s, median {sorted(times)[len(times) // 2]:.1f} s "
                   f"(target <= 15: {'met' if max(times) <= 15 else 'MISSED'}) [{load()}]", flush=True)

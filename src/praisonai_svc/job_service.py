@@ -6,6 +6,7 @@ Lives above the ports, so every backend gets the same timestamps, hashing, compe
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -28,8 +29,8 @@ from praisonai_svc.errors import (
     StorageUnavailable,
     UnknownService,
 )
-from praisonai_svc.events.job_events import publish_job_event
-from praisonai_svc.hashing import payload_hash
+from praisonai_svc.events.job_events import job_event, publish_job_event
+from praisonai_svc.hashing import canonical_hash, payload_hash
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job, JobRequest, JobStatus, StoredOutput, utcnow
 from praisonai_svc.models.job import output_files as outputs_of
@@ -53,6 +54,13 @@ def new_job_id() -> str:
     return f"{time.time_ns():016x}{os.urandom(8).hex()}"  # what secrets.token_hex(8) returns, minus 3 calls
 
 
+def new_job_ids(count: int) -> list[str]:
+    """:func:`new_job_id` ``count`` times, with the random halves from one ``os.urandom`` call (a system call
+    per id was a few percent of a batch submission)."""
+    randomness = os.urandom(8 * count).hex()
+    return [f"{time.time_ns():016x}{randomness[16 * i:16 * (i + 1)]}" for i in range(count)]
+
+
 @dataclass(frozen=True)
 class Submission:
     job: Job
@@ -72,14 +80,16 @@ class JobService:
         self.meter = meter or Meter(backend.records, enabled=False)
         self.quotas = quotas
 
-    async def submit(self, request: JobRequest, *, tenant: str | None = None, size: int = 0) -> Submission:
+    async def submit(self, request: JobRequest, *, tenant: str | None = None, size: int = 0,
+                     canonical: str | None = None) -> Submission:
         """Validate, check the tenant's quota, claim the payload hash, store and enqueue; an identical live job is
-        returned instead. ``size`` is the request body's length, metered as bytes in.
+        returned instead. ``size`` is the request body's length, metered as bytes in; ``canonical`` the payload's
+        canonical JSON if the caller already made it (hashed as it is).
 
         Idempotency is scoped by service and tenant: two tenants' identical payloads are two jobs. Raises
         QuotaExceeded when a daily quota of the tenant is used up.
         """
-        spec, job = self._prepare(request, tenant)
+        spec, job = self._prepare(request, tenant, canonical)
         if self.quotas is not None:
             await self.quotas.admit(tenant)
         try:
@@ -92,14 +102,26 @@ class JobService:
         await self._queued(spec, job, size)
         return Submission(job, created=True)
 
-    def _prepare(self, request: JobRequest, tenant: str | None) -> tuple[HandlerSpec, Job]:
+    def _prepare(self, request: JobRequest, tenant: str | None, canonical: str | None = None
+                 ) -> tuple[HandlerSpec, Job]:
         """The checks every submission passes (service usable, payload valid, callback allowed), and its job."""
-        spec = self.app.job_spec(request.service)
+        spec = self._submittable(request.service)
+        return spec, self._job(spec, request, tenant, new_job_id(), canonical)
+
+    def _submittable(self, name: str | None) -> HandlerSpec:
+        """The service a request names (or the default one), if it takes submissions."""
+        spec = self.app.job_spec(name)
         if spec.internal:
             raise UnknownService(f"Service '{spec.name}' is built in and cannot be submitted directly.")
         if not self.app.config.options(spec.name).enabled:
             raise ServiceDisabled(f"Service '{spec.name}' is disabled (enabled: false in praisonai.yaml); "
                                   "nothing was queued. Enable it there and restart.")
+        return spec
+
+    def _job(self, spec: HandlerSpec, request: JobRequest, tenant: str | None, job_id: str,
+             canonical: str | None) -> Job:
+        """The job of ``request`` for ``spec`` once its payload and callback pass their checks (``canonical``: the
+        payload's canonical JSON if already made)."""
         spec.validate_payload(request.payload)
         if request.callback_url is not None:
             if self.app.settings.webhook_secret_value is None:
@@ -108,17 +130,36 @@ class JobService:
             check_callback_url(request.callback_url)
         now = utcnow()
         scope = spec.name if tenant is None else f"{spec.name}\x00tenant:{tenant}"
-        return spec, Job(
-            job_id=new_job_id(), service=spec.name, payload=request.payload, tenant=tenant,
-            payload_hash=payload_hash(request.payload, scope=scope), created_utc=now, updated_utc=now,
+        return Job(
+            job_id=job_id, service=spec.name, payload=request.payload, tenant=tenant,
+            payload_hash=payload_hash(request.payload, scope=scope) if canonical is None
+            else canonical_hash(canonical, scope), created_utc=now, updated_utc=now,
             callback_url=request.callback_url, webhook_progress=request.webhook_progress,
         )
 
     async def _queued(self, spec: HandlerSpec, job: Job, size: int) -> None:
         """A new job was stored and enqueued: log, meter (no I/O) and publish it."""
-        log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+        if log.isEnabledFor(logging.INFO):
+            log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
         self.meter.record(job.tenant, spec.name, jobs_submitted=1, bytes_in=size, storage_requests=SUBMIT_REQUESTS)
         await publish_job_event(self.app.events, job, "queued")
+
+    async def _queued_many(self, jobs: list[tuple[HandlerSpec, Job]], size: int) -> None:
+        """:meth:`_queued` for the new jobs of one batch: one meter update per service and tenant, and their
+        ``queued`` events in one :meth:`~praisonai_svc.events.bus.EventBus.publish_many` (in order)."""
+        if not jobs:
+            return
+        logs = log.isEnabledFor(logging.INFO)
+        counts: dict[tuple[str | None, str], int] = {}
+        for spec, job in jobs:
+            if logs:
+                log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
+            key = (job.tenant, spec.name)
+            counts[key] = counts.get(key, 0) + 1
+        for (tenant, service), count in counts.items():
+            self.meter.record(tenant, service, jobs_submitted=count, bytes_in=size * count,
+                              storage_requests=SUBMIT_REQUESTS * count)
+        await self.app.events.publish_many([job_event(job, "queued") for _spec, job in jobs])
 
     async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob, size: int) -> Submission:
         """The hash is held by ``dup.existing``: return it, or (past the window / output gone) make ``job``."""
@@ -136,6 +177,7 @@ class JobService:
 
     async def submit_many(
         self, requests: Sequence[JobRequest | PraisonSvcError], *, tenant: str | None = None, size: int = 0,
+        canonicals: Sequence[str | None] | None = None,
     ) -> list[Submission | PraisonSvcError]:
         """:meth:`submit` for each request; per request, in order, its submission or the error it met (a request
         that failed to parse may be passed as its error and is answered with it). One bad item never sinks the
@@ -144,15 +186,26 @@ class JobService:
 
         Each valid item counts against the tenant's quotas like a single submission (an item over a quota gets
         its QuotaExceeded); ``size``, the whole body's length, is metered as bytes in, shared out evenly.
+        ``canonicals``, if given, holds per request its payload's canonical JSON when the caller made it already.
         """
         outcomes: list[Submission | PraisonSvcError | None] = [None] * len(requests)
         prepared: list[tuple[int, HandlerSpec, Job]] = []
+        services: dict[str | None, HandlerSpec | PraisonSvcError] = {}  # each service looked up once
+        ids = iter(new_job_ids(len(requests)))
         for index, request in enumerate(requests):
             if isinstance(request, PraisonSvcError):
                 outcomes[index] = request
                 continue
             try:
-                spec, job = self._prepare(request, tenant)
+                spec = services.get(request.service)
+                if spec is None:
+                    try:
+                        spec = services[request.service] = self._submittable(request.service)
+                    except PraisonSvcError as exc:
+                        spec = services[request.service] = exc
+                if isinstance(spec, PraisonSvcError):
+                    raise spec
+                job = self._job(spec, request, tenant, next(ids), canonicals[index] if canonicals else None)
             except PraisonSvcError as exc:
                 outcomes[index] = exc
                 continue
@@ -168,19 +221,13 @@ class JobService:
         return [outcome for outcome in outcomes if outcome is not None]
 
     async def _admit_many(self, tenant: str | None, count: int) -> list[PraisonSvcError | None]:
-        """Per item, None if the tenant's quotas admit it, else the error that refused it."""
+        """Per item, None if the tenant's quotas admit it, else the error that refused it (one check for all)."""
         if self.quotas is None or count == 0:
             return [None] * count
-        admitted = await asyncio.gather(*(self.quotas.admit(tenant) for _ in range(count)), return_exceptions=True)
-        refusals: list[PraisonSvcError | None] = []
-        for outcome in admitted:
-            if isinstance(outcome, PraisonSvcError):
-                refusals.append(outcome)
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
-                refusals.append(None)
-        return refusals
+        try:
+            return list(await self.quotas.admit_many(tenant, count))
+        except PraisonSvcError as exc:  # e.g. storage unavailable: each item is refused with it, as alone
+            return [exc] * count
 
     async def _store_many(self, items: list[tuple[int, HandlerSpec, Job]],
                           outcomes: list[Submission | PraisonSvcError | None], size: int) -> None:
@@ -193,14 +240,17 @@ class JobService:
                 outcomes[index] = unavailable
             return
 
-        pending = []
+        created: list[tuple[HandlerSpec, Job]] = []
+        duplicates = []
         for (index, spec, job), result in zip(items, stored, strict=True):
             if isinstance(result, Job):
                 outcomes[index] = Submission(result, created=True)
-                pending.append(self._queued(spec, result, size))
+                created.append((spec, result))
             else:
-                pending.append(self._settle_duplicate(index, spec, job, result, outcomes, size))
-        await asyncio.gather(*pending)
+                duplicates.append(self._settle_duplicate(index, spec, job, result, outcomes, size))
+        await self._queued_many(created, size)
+        if duplicates:
+            await asyncio.gather(*duplicates)
 
     async def _settle_duplicate(self, index: int, spec: HandlerSpec, job: Job, dup: DuplicateJob,
                                 outcomes: list[Submission | PraisonSvcError | None], size: int) -> None:

@@ -46,20 +46,28 @@ class Producer:
 
     def request(self, item: SubmitItem, service: str | None) -> JobRequest:
         """The JobRequest for ``item``, checked like an HTTP body (size limit, service names agree)."""
+        return self.checked(item, service)[0]
+
+    def checked(self, item: SubmitItem, service: str | None) -> tuple[JobRequest, str]:
+        """:meth:`request`, and the canonical JSON of its payload that the size check made (hashed as it is, so
+        that the payload is encoded once)."""
         request = item if isinstance(item, JobRequest) else JobRequest(payload=_payload(item), service=service)
         if service is not None and request.service not in (None, service):
             raise PayloadError("The service named in the call and in the request differ.")
         if request.service is None and service is not None:
             request = request.model_copy(update={"service": service})
         limit = self.app.settings.max_payload_size
-        if len(canonical_json(request.payload).encode()) > limit:
+        canonical = canonical_json(request.payload)
+        # Its UTF-8 length, counted only when it could matter (a character is one to four bytes).
+        if len(canonical) > limit or (len(canonical) * 4 > limit and len(canonical.encode()) > limit):
             raise PayloadTooLarge(f"The payload is larger than {limit} bytes (PRAISONAI_MAX_PAYLOAD_SIZE).")
-        return request
+        return request, canonical
 
     async def submit(self, payload: SubmitItem, *, service: str | None = None, tenant: str | None = None
                      ) -> Submission:
         job_service = await self._job_service()
-        return await job_service.submit(self.request(payload, service), tenant=tenant)
+        request, canonical = self.checked(payload, service)
+        return await job_service.submit(request, tenant=tenant, canonical=canonical)
 
     async def submit_many(self, items: Sequence[SubmitItem], *, service: str | None = None,
                           tenant: str | None = None) -> list[Submission | PraisonSvcError]:
@@ -67,21 +75,24 @@ class Producer:
             raise PayloadError(f"{len(items)} jobs in one call; send at most "
                                f"{self.app.settings.max_batch_size * 100} at a time.")
         job_service = await self._job_service()
-        requests = [_checked(self, item, service) for item in items]
-        return await job_service.submit_many(requests, tenant=tenant)
+        requests: list[JobRequest | PraisonSvcError] = []
+        canonicals: list[str | None] = []
+        for item in items:
+            try:
+                request, canonical = self.checked(item, service)
+            except PraisonSvcError as exc:
+                requests.append(exc)
+                canonicals.append(None)
+                continue
+            requests.append(request)
+            canonicals.append(canonical)
+        return await job_service.submit_many(requests, tenant=tenant, canonicals=canonicals)
 
 
 def _payload(item: Any) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise PayloadError(f"A payload must be a dict, not {type(item).__name__}.")
     return item
-
-
-def _checked(producer: Producer, item: SubmitItem, service: str | None) -> JobRequest | PraisonSvcError:
-    try:
-        return producer.request(item, service)
-    except PraisonSvcError as exc:
-        return exc
 
 
 def run_sync(app: ServiceApp, call: str, *args: Any, **kwargs: Any) -> Any:

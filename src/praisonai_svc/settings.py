@@ -194,6 +194,10 @@ class Settings(BaseSettings):
     # --- logging ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["auto", "json", "text"] = Field("auto", description="json in containers, text on a TTY.")
+    access_log: bool = Field(
+        False, description="One line per HTTP request on stderr (uvicorn's access log). Off by default: it costs "
+        "CPU on every request, and /metrics counts requests by route and status anyway.",
+    )
 
     # --- operations: admin endpoints, metrics, tracing (docs/operations.md) ---
     admin_key: SecretStr | None = Field(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -78,8 +80,12 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve_http(api: object, host: str, port: int) -> None:
-    """Serve until SIGTERM/SIGINT, then return normally (exit code 0) after uvicorn's graceful shutdown."""
+def serve_http(api: object, host: str, port: int, *, access_log: bool = False) -> None:
+    """Serve until SIGTERM/SIGINT, then return normally (exit code 0) after uvicorn's graceful shutdown.
+
+    ``access_log`` (PRAISONAI_ACCESS_LOG): uvicorn's line per request, at INFO. Off, uvicorn does not even
+    format the line's fields (it does whenever its access logger has a handler, whatever its level).
+    """
     # uvicorn re-raises the signal after shutting down, with the handlers installed before it started; ours
     # turns that into a return, so callers can clean up (stop worker children) and exit with 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -87,8 +93,19 @@ def serve_http(api: object, host: str, port: int) -> None:
     with contextlib.suppress(SystemExit):
         # proxy_headers=False: uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1 and overwrite the peer
         # address; the client address is derived once, with PRAISONAI_TRUSTED_PROXY_HOPS (security/client_ip.py).
-        uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5,  # type: ignore[arg-type]
-                    proxy_headers=False)
+        uvicorn.run(api, host=host, port=port, log_config=uvicorn_logging(access_log), log_level=None,  # type: ignore[arg-type]
+                    access_log=access_log, timeout_graceful_shutdown=5, proxy_headers=False)
+
+
+def uvicorn_logging(access_log: bool) -> dict[str, Any]:
+    """uvicorn's own logging setup, at WARNING (as ``log_level="warning"`` set it), with its access log at INFO
+    when it is on."""
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    for name in ("uvicorn", "uvicorn.error"):
+        config["loggers"].setdefault(name, {})["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
+    config["loggers"].setdefault("uvicorn.asgi", {})["level"] = "WARNING"
+    return config
 
 
 def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = None, workers: int = 1) -> int:
@@ -112,7 +129,7 @@ def run_service(app: ServiceApp, *, host: str | None = None, port: int | None = 
                                "workers": workers})
     code = 0
     try:
-        serve_http(api, host, port)
+        serve_http(api, host, port, access_log=settings.access_log)
     finally:
         if group is not None:
             # a worker drains its jobs (the grace), then stops its services (closing_timeout_seconds)

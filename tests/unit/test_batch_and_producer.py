@@ -141,3 +141,81 @@ def test_jobs_submitted_in_process_run_on_the_worker(client: TestClient) -> None
                 break
             time.sleep(0.01)
         assert client.get(f"/jobs/{job_id}").json()["status"] == "done"
+
+
+def test_a_batch_counts_each_item_against_the_per_key_limit_and_the_tenant_quota(tmp_path: Any) -> None:
+    quotas = tmp_path / "quotas.yaml"
+    quotas.write_text("tenants:\n  acme:\n    max_jobs_per_day: 3\n")
+    app = make_app(rate_limit_submit_per_minute=0, rate_limit_submit_per_key_per_minute=4, api_key=["op"],
+                   tenant_keys="acme:ka", quotas_file=quotas)
+    with TestClient(create_api(app, embedded_worker=False)) as client:
+        acme = {"X-API-Key": "ka"}
+        batch = client.post("/jobs/batch", json={"jobs": [{"payload": {"title": str(i)}} for i in range(4)]},
+                            headers=acme)
+        assert batch.status_code == 207
+        assert [r["status"] for r in batch.json()["results"]] == [202, 202, 202, 429]  # the quota, per item
+        assert "max_jobs_per_day" in batch.json()["results"][3]["detail"]
+        # The key has used its 4 submissions this minute (items count): the next request is refused whole.
+        assert client.post("/jobs/batch", json={"jobs": [{"payload": {"title": "x"}}]}, headers=acme).status_code == 429
+        assert client.post("/jobs/batch", json={"jobs": [{"payload": {"title": "op"}}]},
+                           headers={"X-API-Key": "op"}).status_code == 207
+
+
+def test_quota_admit_many_admits_exactly_what_remains() -> None:
+    from praisonai_svc.adapters.memory import MemoryRateLimiter
+    from praisonai_svc.errors import QuotaExceeded
+    from praisonai_svc.records import RecordStore
+    from praisonai_svc.usage.quotas import QuotaGuard, TenantQuota
+
+    records: RecordStore = memory_backend().records
+    guard = QuotaGuard({"acme": TenantQuota(max_jobs_per_day=3), "globex": TenantQuota(max_output_bytes_per_day=0)},
+                       MemoryRateLimiter(), records)
+
+    async def scenario() -> None:
+        assert await guard.admit_many(None, 3) == [None] * 3
+        assert await guard.admit_many("other", 2) == [None, None]
+        first = await guard.admit_many("acme", 2)
+        assert first == [None, None]
+        second = await guard.admit_many("acme", 3)
+        assert second[0] is None and all(isinstance(e, QuotaExceeded) for e in second[1:])
+        used_up = await guard.admit_many("globex", 2)
+        assert all(isinstance(e, QuotaExceeded) and e.quota == "max_output_bytes_per_day" for e in used_up)
+        assert await guard.admit_many("acme", 0) == []
+
+    asyncio.run(scenario())
+
+
+def test_submit_many_publishes_its_queued_events_at_once_and_meters_every_item() -> None:
+    from praisonai_svc.events.bus import Event
+    from praisonai_svc.hashing import payload_hash
+    from praisonai_svc.job_service import JobService
+    from praisonai_svc.models.job import JobRequest
+    from praisonai_svc.usage.meter import Meter
+
+    app = make_app(rate_limit_submit_per_minute=0)
+    calls: list[list[Event]] = []
+
+    async def batch(events: list[Event]) -> None:
+        calls.append(events)
+
+    app.events.subscribe_batches("job.queued", batch)
+
+    async def scenario() -> None:
+        outcomes = await app.submit_many([{"title": str(i)} for i in range(5)] + [{"title": "0"}], service="deck")
+        submissions = [o for o in outcomes if isinstance(o, Submission)]
+        assert [s.created for s in submissions] == [True] * 5 + [False]
+        assert len(calls) == 1 and [e.subject for e in calls[0]] == [s.job.job_id for s in submissions[:5]]
+        ids = [s.job.job_id for s in submissions[:5]]
+        assert len(set(ids)) == 5 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+        for submission in submissions:  # the producer's canonical JSON was hashed: the same hash as made anew
+            assert submission.job.payload_hash == payload_hash(submission.job.payload, scope="deck")
+
+        backend = app.backend
+        assert backend is not None
+        service = JobService(app, backend, meter=Meter(backend.records, enabled=True))
+
+        await service.submit_many([JobRequest(payload={"title": f"m{i}"}) for i in range(4)], tenant="t", size=400)
+        totals = list(service.meter._totals.values())
+        assert totals and all(t.jobs_submitted == 4 and t.bytes_in == 400 and t.storage_requests == 8 for t in totals)
+
+    asyncio.run(scenario())

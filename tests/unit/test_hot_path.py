@@ -159,3 +159,21 @@ def _cyclic_garbage() -> list[object]:
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
+
+
+def test_edge_headers_in_one_pass_equal_the_two_step_composition() -> None:
+    from praisonai_svc.api.edge import with_edge_headers
+    from praisonai_svc.security.headers import SecurityHeaders
+
+    security = SecurityHeaders()
+    cases: list[list[tuple[bytes, bytes]]] = [
+        [], [(b"content-type", b"application/json"), (b"content-length", b"2")],
+        [(b"vary", b"Accept")], [(b"Vary", b"Accept"), (b"x", b"1"), (b"vary", b"Cookie")],
+        [(b"cache-control", b"max-age=60"), (b"content-type", b"text/html")], [(b"X-Frame-Options", b"SAMEORIGIN")],
+    ]
+    for headers in cases:
+        for path in ("/jobs", "/docs"):
+            extra = security.for_path(path)
+            for from_browser in (False, True):
+                expected = security.added(list(headers) if from_browser else vary_origin(list(headers)), extra)
+                assert with_edge_headers(list(headers), extra, from_browser) == expected, (headers, from_browser)

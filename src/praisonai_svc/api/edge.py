@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.middleware.cors import CORSMiddleware
@@ -41,6 +42,23 @@ def vary_origin(headers: list[Header]) -> list[Header]:
             if index == first or header[0] != VARY]
 
 
+SECURITY_NAMES = frozenset(name for name, _value in SecurityHeaders().for_path("")) | frozenset(
+    name for name, _value in SecurityHeaders().for_path("/docs"))
+VARY_ORIGIN = (VARY, b"Origin")
+
+
+def with_edge_headers(headers: list[Header], extra: list[Header], from_browser: bool) -> list[Header]:
+    """``SecurityHeaders.added(headers if from_browser else vary_origin(headers), extra)`` in one pass over the
+    names for the usual response, which sets neither ``Vary`` nor any security header itself."""
+    present = {name.lower() for name, _value in headers}
+    if (from_browser or VARY not in present) and present.isdisjoint(SECURITY_NAMES):
+        if not from_browser:
+            headers.append(VARY_ORIGIN)
+        headers.extend(extra)
+        return headers
+    return SecurityHeaders.added(headers if from_browser else vary_origin(headers), extra)
+
+
 # Probes a platform sends without credentials: answered even to a blocked address, whose answer they cannot
 # leak (they check nothing), so that an attacker sharing an address with the platform's probes (a reverse
 # proxy on the same host with PRAISONAI_TRUSTED_PROXY_HOPS=0) cannot get the container restarted.
@@ -50,7 +68,8 @@ CREDENTIAL_HEADERS = frozenset({b"x-api-key", b"x-admin-key", b"authorization"})
 
 def _blocked_for(scope: Scope) -> int | None:
     """Seconds the caller's address is still blocked for failed authentications (None: not blocked)."""
-    guard: SecurityGuard | None = getattr(scope["app"].state, "security_guard", None) if "app" in scope else None
+    app = scope.get("app")
+    guard: SecurityGuard | None = getattr(app.state, "security_guard", None) if app is not None else None
     if guard is None or not guard.blocked:  # the common case: nothing to look up
         return None
     if scope.get("path") in ANONYMOUS_PROBES and not any(
@@ -71,9 +90,15 @@ async def _too_many_failures(retry_after: int, send: Send) -> None:
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, service: ServiceApp, cors: dict[str, Any]) -> None:
         self.app = app
+        self.cors = cors
         self.browser_app = CORSMiddleware(app, **cors)
         self.security = SecurityHeaders()
         self.service = service
+
+    def wrap_inner(self, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+        """Put ``wrap(app)`` where the app this middleware calls was (for browsers too: behind CORS)."""
+        self.app = wrap(self.app)
+        self.browser_app = CORSMiddleware(self.app, **self.cors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,14 +107,17 @@ class EdgeMiddleware:
         started = time.perf_counter()
         status = 500
         extra = self.security.for_path(scope.get("path", ""))
-        from_browser = any(name == b"origin" for name, _value in scope.get("headers") or ())
+        from_browser = False
+        for name, _value in scope.get("headers") or ():
+            if name == b"origin":
+                from_browser = True
+                break
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = list(message.get("headers") or ())
-                message["headers"] = self.security.added(headers if from_browser else vary_origin(headers), extra)
+                message["headers"] = with_edge_headers(list(message.get("headers") or ()), extra, from_browser)
             await send(message)
 
         try:

@@ -29,6 +29,7 @@ from praisonai_svc.api.auth import build_guard, limit_reads, require_access
 from praisonai_svc.api.docs import install_docs
 from praisonai_svc.api.edge import EdgeMiddleware
 from praisonai_svc.api.errors import install_error_handlers
+from praisonai_svc.api.fast_lane import ServiceAPI
 from praisonai_svc.api.openapi import install_openapi
 from praisonai_svc.api.parse_pool import ParsePool, gil_handed_over_often
 from praisonai_svc.app import ServiceApp
@@ -131,8 +132,12 @@ def _lifespan(app: ServiceApp):  # type: ignore[no-untyped-def]
                                        "backend": backend.kind})
         try:
             with garbage_collection_tuned(), gil_handed_over_often():
+                if isinstance(api, ServiceAPI):
+                    api.open_fast_lane()
                 yield
         finally:
+            if isinstance(api, ServiceAPI):
+                api.close_fast_lane()
             file_triggers()
             await api.state.parse_pool.close()
             if worker_task is not None:
@@ -162,11 +167,11 @@ def unmount(api: FastAPI, routes: list[BaseRoute]) -> None:
     api.router.routes[:] = [route for route in api.router.routes if route not in routes]
 
 
-def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
+def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> ServiceAPI:
     """The HTTP API of ``app``; with ``embedded_worker`` a worker runs inside the API process."""
     settings = app.settings
-    api = FastAPI(title=app.title, version=app.config.app.version or __version__, lifespan=_lifespan(app),
-                  docs_url=None, redoc_url=None)
+    api = ServiceAPI(title=app.title, version=app.config.app.version or __version__, lifespan=_lifespan(app),
+                     docs_url=None, redoc_url=None)
     api.state.service_app = app
     api.state.embedded_worker = embedded_worker
     cors = dict(
@@ -179,7 +184,7 @@ def create_api(app: ServiceApp, *, embedded_worker: bool = False) -> FastAPI:
     if app.config.server.api_prefix:
         api.add_middleware(ApiPrefix, prefix=app.config.server.api_prefix)
     install_error_handlers(api)
-    jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
+    api.submit_route = jobs.add_submit_route(api)  # first: the hot path, and routes are matched in order
     api.include_router(batch.router)  # before jobs.router, whose /jobs/{job_id} would shadow nothing but reads
     api.include_router(jobs.router)
     api.include_router(live.router)

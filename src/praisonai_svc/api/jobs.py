@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from praisonai_svc.api.auth import principal_of, require_access
-from praisonai_svc.api.body import read_limited, to_job_request
-from praisonai_svc.api.deps import job_body, job_service, service_app
+from praisonai_svc.api.body import header, read_limited, to_job_request
+from praisonai_svc.api.deps import absolute_url, job_body, job_service, service_app
 from praisonai_svc.api.direct_route import DirectRoute
+from praisonai_svc.api.job_json import job_json
 from praisonai_svc.api.long_poll import MAX_WAIT_SECONDS, long_poll
 from praisonai_svc.api.openapi_security import GUARDED_EXTRA
 from praisonai_svc.api.receipts import submission_receipt
@@ -52,28 +54,49 @@ SERVICE_QUERY = {"name": "service", "in": "query", "required": False, "descripti
                  "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": SERVICE_HELP}}
 
 
+class JSONBytes(Response):
+    """A JSON answer whose body and raw headers are ready: what ``Response(content, status_code,
+    media_type="application/json", headers=...)`` would hold, without encoding the headers again."""
+
+    def __init__(self, content: bytes, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.media_type = "application/json"
+        self.background = None
+        self.body = content
+        self.raw_headers = [*headers, (b"content-length", b"%d" % len(content)), JSON_TYPE]
+
+
+JSON_TYPE = (b"content-type", b"application/json")
+RECEIPT_NAME = RECEIPT_HEADER.lower().encode("latin-1")
+
+
 async def submit_job(request: Request) -> Response:
-    service: JobService = request.app.state.job_service
+    state = request.app.state
+    service: JobService = state.job_service
     settings = service.app.settings
+    scope = request.scope
     raw = await read_limited(request, settings.max_payload_size, settings.body_read_timeout_seconds)
-    document = await request.app.state.parse_pool.parse(raw, request.headers.get("content-type", ""))
-    named = request.query_params.get("service") if request.scope.get("query_string") else None  # parse only if any
+    document = await state.parse_pool.parse(raw, header(scope, b"content-type"))
+    named = request.query_params.get("service") if scope.get("query_string") else None  # parse only if any
     job_request = to_job_request(document, named)
     submission = await service.submit(job_request, tenant=principal_of(request).tenant, size=len(raw))
-    job = job_body(request, submission.job)
-    job.receipt = submission_receipt(request, job)  # bearer tokens only: proof of who submitted
-    headers = {RECEIPT_HEADER: job.receipt} if job.receipt else {}
+    job = submission.job
+    download = absolute_url(request, f"/jobs/{job.job_id}/download") if job.status is JobStatus.DONE else None
+    receipt = submission_receipt(request, job)  # bearer tokens only: proof of who submitted
+    content = job_json(job, receipt, download)  # what JobResponse.from_job(...).model_dump_json() gives
+    headers = [(RECEIPT_NAME, receipt.encode("latin-1"))] if receipt else []
     if not submission.created:
-        return Response(job.model_dump_json(), status_code=200, media_type="application/json", headers=headers)
-    location = f"{request.scope.get('root_path', '')}/jobs/{submission.job.job_id}"  # server.api_prefix
-    return Response(job.model_dump_json(), status_code=202, media_type="application/json",
-                    headers={**headers, "Location": location})
+        return JSONBytes(content, 200, headers)
+    location = f"{scope.get('root_path', '')}/jobs/{job.job_id}"  # server.api_prefix
+    headers.append((b"location", location.encode("latin-1")))
+    return JSONBytes(content, 202, headers)
 
 
-def add_submit_route(api: FastAPI) -> None:
+def add_submit_route(api: FastAPI) -> APIRoute:
     """``POST /jobs`` on the app's own router, as a DirectRoute (see direct_route.py), behind require_access
     like every job route. Not on ``router``: FastAPI matches the routes of an included APIRouter through an extra
-    layer per request, a twentieth of a submission's CPU, and this is the hot path."""
+    layer per request, a twentieth of a submission's CPU, and this is the hot path. Returns the route, which the
+    fast lane (fast_lane.py) hands ``POST /jobs`` requests to directly."""
     api.router.add_api_route(
         "/jobs", submit_job, methods=["POST"], route_class_override=DirectRoute, status_code=202, tags=["jobs"],
         dependencies=[Depends(require_access)], response_model=JobResponse, summary="Submit a job (JSON or YAML)",
@@ -85,6 +108,9 @@ def add_submit_route(api: FastAPI) -> None:
                                           for media in ("application/json", "application/yaml", "text/yaml")},
         }},
     )
+    route = api.router.routes[-1]
+    assert isinstance(route, APIRoute)
+    return route
 
 
 # Where a job's body leads: its first output's own download (clients and schemathesis follow OpenAPI links).

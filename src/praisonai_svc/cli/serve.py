@@ -62,7 +62,7 @@ def api(target: str | None, host: str | None, port: int | None, config_file: str
     start_observability(app)
     settings = app.settings
     api_app = app.app
-    serve_http(api_app, settings.host, settings.port)
+    serve_http(api_app, settings.host, settings.port, access_log=settings.access_log)
     if getattr(api_app.state, "abandoned", None):
         raise SystemExit(EXIT_ABANDONED)
 

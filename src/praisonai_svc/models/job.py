@@ -69,7 +69,7 @@ class OutputFile(BaseModel):
     sha256: str = Field(description="Hex SHA-256 of the file's bytes")
 
 
-_PUBLIC_OUTPUT = set(OutputFile.model_fields)
+_PUBLIC_OUTPUT = tuple(OutputFile.model_fields)
 
 
 class StoredOutput(OutputFile):
@@ -174,7 +174,9 @@ class JobResponse(BaseModel):
             content_type=result.content_type if result else None,
             size=result.size if result else None,
             history=job.history,
-            outputs=[OutputFile.model_validate(output.model_dump(include=_PUBLIC_OUTPUT)) for output in job.outputs],
+            # The public fields only (not the blob name or CRC), copied field by field: dumping each output and
+            # validating the dump again cost more than the rest of the answer.
+            outputs=[OutputFile(**{name: getattr(output, name) for name in _PUBLIC_OUTPUT}) for output in job.outputs],
             cancel_requested_utc=job.cancel_requested_utc,
         )
 

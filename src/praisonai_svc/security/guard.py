@@ -146,13 +146,22 @@ class SecurityGuard:
         """
         # enforce/enforce_all skip a limit of 0, so a None address (its limit is off) is never counted.
         if kind == "read":
-            await enforce(self.limiter, f"read:ip:{address}", self.limits.read_per_ip, "reads")
+            if self.limits.read_per_ip > 0:
+                await enforce(self.limiter, f"read:ip:{address}", self.limits.read_per_ip, "reads")
             return
-        checks = [(f"submit:ip:{address}", self.limits.submit_per_ip, "job submissions from one address")]
-        if principal.subject is not None:
+        checks = self.submit_checks(principal, address)
+        if checks:
+            await enforce_all(self.limiter, checks)
+
+    def submit_checks(self, principal: Principal, address: str | None) -> list[tuple[str, int, str]]:
+        """The (key, limit, what) of every submit limit that is on for this caller (none: nothing to count)."""
+        checks = []
+        if self.limits.submit_per_ip > 0:
+            checks.append((f"submit:ip:{address}", self.limits.submit_per_ip, "job submissions from one address"))
+        if principal.subject is not None and self.limits.submit_per_key > 0:
             checks.append((f"submit:key:{principal.subject}", self.limits.submit_per_key,
                            "job submissions per key"))
-        await enforce_all(self.limiter, checks)
+        return checks
 
     async def count_more(self, request: Request, principal: Principal, items: int) -> None:
         """Count ``items`` more submissions for a request :meth:`admit` already counted once (a batch counts
@@ -163,7 +172,9 @@ class SecurityGuard:
         address = self.address(request) if self._per_address["submit"] else None
         if principal.site and address is not None:
             address = visitor_bucket(principal.subject or "", request.headers.get(VISITOR_HEADER)) or address
-        await asyncio.gather(*(self.count(principal, address, "submit") for _ in range(items)))
+        checks = self.submit_checks(principal, address)  # worked out once for the whole batch
+        if checks:
+            await asyncio.gather(*(enforce(self.limiter, *check) for check in checks for _ in range(items)))
 
     def authenticate(self, request: Request) -> Principal:
         """The principal the request's credentials prove; AuthenticationFailed with a clear reason otherwise."""

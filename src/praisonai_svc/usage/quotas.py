@@ -14,6 +14,7 @@ mounted apart from the app's file.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -142,6 +143,32 @@ class QuotaGuard:
             decision = await self.limiter.hit(f"quota:jobs:{tenant}", DAY_SECONDS, quota.max_jobs_per_day)
             if not decision.allowed:
                 raise QuotaExceeded("max_jobs_per_day", quota.max_jobs_per_day, resets, retry_after)
+
+    async def admit_many(self, tenant: str | None, count: int) -> list[QuotaExceeded | None]:
+        """:meth:`admit` for ``count`` submissions at once: per submission, None if admitted, else the
+        QuotaExceeded that refused it. The usage quotas are read once; each submission is one hit on the
+        jobs-per-day counter, made concurrently (of N, exactly the remaining number pass)."""
+        quota = self.quotas.get(tenant) if tenant is not None else None
+        if quota is None or tenant is None or count <= 0:
+            return [None] * max(count, 0)
+        now = utcnow()
+        midnight, retry_after = next_reset(now)
+        resets = midnight.isoformat()
+        if quota.max_handler_seconds_per_day is not None or quota.max_output_bytes_per_day is not None:
+            used = await self._usage_today(tenant, day_of(now))
+            for name, limit, value in (
+                ("max_handler_seconds_per_day", quota.max_handler_seconds_per_day, used.handler_seconds),
+                ("max_output_bytes_per_day", quota.max_output_bytes_per_day, used.bytes_out),
+            ):
+                if limit is not None and value >= limit:
+                    return [QuotaExceeded(name, limit, resets, retry_after) for _ in range(count)]
+        limit = quota.max_jobs_per_day
+        if limit is None:
+            return [None] * count
+        decisions = await asyncio.gather(*(self.limiter.hit(f"quota:jobs:{tenant}", DAY_SECONDS, limit)
+                                           for _ in range(count)))
+        return [None if decision.allowed else QuotaExceeded("max_jobs_per_day", limit, resets, retry_after)
+                for decision in decisions]
 
     async def _usage_today(self, tenant: str, day: str) -> UsageCounts:
         cached = self._cache.get(tenant)
