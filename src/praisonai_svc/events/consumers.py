@@ -41,7 +41,9 @@ def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:
     state["count"] += 1
     if state["count"] == 1:
         enable_webhooks(app)
-        state["stops"] = [install_event_log(app.events, event_log_for(app, backend)), install_webhooks(app, backend)]
+        # Webhooks first: the bus runs subscribers in order, and a delivery job is what must exist before a
+        # crash (the event log's feed write may wait for the one in flight and, on Azure, a 0.1 s gap).
+        state["stops"] = [install_webhooks(app, backend), install_event_log(app.events, event_log_for(app, backend))]
 
     def uninstall() -> None:
         state["count"] -= 1
