@@ -125,24 +125,9 @@ class QuotaGuard:
 
     async def admit(self, tenant: str | None) -> None:
         """Count one submission of ``tenant`` against its quotas, or raise QuotaExceeded (nothing counted)."""
-        quota = self.quotas.get(tenant) if tenant is not None else None
-        if quota is None or tenant is None:
-            return
-        now = utcnow()
-        midnight, retry_after = next_reset(now)
-        resets = midnight.isoformat()
-        if quota.max_handler_seconds_per_day is not None or quota.max_output_bytes_per_day is not None:
-            used = await self._usage_today(tenant, day_of(now))
-            for name, limit, value in (
-                ("max_handler_seconds_per_day", quota.max_handler_seconds_per_day, used.handler_seconds),
-                ("max_output_bytes_per_day", quota.max_output_bytes_per_day, used.bytes_out),
-            ):
-                if limit is not None and value >= limit:
-                    raise QuotaExceeded(name, limit, resets, retry_after)
-        if quota.max_jobs_per_day is not None:
-            decision = await self.limiter.hit(f"quota:jobs:{tenant}", DAY_SECONDS, quota.max_jobs_per_day)
-            if not decision.allowed:
-                raise QuotaExceeded("max_jobs_per_day", quota.max_jobs_per_day, resets, retry_after)
+        [refusal] = await self.admit_many(tenant, 1)
+        if refusal is not None:
+            raise refusal
 
     async def admit_many(self, tenant: str | None, count: int) -> list[QuotaExceeded | None]:
         """:meth:`admit` for ``count`` submissions at once: per submission, None if admitted, else the
