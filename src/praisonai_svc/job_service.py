@@ -42,6 +42,7 @@ from praisonai_svc.webhooks.urls import check_callback_url
 from praisonai_svc.worker.cancellation import cancel_record
 
 log = get_logger("api")
+QUEUED_TOPIC = "job.queued"
 
 
 def new_job_id() -> str:
@@ -142,7 +143,8 @@ class JobService:
         if log.isEnabledFor(logging.INFO):
             log.info("job queued", extra={"service": spec.name, "job_id": job.job_id})
         self.meter.record(job.tenant, spec.name, jobs_submitted=1, bytes_in=size, storage_requests=SUBMIT_REQUESTS)
-        await publish_job_event(self.app.events, job, "queued")
+        if self.app.events.wants(QUEUED_TOPIC):  # by default nobody does (the event log's first entry is implied)
+            await publish_job_event(self.app.events, job, "queued")
 
     async def _queued_many(self, jobs: list[tuple[HandlerSpec, Job]], size: int) -> None:
         """:meth:`_queued` for the new jobs of one batch: one meter update per service and tenant, and their
@@ -159,7 +161,8 @@ class JobService:
         for (tenant, service), count in counts.items():
             self.meter.record(tenant, service, jobs_submitted=count, bytes_in=size * count,
                               storage_requests=SUBMIT_REQUESTS * count)
-        await self.app.events.publish_many([job_event(job, "queued") for _spec, job in jobs])
+        if self.app.events.wants(QUEUED_TOPIC):
+            await self.app.events.publish_many([job_event(job, "queued") for _spec, job in jobs])
 
     async def _on_duplicate(self, spec: HandlerSpec, job: Job, dup: DuplicateJob, size: int) -> Submission:
         """The hash is held by ``dup.existing``: return it, or (past the window / output gone) make ``job``."""

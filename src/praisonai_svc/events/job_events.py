@@ -48,10 +48,12 @@ class JobEvent(BaseModel):
 def event_data(job: Job, type_: JobEventType, **extra: Any) -> dict[str, Any]:
     """The unnumbered event of ``job`` that producers publish (``attempt``, ``progress`` … from the job).
 
-    ``started`` and the endings are dated by the job's own times (``started_utc``, ``finished_utc``), so that
-    the events a finished job's record implies (:func:`implied_events`) are the very events its worker published.
+    ``queued``, ``started`` and the endings are dated by the job's own times (``created_utc``, ``started_utc``,
+    ``finished_utc``), so that the events a job's record implies (:func:`implied_events`) are the very events
+    that were published.
     """
-    at = job.started_utc if type_ == "started" else job.finished_utc if type_ in TERMINAL_TYPES else None
+    at = job.started_utc if type_ == "started" else job.finished_utc if type_ in TERMINAL_TYPES \
+        else job.created_utc if type_ == "queued" else None
     data: dict[str, Any] = {"job_id": job.job_id, "type": type_, "status": STATUS_OF[type_].value,
                             "at": (at or utcnow()).isoformat(), "attempt": job.attempts or None,
                             "queued_at": job.created_utc.isoformat(), "service": job.service}

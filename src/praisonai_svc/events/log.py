@@ -308,7 +308,8 @@ def _number(events: list[dict[str, Any]], last: int, datas: list[tuple[int, dict
 def install_event_log(bus: EventBus, event_log: EventLog) -> Callable[[], None]:
     """Store every ``job.*`` event published on ``bus`` in ``event_log``; returns the unsubscribe function.
 
-    The events of one :meth:`~EventBus.publish_many` (one job's) are stored in one write."""
+    The events of one :meth:`~EventBus.publish_many` (one job's) are stored in one write. ``job.queued`` is not
+    subscribed to: a job's record implies it, and the log writes it with the job's next event."""
 
     async def record(events: list[Event]) -> None:
         by_job: dict[str, list[Event]] = {}
@@ -317,7 +318,7 @@ def install_event_log(bus: EventBus, event_log: EventLog) -> Callable[[], None]:
         for of_job in by_job.values():
             await event_log.append_many([event.data for event in of_job], of_job[0].tenant)
 
-    return bus.subscribe_batches("job.*", record)
+    return bus.subscribe_batches("job.*", record, ignore=("job.queued",))
 
 
 def since(seconds_ago: float, clock_ns: Callable[[], int] = time.time_ns) -> int:

@@ -60,7 +60,8 @@ def install_webhooks(app: ServiceApp, backend: Backend) -> Callable[[], None]:
                 log.error("webhook delivery could not be queued", extra={"job_id": event.subject, "error": str(exc)})
                 raise
 
-    return app.events.subscribe("job.*", enqueue)
+    # Only endings and progress can have targets (see targets()): the rest are not even delivered here.
+    return app.events.subscribe("job.*", enqueue, ignore=("job.queued", "job.started", "job.retrying"))
 
 
 def new_id() -> str:
