@@ -88,8 +88,9 @@ def main() -> None:
         fill_s = asyncio.run(fill(app, args.jobs))
         drain_s = asyncio.run(drain(app, args.jobs))
     cpu_ms = DRAIN_CPU[0] * 1000 / args.jobs
+    concurrency = app.settings.worker_concurrency or "default"
     print(f"fill {args.jobs / fill_s:,.0f} jobs/s; drain {args.jobs / drain_s:,.0f} jobs/s ({cpu_ms:.2f} CPU ms per "
-          f"job; concurrency {app.settings.worker_concurrency or 'default'}, synchronous {args.synchronous}, load {os.getloadavg()[0]:.1f})")
+          f"job; concurrency {concurrency}, synchronous {args.synchronous}, load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":
