@@ -8,7 +8,7 @@ cd "${REPO_ROOT}"
 bash scripts/setup.sh
 
 echo "== ruff"
-.venv/bin/ruff check src tests
+.venv/bin/ruff check src tests bench
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"
