@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from praisonai_svc import ServiceApp
 from praisonai_svc.api.factory import create_api
 from praisonai_svc.api.fast_lane import ServiceAPI
-from praisonai_svc.backend import memory_backend
 from praisonai_svc.settings import Settings
+from tests.support.apps import two_service_app
 
 SECRET = "fast-lane-secret-" + "z" * 48
 HEX_ID = re.compile(r"[0-9a-f]{32}")
@@ -29,18 +29,7 @@ VARYING_HEADERS = {"content-length", "retry-after", "date"}
 
 
 def make_app(**settings: Any) -> ServiceApp:
-    app = ServiceApp("Lane", settings=Settings(_env_file=None, **settings),  # type: ignore[call-arg]
-                     backend=memory_backend())
-
-    @app.job("echo")
-    def echo(payload: dict) -> tuple[bytes, str, str]:
-        return b"", "text/plain", "x"
-
-    @app.job("other")
-    def other(payload: dict) -> tuple[bytes, str, str]:
-        return b"", "text/plain", "x"
-
-    return app
+    return two_service_app("Lane", Settings(_env_file=None, **settings))  # type: ignore[call-arg]
 
 
 def clients(**settings: Any) -> tuple[TestClient, TestClient]:

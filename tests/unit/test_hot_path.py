@@ -14,33 +14,22 @@ from fastapi import Request, Response
 from fastapi.params import Depends
 from fastapi.testclient import TestClient
 
-from praisonai_svc import ServiceApp
 from praisonai_svc.adapters.local import open_local_backend
 from praisonai_svc.api.direct_route import DirectRoute
 from praisonai_svc.api.edge import vary_origin
 from praisonai_svc.api.factory import create_api
-from praisonai_svc.backend import memory_backend
 from praisonai_svc.hashing import payload_hash
 from praisonai_svc.models.job import Job, utcnow
 from praisonai_svc.ports import DuplicateJob
 from praisonai_svc.security.guard import address_key
 from praisonai_svc.settings import Settings
+from tests.support.apps import two_service_app
 
 SECURITY = ("x-content-type-options", "x-frame-options", "referrer-policy", "cache-control", "content-security-policy")
 
 
 def make_client(**settings: Any) -> TestClient:
-    app = ServiceApp("Hot", settings=Settings(rate_limit_submit_per_minute=0, **settings), backend=memory_backend())
-
-    @app.job("echo")
-    def echo(payload: dict) -> tuple[bytes, str, str]:
-        return b"", "text/plain", "x"
-
-    @app.job("other")
-    def other(payload: dict) -> tuple[bytes, str, str]:
-        return b"", "text/plain", "x"
-
-    return TestClient(create_api(app))
+    return TestClient(create_api(two_service_app("Hot", Settings(rate_limit_submit_per_minute=0, **settings))))
 
 
 def test_submit_without_origin_gets_security_headers_and_vary() -> None:
