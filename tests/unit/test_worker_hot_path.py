@@ -81,6 +81,30 @@ async def test_a_later_attempt_or_a_retry_keeps_writing_the_jobs_log() -> None:
         ("queued", 1), ("started", 2), ("retrying", 3), ("started", 4), ("done", 5)]
 
 
+async def test_a_log_begun_by_another_process_after_an_implied_started_never_reuses_its_seq() -> None:
+    """Attempt 1's ``started`` went to the feed only (seq 2), then its worker was killed. Attempt 2, on another
+    worker, and the reaper's ending, from another process, start the job's log from seq 3: a watcher that saw
+    seq 2 would otherwise skip a different event numbered 2."""
+    records = MemoryRecordStore()
+    first = _job(JobStatus.PROCESSING, finished_utc=None)
+    [implied] = await EventLog(records).append_many([event_data(first, "started")])
+    assert implied is not None and implied.seq == 2
+
+    second = _job(JobStatus.PROCESSING, attempts=2, finished_utc=None)
+    assert [e.type for e in implied_events(second)] == ["queued"]  # a later attempt's started is in the log
+    [restarted] = await EventLog(records).append_many([event_data(second, "started")])  # another process
+    assert restarted is not None and (restarted.seq, restarted.attempt) == (3, 2)
+    assert [(e.type, e.seq) for e in await EventLog(records).history(first.job_id)] == [("queued", 1), ("started", 3)]
+
+    reaped = _job(JobStatus.ERROR, job_id="f" * 32, finished_utc=utcnow(), error_msg="worker died")
+    [ok] = await EventLog(records).append_many([event_data(reaped.model_copy(update={
+        "status": JobStatus.PROCESSING}), "started")])
+    [ending] = await EventLog(records).append_many([event_data(reaped, "error")])  # the reaper's process
+    assert ok is not None and ok.seq == 2 and ending is not None and ending.seq == 3
+    fed = [(e.job_id[:1], e.type, e.seq) for e in await EventLog(records).recent(0)]
+    assert sorted(fed) == [("0", "started", 2), ("0", "started", 3), ("f", "error", 3), ("f", "started", 2)]
+
+
 def test_a_running_job_implies_queued_and_started_and_a_never_started_one_only_queued() -> None:
     assert [(e.type, e.seq) for e in implied_events(_job(JobStatus.PROCESSING))] == [("queued", 1), ("started", 2)]
     assert [e.type for e in implied_events(_job(JobStatus.CANCELLED, started_utc=None))] == ["queued"]

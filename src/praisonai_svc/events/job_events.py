@@ -94,6 +94,10 @@ def implied_events(job: Job) -> list[JobEvent]:
     events = [queued_event(job)]
     if job.started_utc is None or job.status is JobStatus.QUEUED:
         return events
+    if job.attempts > 1 and not job.status.is_terminal:
+        # A later attempt's events are written to the job's log (from seq 3 when it has none yet: the first
+        # attempt may have published an implied ``started`` as seq 2); until then only ``queued`` is implied.
+        return events
     events.append(JobEvent.model_validate({**event_data(job, "started"), "seq": 2}))
     if job.status.is_terminal:
         events.append(JobEvent.model_validate({**event_data(job, terminal_event(job, 3).type), "seq": 3}))

@@ -136,7 +136,12 @@ class EventLog:
             events = (list(ring.body["events"]) if ring is not None else
                       [self._queued(job_id, queued_at), *(e.model_dump(mode="json", exclude_none=True)
                                                            for e in seeded)])
-            last = int(ring.body["seq"]) if ring is not None else 1 + len(seeded)
+            # A new log whose job had started before, in a process that published nothing of it as implied (a
+            # worker killed mid-job, the reaper, another API): its first attempt may have published an implied
+            # ``started`` as seq 2 to the feed, so numbering goes on from 3 (readers take a gap in a log in their
+            # stride; two different events with one seq they could not tell apart).
+            reserved = 1 if ring is None and not seeded and _may_follow_implied(first) else 0
+            last = int(ring.body["seq"]) if ring is not None else 1 + len(seeded) + reserved
             written = _number(events, last, [(index, datas[index]) for index in todo])
             if not written:
                 return []
@@ -288,6 +293,13 @@ def _still_implied(prior: list[JobEvent], news: list[dict[str, Any]]) -> bool:
     first_attempt = prior[0].attempt if prior else news[0].get("attempt")
     return (types[0] == "started" and first_attempt == 1 and len(types) <= 2
             and all(type_ in TERMINAL_TYPES for type_ in types[1:]))
+
+
+def _may_follow_implied(first: dict[str, Any]) -> bool:
+    """Whether a job whose first event to be written is ``first`` may already have had an implied ``started``
+    published: it has started (it has an attempt) and ``first`` is not that very first ``started``."""
+    attempt = first.get("attempt")
+    return bool(attempt) and not (first["type"] == "started" and attempt == 1)
 
 
 def _number(events: list[dict[str, Any]], last: int, datas: list[tuple[int, dict[str, Any]]],
