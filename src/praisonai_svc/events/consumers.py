@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 # Tracked by every app's retention registry (`praisonai-svc prune` removes them once expired), and pruned by each
 # worker every minute (prune_expired), since the feed must stay small whether or not an operator schedules prune.
-PRUNED_KINDS = (FEED_KIND, RING_KIND, "job_cancel", "webhook_delivery", "ws_ticket")
+# ("webhook_intent": webhooks/intents.py, a job ending's pending webhooks, normally removed within moments.)
+PRUNED_KINDS = (FEED_KIND, RING_KIND, "job_cancel", "webhook_delivery", "webhook_intent", "ws_ticket")
 log = get_logger("events")
 
 
@@ -33,8 +34,10 @@ def event_log_for(app: ServiceApp, backend: Backend) -> EventLog:
 
 
 def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:
-    """Subscribe the event log and the webhook enqueuer to ``app.events``; returns the function that undoes it."""
+    """Subscribe the event log and the webhook enqueuer to ``app.events`` and register the webhook outbox's sweep;
+    returns the function that undoes it."""
     from praisonai_svc.webhooks.enqueue import install_webhooks
+    from praisonai_svc.webhooks.outbox import OUTBOX_NAME, register_webhook_outbox
     from praisonai_svc.webhooks.service import enable_webhooks
 
     state = app.__dict__.setdefault("_event_consumers", {"count": 0, "stops": []})
@@ -43,7 +46,9 @@ def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:
         enable_webhooks(app)
         # Webhooks first: the bus runs subscribers in order, and a delivery job is what must exist before a
         # crash (the event log's feed write may wait for the one in flight and, on Azure, a 0.1 s gap).
-        state["stops"] = [install_webhooks(app, backend), install_event_log(app.events, event_log_for(app, backend))]
+        state["stops"] = [install_webhooks(app, backend), install_event_log(app.events, event_log_for(app, backend)),
+                          lambda: app.events.outboxes.unregister(OUTBOX_NAME)]
+        register_webhook_outbox(app)  # endings whose webhooks a crash left unqueued (webhooks/outbox.py)
 
     def uninstall() -> None:
         state["count"] -= 1
@@ -55,7 +60,7 @@ def install_consumers(app: ServiceApp, backend: Backend) -> Callable[[], None]:
 
 
 async def prune_expired(backend: Backend, *, per_kind: int = 5000) -> int:
-    """Delete expired event, cancel, webhook and ticket records; return how many went.
+    """Delete expired event, cancel, webhook (attempts and intents) and ticket records; return how many went.
     """
     removed = 0
     for kind in PRUNED_KINDS:

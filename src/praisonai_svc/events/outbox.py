@@ -43,6 +43,10 @@ class Outboxes:
         """Run ``sweep`` whenever the app's outboxes are swept (registering a name again replaces it)."""
         self._sweeps[name] = sweep
 
+    def unregister(self, name: str) -> None:
+        """Stop sweeping ``name`` (unknown names are ignored)."""
+        self._sweeps.pop(name, None)
+
     @property
     def names(self) -> list[str]:
         return list(self._sweeps)
