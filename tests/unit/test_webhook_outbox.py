@@ -151,7 +151,11 @@ async def test_unfinished_and_missing_jobs_lose_their_intent_and_young_intents_w
     queued = await submit(app, backend, "hooked")  # its writer died before storing the ending: it runs again
     await write_intent(app, backend, queued, "done")
     assert await sweep_intents(app, backend, min_age=SWEEP_MIN_AGE) == 0  # young: its writer may be busy
+    assert await sweep_intents(app, backend) == 0  # a starting process sweeps every age: still kept
     assert await intents(backend) == [queued.job_id]
+    [young] = (await backend.records.list(KIND)).records
+    await backend.records.replace(young.evolve(body={
+        **young.body, "written_utc": (utcnow() - SWEEP_MIN_AGE - timedelta(seconds=1)).isoformat()}))
     gone = Record(KIND, "no-such-job", {"job_id": "no-such-job", "ending": "done",
                                         "written_utc": (utcnow() - timedelta(hours=1)).isoformat()})
     await backend.records.create(gone)

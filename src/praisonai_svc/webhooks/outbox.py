@@ -8,7 +8,9 @@ and worker process sweeps when it starts, the elected pruner after each run (int
 
 For each intent it reads the job: an ended job gets its ending's deliveries queued (deterministic keys, so one
 that exists is not queued twice) and the intent goes; a job that is gone, or not ended (the process died before
-the ending was stored; the job runs again and writes its own intent), just loses its intent. With nothing
+the ending was stored; the job runs again and writes its own intent), just loses its intent, though the intent of
+a job not ended is kept while it is younger than ``SWEEP_MIN_AGE`` even when the sweep was asked for every age (a
+process starting up sweeps with no minimum age, and the intent's writer may be about to store the ending). With nothing
 pending a sweep is one listing of an empty kind.
 """
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from praisonai_svc.errors import JobNotFound, StorageError
 from praisonai_svc.events.job_events import JobEventType, job_event
+from praisonai_svc.events.outbox import SWEEP_MIN_AGE
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import JobStatus, utcnow
 from praisonai_svc.records import Record
@@ -74,6 +77,8 @@ async def _settle(app: ServiceApp, backend: Backend, record: Record) -> int:
         return 0
     ending = ENDING_OF.get(job.status)
     if ending is None:
+        if written_utc(record) > utcnow() - SWEEP_MIN_AGE:
+            return 0  # whatever age the sweep asked for: its writer may be about to store the ending
         # Died before its ending was stored: the job runs again, and its next ending writes its own intent (the
         # etag keeps an intent that attempt rewrote meanwhile).
         await forget_intent(backend.records, record.id, etag=record.etag)
