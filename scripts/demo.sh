@@ -5,7 +5,7 @@ set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${REPO_ROOT}"
-bash scripts/setup.sh
+bash scripts/setup.sh --demo  # only what the demo needs: the package and the example's dependencies
 
 PORT="${PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
 DEMO_DIR="${REPO_ROOT}/.tmp/demo"
