@@ -28,10 +28,16 @@ from tests.support.webhook_outbox import (
 )
 
 
+def app_settings(backend_settings: Settings | None, settings_factory: Callable[..., Settings]) -> Settings:
+    """The backend's own settings (on Azure: this test's queue, table and container, so no other test's messages
+    reach its queue), or plain ones for memory."""
+    return backend_settings if backend_settings is not None else settings_factory()
+
+
 async def test_an_ending_whose_webhooks_a_crash_left_unqueued_is_delivered_once_by_the_sweep(
-    backend: Backend, settings_factory: Callable[..., Settings]
+    backend: Backend, backend_settings: Settings | None, settings_factory: Callable[..., Settings]
 ) -> None:
-    crashing = webhook_app(settings_factory())
+    crashing = webhook_app(app_settings(backend_settings, settings_factory))
     with crashing_on(crashing, "job.done"):
         uninstall = install_consumers(crashing, backend)
         lost = await submit(crashing, backend, "hooked", callback_url=CALLBACK)
@@ -41,7 +47,7 @@ async def test_an_ending_whose_webhooks_a_crash_left_unqueued_is_delivered_once_
     assert (await backend.jobs.get(lost.job_id)).status is JobStatus.DONE
     assert await intents(backend) == [lost.job_id] and await deliveries(backend) == []
 
-    restarted = webhook_app(settings_factory())
+    restarted = webhook_app(app_settings(backend_settings, settings_factory))
     install_consumers(restarted, backend)
     fine = await submit(restarted, backend, "hooked", {"n": 2})
     await process_next(restarted, backend, "hooked")  # a normal run: its intent is gone with its deliveries queued
@@ -55,11 +61,11 @@ async def test_an_ending_whose_webhooks_a_crash_left_unqueued_is_delivered_once_
 
 
 async def test_a_job_without_webhooks_never_touches_the_intent_kind(
-    backend: Backend, settings_factory: Callable[..., Settings]
+    backend: Backend, backend_settings: Settings | None, settings_factory: Callable[..., Settings]
 ) -> None:
     spy = KindSpy(backend.records)
     backend.records = spy  # type: ignore[assignment]
-    app = webhook_app(settings_factory())
+    app = webhook_app(app_settings(backend_settings, settings_factory))
     install_consumers(app, backend)
     job = await submit(app, backend, "plain")
     await process_next(app, backend, "plain")
