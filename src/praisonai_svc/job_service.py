@@ -38,7 +38,7 @@ from praisonai_svc.ports import DuplicateJob, JobListing, SignedUrl
 from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.usage.meter import Meter
 from praisonai_svc.usage.quotas import QuotaGuard
-from praisonai_svc.webhooks.intents import wants_intent, write_intent
+from praisonai_svc.webhooks.intents import write_intent_if_owed
 from praisonai_svc.webhooks.urls import check_callback_url
 from praisonai_svc.worker.cancellation import cancel_record
 
@@ -297,8 +297,8 @@ class JobService:
             changes: dict[str, Any] = {"cancel_requested_utc": now, "updated_utc": now}
             if queued:  # its message stays in the queue; the worker acks it unrun when it comes up
                 changes |= {"status": JobStatus.CANCELLED, "finished_utc": now, "error_msg": "Cancelled on request"}
-                if wants_intent(self.app, job):  # written first: a crash after the update still sends its webhooks
-                    await write_intent(self.app, self.backend, job, "cancelled")
+                # Written first: a crash after the update still sends its webhooks.
+                await write_intent_if_owed(self.app, self.backend, job, "cancelled")
             try:
                 job = await self.backend.jobs.update(job.model_copy(update=changes))
             except ConcurrencyConflict:

@@ -24,6 +24,9 @@ STATUS_OF: dict[str, JobStatus] = {
     "retrying": JobStatus.QUEUED, "done": JobStatus.DONE, "error": JobStatus.ERROR,
     "cancelled": JobStatus.CANCELLED,
 }
+# The event that ends a job, by its terminal status (the reverse of STATUS_OF for the endings).
+ENDING_OF: dict[JobStatus, JobEventType] = {
+    JobStatus.DONE: "done", JobStatus.ERROR: "error", JobStatus.CANCELLED: "cancelled"}
 
 
 class JobEvent(BaseModel):
@@ -100,13 +103,5 @@ def implied_events(job: Job) -> list[JobEvent]:
         return events
     events.append(JobEvent.model_validate({**event_data(job, "started"), "seq": 2}))
     if job.status.is_terminal:
-        events.append(JobEvent.model_validate({**event_data(job, terminal_event(job, 3).type), "seq": 3}))
+        events.append(JobEvent.model_validate({**event_data(job, ENDING_OF[job.status]), "seq": 3}))
     return events
-
-
-def terminal_event(job: Job, seq: int) -> JobEvent:
-    """The terminal event implied by a finished job, for a log that lost it (its writer died in between)."""
-    type_: JobEventType = "cancelled" if job.status is JobStatus.CANCELLED else (
-        "done" if job.status is JobStatus.DONE else "error")
-    return JobEvent(job_id=job.job_id, seq=seq, type=type_, status=job.status, at=job.finished_utc or job.updated_utc,
-                    attempt=job.attempts or None, error_msg=job.error_msg, progress=job.progress)

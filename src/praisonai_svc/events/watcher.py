@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 
 from praisonai_svc.errors import StorageError
-from praisonai_svc.events.job_events import JobEvent, event_data, terminal_event
+from praisonai_svc.events.job_events import ENDING_OF, JobEvent, event_data
 from praisonai_svc.events.log import EventLog, feed_cursor, since
 from praisonai_svc.logs import get_logger
 from praisonai_svc.models.job import Job
@@ -145,7 +145,7 @@ class EventWatcher:
 
     async def heal(self, job: Job) -> None:
         """The job has ended but its log does not say so (its writer died in between): append the ending."""
-        await self.log.append(event_data(job, terminal_event(job, 0).type), job.tenant)
+        await self.log.append(event_data(job, ENDING_OF.get(job.status, "error")), job.tenant)
         await self._fill([job.job_id])
 
     def unsubscribe(self, sub: Subscription) -> None:

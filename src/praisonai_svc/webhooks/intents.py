@@ -57,6 +57,14 @@ async def write_intent(app: ServiceApp, backend: Backend, job: Job, ending: str)
     await backend.records.replace(Record(KIND, job.job_id, body, expires_utc=expires))
 
 
+async def write_intent_if_owed(app: ServiceApp, backend: Backend, job: Job, ending: str,
+                               spec: HandlerSpec | None = None) -> None:
+    """What whoever ends a job calls just before storing ``ending``: :func:`write_intent` if ending ``job`` owes
+    webhooks (:func:`wants_intent`), else nothing (no request)."""
+    if wants_intent(app, job, spec):
+        await write_intent(app, backend, job, ending)
+
+
 def written_utc(record: Record) -> datetime:
     """When the intent was written (its expiry stands in for a body that lacks it)."""
     value = record.body.get("written_utc")

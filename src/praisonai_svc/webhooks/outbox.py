@@ -10,8 +10,8 @@ For each intent it reads the job: an ended job gets its ending's deliveries queu
 that exists is not queued twice) and the intent goes; a job that is gone, or not ended (the process died before
 the ending was stored; the job runs again and writes its own intent), just loses its intent, though the intent of
 a job not ended is kept while it is younger than ``SWEEP_MIN_AGE`` even when the sweep was asked for every age (a
-process starting up sweeps with no minimum age, and the intent's writer may be about to store the ending). With nothing
-pending a sweep is one listing of an empty kind.
+process starting up sweeps with no minimum age, and the intent's writer may be about to store the ending). With
+nothing pending a sweep is one listing of an empty kind.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from praisonai_svc.errors import JobNotFound, StorageError
-from praisonai_svc.events.job_events import JobEventType, job_event
+from praisonai_svc.events.job_events import ENDING_OF, job_event
 from praisonai_svc.events.outbox import SWEEP_MIN_AGE
 from praisonai_svc.logs import get_logger
-from praisonai_svc.models.job import JobStatus, utcnow
+from praisonai_svc.models.job import utcnow
 from praisonai_svc.records import Record
 from praisonai_svc.webhooks.enqueue import enqueue_webhooks
 from praisonai_svc.webhooks.intents import KIND, forget_intent, written_utc
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 OUTBOX_NAME = "webhooks"
 SWEEP_LIMIT = 500  # intents one sweep looks at most (the next sweep takes the rest)
-ENDING_OF: dict[JobStatus, JobEventType] = {
-    JobStatus.DONE: "done", JobStatus.ERROR: "error", JobStatus.CANCELLED: "cancelled"}
 log = get_logger("webhooks")
 
 

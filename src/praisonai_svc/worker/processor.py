@@ -40,7 +40,7 @@ from praisonai_svc.outputs.store import remove_outputs, store_outputs
 from praisonai_svc.ports import JobQueue, QueueMessage
 from praisonai_svc.registry import HandlerSpec
 from praisonai_svc.usage.meter import Meter
-from praisonai_svc.webhooks.intents import wants_intent, write_intent
+from praisonai_svc.webhooks.intents import write_intent_if_owed
 from praisonai_svc.worker.backoff import retry_delay
 from praisonai_svc.worker.batching import JobBatches
 from praisonai_svc.worker.cancellation import CancelWatcher
@@ -324,8 +324,8 @@ class MessageProcessor:
         # A single-file job keeps its ``result`` exactly as before; a multi-file job has only ``outputs``.
         result = JobResult(blob_name=first.blob_name, content_type=first.content_type, filename=first.filename,
                            size=first.size) if len(stored) == 1 else None
-        if wants_intent(self.app, run.job, run.spec):  # its webhooks survive a crash after the save (a cheap check)
-            await write_intent(self.app, self.backend, run.job, "done")
+        # Its webhooks survive a crash after the save (a cheap check for a job without webhooks).
+        await write_intent_if_owed(self.app, self.backend, run.job, "done", run.spec)
         now = utcnow()
         try:
             await run.save(status=JobStatus.DONE, result=result, outputs=stored, finished_utc=now, updated_utc=now,
@@ -367,8 +367,7 @@ class MessageProcessor:
         await run.publish("retrying")
 
     async def _fail(self, run: JobRun, queue: JobQueue, message: QueueMessage, reason: str) -> None:
-        if wants_intent(self.app, run.job, run.spec):
-            await write_intent(self.app, self.backend, run.job, "error")
+        await write_intent_if_owed(self.app, self.backend, run.job, "error", run.spec)
         now = utcnow()
         await run.save(status=JobStatus.ERROR, error_msg=reason[:ERROR_MSG_LIMIT], finished_utc=now, updated_utc=now)
         await _quietly(queue.dead_letter(message, reason), run.log)
@@ -381,8 +380,7 @@ class MessageProcessor:
 
     async def _cancelled(self, run: JobRun, queue: JobQueue, message: QueueMessage) -> None:
         """End the job ``cancelled``: acked, never retried, never poison."""
-        if wants_intent(self.app, run.job, run.spec):
-            await write_intent(self.app, self.backend, run.job, "cancelled")
+        await write_intent_if_owed(self.app, self.backend, run.job, "cancelled", run.spec)
         now = utcnow()
         try:
             await run.save(status=JobStatus.CANCELLED, finished_utc=now, updated_utc=now,

@@ -15,7 +15,7 @@ from praisonai_svc.errors import ConcurrencyConflict, JobNotFound
 from praisonai_svc.events.job_events import publish_job_event
 from praisonai_svc.logs import get_logger, job_logger
 from praisonai_svc.models.job import JobStatus, utcnow
-from praisonai_svc.webhooks.intents import wants_intent, write_intent
+from praisonai_svc.webhooks.intents import write_intent_if_owed
 
 log = get_logger("reaper")
 MAX_ROWS_PER_SWEEP = 500
@@ -42,8 +42,8 @@ async def reap_stuck_jobs(app: ServiceApp, backend: Backend) -> int:
             grace = timedelta(seconds=limit + 2 * settings.queue_visibility_timeout + 60)
             if job.started_utc is None or utcnow() - job.started_utc < grace:
                 continue
-            if wants_intent(app, job, spec):  # written first: a crash after the update still sends its webhooks
-                await write_intent(app, backend, job, "error")
+            # Written first: a crash after the update still sends its webhooks.
+            await write_intent_if_owed(app, backend, job, "error", spec)
             try:
                 failed = await backend.jobs.update(job.model_copy(update={
                     "status": JobStatus.ERROR, "finished_utc": utcnow(), "updated_utc": utcnow(),
