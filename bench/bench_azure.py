@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import re
 import signal
@@ -44,7 +43,7 @@ import aiohttp
 import httpx
 from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
-from common import BENCH, REPO, env_with, free_port, python
+from common import BENCH, REPO, env_with, exit_on_sigterm, free_port, python
 
 sys.path.insert(0, str(REPO))
 from tests.support.azurite import SERVICES, AzuriteHandle, start_azurite
@@ -716,17 +715,10 @@ def parse_options() -> Options:
                    idle_window=60.0 if args.quick else 120.0)
 
 
-def _exit_on_sigterm(*_: object) -> None:
-    """Leave through the ``finally`` blocks, which stop every process and emulator; keep the output short."""
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # a submit in flight would log its SystemExit
-    print("bench_azure: SIGTERM, stopping everything it started", file=sys.stderr)
-    sys.exit(143)
-
-
 def main() -> None:
     options = parse_options()
     subprocess.run(["bash", str(UPSTREAM_DIR / "setup_upstream.sh")], check=True)  # idempotent: quick when there
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    exit_on_sigterm("bench_azure")
     with tempfile.TemporaryDirectory(prefix="bench-azure-") as tmp:
         Run(Path(tmp), options).run()
 

@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -63,7 +61,7 @@ from bench_azure import (
     start_proxy,
     submit,
 )
-from common import REPO, python
+from common import REPO, exit_on_sigterm, python
 
 sys.path.insert(0, str(REPO))
 from tests.support.azurite import AzuriteHandle, start_azurite
@@ -345,16 +343,9 @@ def parse_options() -> Options:
                    quick=args.quick)
 
 
-def _exit_on_sigterm(*_: object) -> None:
-    """Leave through the ``finally`` blocks, which stop every process and emulator and remove the worktree."""
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # a submit in flight would log its SystemExit
-    print("bench_azure_load: SIGTERM, stopping everything it started", file=sys.stderr)
-    sys.exit(143)
-
-
 def main() -> None:
     options = parse_options()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    exit_on_sigterm("bench_azure_load")
     with tempfile.TemporaryDirectory(prefix="bench-azure-load-") as tmp, \
             baseline_build(options.baseline_ref, Path(tmp)) as baseline:
         Bench(Path(tmp), options, [baseline, current_build()]).run()

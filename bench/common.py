@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +18,18 @@ import httpx
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+
+
+def exit_on_sigterm(name: str) -> None:
+    """On SIGTERM, leave through the ``finally`` blocks (which stop every process and emulator the benchmark
+    started, and remove what it made), keeping the output short."""
+
+    def leave(*_: object) -> None:
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # a submit in flight would log its SystemExit
+        print(f"{name}: SIGTERM, stopping everything it started", file=sys.stderr)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, leave)
 
 
 def free_port() -> int:
